@@ -1,0 +1,601 @@
+/*
+ * config.c
+ *		The table of the edge's settings and the parsers behind it.
+ *
+ * Every setting is one row of config_settings: its environment variable, its
+ * type, its default, one line of description and where its value lands in
+ * an EdgeConfig. Loading, validation and --help all walk that one table, so
+ * a new setting is one new row (as in redis's config.c).
+ *
+ * Parsers are strict: a value that is not exactly right is refused with a
+ * message naming the variable, and the edge exits rather than guess. Values
+ * of settings marked secret (URLs that may carry passwords) are never echoed
+ * in a message, and the URL parser's own messages never quote the input.
+ *
+ * No locking: config_load() runs once, before any thread exists.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define CONFIG_REDIS_DEFAULT_PORT 6379
+/* Longest part of a non-secret value quoted back in an error message. */
+#define CONFIG_ECHO_MAX 64
+
+typedef enum ConfigType
+{
+	CONFIG_STRING,
+	CONFIG_INT,
+	CONFIG_MS,
+	CONFIG_ENUM
+} ConfigType;
+
+/* Parses a string setting further into a struct of EdgeConfig. */
+typedef bool (*ConfigParser) (const char *text, void *dest,
+							  char *err, size_t errlen);
+
+typedef struct ConfigSetting
+{
+	const char *name;
+	ConfigType	type;
+	const char *default_value;	/* parsed exactly like a set variable */
+	const char *description;
+	size_t		offset;			/* of the value in EdgeConfig */
+	long		min;			/* CONFIG_INT, CONFIG_MS */
+	long		max;
+	const char *const *values;	/* CONFIG_ENUM, NULL-terminated */
+	ConfigParser parse;			/* CONFIG_STRING, optional */
+	size_t		parsed_offset;	/* where parse writes */
+	bool		secret;			/* value may hold a password */
+} ConfigSetting;
+
+const char *const config_log_level_names[] = {
+	"debug", "info", "warn", "error", NULL
+};
+
+static bool config_set_listen(const char *text, void *dest,
+							  char *err, size_t errlen);
+static bool config_set_redis(const char *text, void *dest,
+							 char *err, size_t errlen);
+
+static const ConfigSetting config_settings[] = {
+	{
+		.name = "WARDEN_LISTEN",
+		.type = CONFIG_STRING,
+		.default_value = "127.0.0.1:8080",
+		.description = "address to serve HTTP on, host:port or [ipv6]:port; "
+		"port 0 picks a free port",
+		.offset = offsetof(EdgeConfig, listen),
+		.parse = config_set_listen,
+		.parsed_offset = offsetof(EdgeConfig, listen_addr),
+	},
+	{
+		.name = "WARDEN_DATABASE_URL",
+		.type = CONFIG_STRING,
+		.default_value = "postgresql://127.0.0.1:5432/postgres",
+		.description = "libpq connection string of PostgreSQL",
+		.offset = offsetof(EdgeConfig, database_url),
+		.secret = true,
+	},
+	{
+		.name = "WARDEN_REDIS_URL",
+		.type = CONFIG_STRING,
+		.default_value = "redis://127.0.0.1:6379",
+		.description = "Redis, redis://[[user]:password@]host[:port][/db]",
+		.offset = offsetof(EdgeConfig, redis_url),
+		.parse = config_set_redis,
+		.parsed_offset = offsetof(EdgeConfig, redis),
+		.secret = true,
+	},
+	{
+		.name = "WARDEN_THREADS",
+		.type = CONFIG_INT,
+		.default_value = "0",
+		.description = "HTTP worker threads; 0 means one per online CPU",
+		.offset = offsetof(EdgeConfig, threads),
+		.min = 0,
+		.max = 1024,
+	},
+	{
+		.name = "WARDEN_HEALTH_INTERVAL_MS",
+		.type = CONFIG_MS,
+		.default_value = "1000",
+		.description = "how often PostgreSQL and Redis are probed",
+		.offset = offsetof(EdgeConfig, health_interval_ms),
+		.min = 100,
+		.max = 3600000,
+	},
+	{
+		.name = "WARDEN_HEALTH_TIMEOUT_MS",
+		.type = CONFIG_MS,
+		.default_value = "2000",
+		.description = "time one probe may take, connecting included",
+		.offset = offsetof(EdgeConfig, health_timeout_ms),
+		.min = 100,
+		.max = 600000,
+	},
+	{
+		.name = "WARDEN_DRAIN_TIMEOUT_MS",
+		.type = CONFIG_MS,
+		.default_value = "25000",
+		.description = "how long SIGTERM waits for requests in flight",
+		.offset = offsetof(EdgeConfig, drain_timeout_ms),
+		.min = 0,
+		.max = 3600000,
+	},
+	{
+		.name = "WARDEN_LOG_LEVEL",
+		.type = CONFIG_ENUM,
+		.default_value = "info",
+		.description = "least severe level written to the log",
+		.offset = offsetof(EdgeConfig, log_level),
+		.values = config_log_level_names,
+	},
+};
+
+#define CONFIG_NSETTINGS (sizeof(config_settings) / sizeof(config_settings[0]))
+
+/* snprintf into an error buffer that may be absent. */
+static bool
+config_fail(char *err, size_t errlen, const char *fmt,...)
+{
+	va_list		ap;
+
+	if (err != NULL && errlen > 0)
+	{
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return false;
+}
+
+/*
+ * Digits only, optionally negative: strtol alone would also take leading
+ * blanks, a plus sign and trailing garbage, which an operator never means.
+ */
+bool
+config_parse_int(const char *text, long min, long max, long *out,
+				 char *err, size_t errlen)
+{
+	const char *p = text;
+	char	   *end;
+	long		value;
+
+	if (*p == '-')
+		p++;
+	if (*p == '\0')
+		return config_fail(err, errlen, "must be an integer");
+	for (; *p != '\0'; p++)
+	{
+		if (!isdigit((unsigned char) *p))
+			return config_fail(err, errlen, "must be an integer");
+	}
+	errno = 0;
+	value = strtol(text, &end, 10);
+	if (errno == ERANGE || value < min || value > max)
+		return config_fail(err, errlen, "must be between %ld and %ld",
+						   min, max);
+	*out = value;
+	return true;
+}
+
+/* A port is 1 to 5 digits; min is 0 where "pick one" makes sense. */
+static bool
+config_parse_port(const char *p, const char *end, int min, int *out,
+				  char *err, size_t errlen)
+{
+	long		value = 0;
+	const char *q;
+
+	if (p == end || end - p > 5)
+		return config_fail(err, errlen,
+						   "port must be a number from %d to 65535", min);
+	for (q = p; q < end; q++)
+	{
+		if (!isdigit((unsigned char) *q))
+			return config_fail(err, errlen,
+							   "port must be a number from %d to 65535", min);
+		value = value * 10 + (*q - '0');
+	}
+	if (value < min || value > 65535)
+		return config_fail(err, errlen,
+						   "port must be a number from %d to 65535", min);
+	*out = (int) value;
+	return true;
+}
+
+/* Host names and IPv4 literals; no percent-encoding, no IDN. */
+static bool
+config_valid_hostname(const char *p, const char *end)
+{
+	for (; p < end; p++)
+	{
+		if (!isalnum((unsigned char) *p) && *p != '.' && *p != '-' &&
+			*p != '_')
+			return false;
+	}
+	return true;
+}
+
+/* What may stand between brackets: hex, colons, dots and a %zone. */
+static bool
+config_valid_ipv6(const char *p, const char *end)
+{
+	bool		colon = false;
+
+	for (; p < end; p++)
+	{
+		if (*p == ':')
+			colon = true;
+		else if (!isalnum((unsigned char) *p) && *p != '.' && *p != '%' &&
+				 *p != '_' && *p != '-')
+			return false;
+	}
+	return colon;
+}
+
+/*
+ * Parses host[:port] or [ipv6][:port] spanning [p, end) into host and port.
+ * Messages describe what is wrong without quoting the text: for a Redis URL
+ * a mistyped password can end up where the port was expected.
+ */
+static bool
+config_parse_hostport(const char *p, const char *end, bool port_required,
+					  int default_port, int min_port,
+					  char *host, int *port, char *err, size_t errlen)
+{
+	const char *host_start;
+	const char *host_end;
+	const char *colon;
+
+	if (p >= end)
+		return config_fail(err, errlen, "host must not be empty");
+	if (*p == '[')
+	{
+		host_start = p + 1;
+		host_end = memchr(host_start, ']', end - host_start);
+		if (host_end == NULL)
+			return config_fail(err, errlen,
+							   "missing ']' after the IPv6 address");
+		if (!config_valid_ipv6(host_start, host_end))
+			return config_fail(err, errlen, "invalid IPv6 address");
+		colon = host_end + 1;
+		if (colon < end && *colon != ':')
+			return config_fail(err, errlen,
+							   "unexpected text after the IPv6 address");
+		if (colon == end)
+			colon = NULL;
+	}
+	else
+	{
+		host_start = p;
+		colon = memchr(p, ':', end - p);
+		host_end = colon != NULL ? colon : end;
+		if (colon != NULL && memchr(colon + 1, ':', end - colon - 1) != NULL)
+			return config_fail(err, errlen,
+							   "an IPv6 address must be written in brackets, "
+							   "like [::1]:8080");
+		if (!config_valid_hostname(host_start, host_end))
+			return config_fail(err, errlen, "invalid host name");
+	}
+	if (host_end == host_start)
+		return config_fail(err, errlen, "host must not be empty");
+	if (host_end - host_start > CONFIG_HOST_MAX)
+		return config_fail(err, errlen, "host is longer than %d characters",
+						   CONFIG_HOST_MAX);
+	if (colon == NULL)
+	{
+		if (port_required)
+			return config_fail(err, errlen,
+							   "expected host:port or [ipv6]:port");
+		*port = default_port;
+	}
+	else if (!config_parse_port(colon + 1, end, min_port, port, err, errlen))
+		return false;
+	memcpy(host, host_start, host_end - host_start);
+	host[host_end - host_start] = '\0';
+	return true;
+}
+
+bool
+config_parse_listen(const char *text, ListenAddr *out, char *err,
+					size_t errlen)
+{
+	ListenAddr	addr;
+
+	memset(&addr, 0, sizeof(addr));
+	if (!config_parse_hostport(text, text + strlen(text), true, 0, 0,
+							   addr.host, &addr.port, err, errlen))
+		return false;
+	*out = addr;
+	return true;
+}
+
+static int
+config_hex_value(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/*
+ * Percent-decodes a user name or password of a URL into out (NUL-terminated,
+ * at most CONFIG_CREDENTIAL_MAX bytes). %00 is refused: it cannot be passed
+ * on as a C string and is never meant.
+ */
+static bool
+config_decode_credential(const char *p, const char *end, const char *what,
+						 char *out, char *err, size_t errlen)
+{
+	size_t		n = 0;
+	int			hi;
+	int			lo;
+	unsigned char c;
+
+	while (p < end)
+	{
+		c = (unsigned char) *p;
+		if (c == '%')
+		{
+			if (end - p < 3 || (hi = config_hex_value(p[1])) < 0 ||
+				(lo = config_hex_value(p[2])) < 0)
+				return config_fail(err, errlen,
+								   "invalid percent-encoding in the %s", what);
+			c = (unsigned char) (hi * 16 + lo);
+			if (c == '\0')
+				return config_fail(err, errlen, "%%00 is not allowed in the %s",
+								   what);
+			p += 3;
+		}
+		else if (c <= ' ' || c == 0x7f)
+			return config_fail(err, errlen,
+							   "the %s must not contain blanks or control "
+							   "characters (percent-encode them)", what);
+		else
+			p++;
+		if (n == CONFIG_CREDENTIAL_MAX)
+			return config_fail(err, errlen, "the %s is longer than %d bytes",
+							   what, CONFIG_CREDENTIAL_MAX);
+		out[n++] = (char) c;
+	}
+	out[n] = '\0';
+	return true;
+}
+
+/*
+ * redis://[[user]:password@]host[:port][/db]. The credentials end at the last
+ * '@' of the authority, so an unencoded '@' in a password still parses; a ':'
+ * in a user name, or '/', '?' or '#' anywhere in them, must be encoded.
+ */
+bool
+config_parse_redis_url(const char *text, RedisUrl *out, char *err,
+					   size_t errlen)
+{
+	RedisUrl	url;
+	const char *auth;
+	const char *auth_end;
+	const char *hostport;
+	const char *at = NULL;
+	const char *colon;
+	const char *p;
+	long		db;
+
+	memset(&url, 0, sizeof(url));
+	if (strncasecmp(text, "rediss://", 9) == 0)
+		return config_fail(err, errlen,
+						   "rediss:// (Redis over TLS) is not supported");
+	if (strncasecmp(text, "redis://", 8) != 0)
+		return config_fail(err, errlen,
+						   "must be a URL redis://[[user]:password@]host"
+						   "[:port][/db]");
+	auth = text + 8;
+	if (strpbrk(auth, "?#") != NULL)
+		return config_fail(err, errlen,
+						   "query strings and fragments are not supported "
+						   "(percent-encode '?' and '#' in a password)");
+	auth_end = strchr(auth, '/');
+	if (auth_end == NULL)
+		auth_end = auth + strlen(auth);
+	for (p = auth; p < auth_end; p++)
+	{
+		if (*p == '@')
+			at = p;
+	}
+
+	hostport = auth;
+	if (at != NULL)
+	{
+		colon = memchr(auth, ':', at - auth);
+		if (colon == NULL)
+			return config_fail(err, errlen,
+							   "credentials must be written [user]:password@");
+		if (colon > auth)
+		{
+			if (!config_decode_credential(auth, colon, "user name", url.user,
+										  err, errlen))
+				return false;
+			url.has_user = true;
+		}
+		if (colon + 1 == at)
+			return config_fail(err, errlen, "the password must not be empty");
+		if (!config_decode_credential(colon + 1, at, "password", url.password,
+									  err, errlen))
+			return false;
+		url.has_password = true;
+		hostport = at + 1;
+	}
+	if (!config_parse_hostport(hostport, auth_end, false,
+							   CONFIG_REDIS_DEFAULT_PORT, 1,
+							   url.host, &url.port, err, errlen))
+		return false;
+
+	if (*auth_end == '/' && auth_end[1] != '\0')
+	{
+		if (auth_end[1] == '-' ||
+			!config_parse_int(auth_end + 1, 0, INT_MAX, &db, NULL, 0))
+			return config_fail(err, errlen,
+							   "the database after '/' must be a number from "
+							   "0 to %d", INT_MAX);
+		url.db = (int) db;
+	}
+	*out = url;
+	return true;
+}
+
+static bool
+config_set_listen(const char *text, void *dest, char *err, size_t errlen)
+{
+	return config_parse_listen(text, dest, err, errlen);
+}
+
+static bool
+config_set_redis(const char *text, void *dest, char *err, size_t errlen)
+{
+	return config_parse_redis_url(text, dest, err, errlen);
+}
+
+/* Stores one setting's value; on failure err says why (without the name). */
+static bool
+config_apply(const ConfigSetting *s, const char *text, EdgeConfig *cfg,
+			 char *err, size_t errlen)
+{
+	char	   *base = (char *) cfg;
+	char		names[CONFIG_ERROR_MAX / 2];
+	size_t		used = 0;
+	long		value;
+	int			i;
+
+	if (*text == '\0')
+		return config_fail(err, errlen, "must not be empty");
+	switch (s->type)
+	{
+		case CONFIG_STRING:
+			if (s->parse != NULL &&
+				!s->parse(text, base + s->parsed_offset, err, errlen))
+				return false;
+			*(const char **) (base + s->offset) = text;
+			return true;
+		case CONFIG_INT:
+		case CONFIG_MS:
+			if (!config_parse_int(text, s->min, s->max, &value, err, errlen))
+				return false;
+			*(int *) (base + s->offset) = (int) value;
+			return true;
+		case CONFIG_ENUM:
+			for (i = 0; s->values[i] != NULL; i++)
+			{
+				if (strcasecmp(text, s->values[i]) == 0)
+				{
+					*(int *) (base + s->offset) = i;
+					return true;
+				}
+			}
+			names[0] = '\0';
+			for (i = 0; s->values[i] != NULL && used < sizeof(names); i++)
+				used += snprintf(names + used, sizeof(names) - used, "%s%s",
+								 i > 0 ? ", " : "", s->values[i]);
+			return config_fail(err, errlen, "must be one of %s", names);
+	}
+	return config_fail(err, errlen, "unknown setting type");
+}
+
+/*
+ * Quotes a non-secret value back in a message: shortened, and with anything
+ * unprintable replaced, so a message stays one readable line.
+ */
+static void
+config_echo(const char *text, char *out, size_t outlen)
+{
+	size_t		n;
+
+	for (n = 0; text[n] != '\0' && n < CONFIG_ECHO_MAX && n + 1 < outlen; n++)
+		out[n] = isprint((unsigned char) text[n]) ? text[n] : '?';
+	out[n] = '\0';
+	if (text[n] != '\0' && n + 4 < outlen)
+		strcpy(out + n, "...");
+}
+
+/*
+ * Fills cfg from lookup() (getenv in the edge, a table in the tests), each
+ * unset variable taking its default. Stops at the first invalid value; err
+ * then names the variable and says what is wrong with it.
+ */
+bool
+config_load(EdgeConfig *cfg, ConfigLookup lookup, void *arg,
+			char *err, size_t errlen)
+{
+	char		why[CONFIG_ERROR_MAX];
+	char		echo[CONFIG_ECHO_MAX + 4];
+	const ConfigSetting *s;
+	const char *text;
+	size_t		i;
+
+	memset(cfg, 0, sizeof(*cfg));
+	for (i = 0; i < CONFIG_NSETTINGS; i++)
+	{
+		s = &config_settings[i];
+		text = lookup(s->name, arg);
+		if (text == NULL)
+			text = s->default_value;
+		if (config_apply(s, text, cfg, why, sizeof(why)))
+			continue;
+		if (s->secret)
+			return config_fail(err, errlen, "%s: %s", s->name, why);
+		config_echo(text, echo, sizeof(echo));
+		return config_fail(err, errlen, "%s: %s (got \"%s\")", s->name, why,
+						   echo);
+	}
+	return true;
+}
+
+/* The --help text: the table itself, with ranges spelled out. */
+void
+config_print_help(FILE *out)
+{
+	const ConfigSetting *s;
+	size_t		i;
+	int			j;
+
+	fprintf(out,
+			"usage: warden-edge [--help | --version]\n"
+			"\n"
+			"The HTTP edge of warden. Settings are environment variables:\n"
+			"\n"
+			"  %-26s %-37s %s\n", "NAME", "DEFAULT", "DESCRIPTION");
+	for (i = 0; i < CONFIG_NSETTINGS; i++)
+	{
+		s = &config_settings[i];
+		fprintf(out, "  %-26s %-37s %s", s->name, s->default_value,
+				s->description);
+		switch (s->type)
+		{
+			case CONFIG_STRING:
+				break;
+			case CONFIG_INT:
+				fprintf(out, " (%ld to %ld)", s->min, s->max);
+				break;
+			case CONFIG_MS:
+				fprintf(out, " (%ld to %ld ms)", s->min, s->max);
+				break;
+			case CONFIG_ENUM:
+				fputs(" (", out);
+				for (j = 0; s->values[j] != NULL; j++)
+					fprintf(out, "%s%s", j > 0 ? ", " : "", s->values[j]);
+				fputc(')', out);
+				break;
+		}
+		fputc('\n', out);
+	}
+}

@@ -1,0 +1,82 @@
+/*
+ * config.h
+ *		The edge's settings: one table of environment variables, and the
+ *		pure parsers behind it.
+ *
+ * Nothing here touches libmicrohttpd, libpq, hiredis or jansson, and nothing
+ * allocates: parsers write into caller-supplied structs and report problems
+ * as a false return plus a message in a caller-supplied buffer. That keeps
+ * the file linkable on its own by tests/unit/test_edge_config.c.
+ *
+ * An EdgeConfig is filled once by config_load() before any thread starts and
+ * is read-only afterwards, so it needs no locking.
+ */
+#ifndef EDGE_CONFIG_H
+#define EDGE_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+/* RFC 1035 names are at most 253 characters; leave room for IPv6 zones. */
+#define CONFIG_HOST_MAX 255
+/* Redis ACL user names and passwords, after percent-decoding. */
+#define CONFIG_CREDENTIAL_MAX 512
+/* Enough for any error message the parsers write. */
+#define CONFIG_ERROR_MAX 256
+
+/* A listen address, "host:port" or "[ipv6]:port"; port 0 is ephemeral. */
+typedef struct ListenAddr
+{
+	char		host[CONFIG_HOST_MAX + 1];
+	int			port;
+} ListenAddr;
+
+/* redis://[[user]:password@]host[:port][/db], decoded. */
+typedef struct RedisUrl
+{
+	char		host[CONFIG_HOST_MAX + 1];
+	int			port;
+	bool		has_user;
+	char		user[CONFIG_CREDENTIAL_MAX + 1];
+	bool		has_password;
+	char		password[CONFIG_CREDENTIAL_MAX + 1];
+	int			db;
+} RedisUrl;
+
+/*
+ * Every setting of the edge. Strings point into the environment (or at the
+ * table's default), which is never modified while the process runs.
+ */
+typedef struct EdgeConfig
+{
+	const char *listen;
+	ListenAddr	listen_addr;
+	const char *database_url;
+	const char *redis_url;
+	RedisUrl	redis;
+	int			threads;		/* 0: one per online CPU */
+	int			health_interval_ms;
+	int			health_timeout_ms;
+	int			drain_timeout_ms;
+	int			log_level;		/* index into config_log_level_names */
+} EdgeConfig;
+
+/* Same order as LogLevel in log.h. */
+extern const char *const config_log_level_names[];
+
+/* Where config_load() reads a variable; returns NULL when it is unset. */
+typedef const char *(*ConfigLookup) (const char *name, void *arg);
+
+extern bool config_load(EdgeConfig *cfg, ConfigLookup lookup, void *arg,
+						char *err, size_t errlen);
+extern void config_print_help(FILE *out);
+
+extern bool config_parse_int(const char *text, long min, long max,
+							 long *out, char *err, size_t errlen);
+extern bool config_parse_listen(const char *text, ListenAddr *out,
+								char *err, size_t errlen);
+extern bool config_parse_redis_url(const char *text, RedisUrl *out,
+								   char *err, size_t errlen);
+
+#endif							/* EDGE_CONFIG_H */

@@ -1,0 +1,78 @@
+# edge/edge.mk: builds edge/warden-edge and its unit test; included by the
+# top-level Makefile (which is PGXS's).
+#
+# The edge is built with flags of its own (EDGE_CFLAGS, EDGE_LDFLAGS,
+# EDGE_LIBS) and never with CFLAGS/CPPFLAGS/LDFLAGS, which belong to PGXS and
+# the extension. This fragment defines no generic target (all, clean,
+# install); the top level wires `edge` and `edge-clean` into those.
+#
+#   make edge          edge/warden-edge
+#   make edge-unit     build/unit/test_edge_config (ASan + UBSan)
+#   make edge-clean    removes build/edge, the binary and the unit test
+#
+# core/ objects are compiled again with the edge's flags into build/edge/core/
+# (PGXS compiles its own copies for the extension), so the two faces share
+# source, not objects.
+
+# Keep the includer's default goal: the first rule below must not become it.
+EDGE_SAVED_DEFAULT_GOAL := $(.DEFAULT_GOAL)
+
+WARDEN_VERSION ?= 0.1.0
+CC_EDGE ?= gcc
+CC_EDGE_UNIT ?= clang
+CORE_SRCS ?= $(wildcard core/*.c)
+CORE_LIBS ?= $(shell pkg-config --libs libcrypto jansson 2>/dev/null)
+
+EDGE_PKGS := libmicrohttpd libpq hiredis jansson
+EDGE_PKG_CFLAGS := $(shell pkg-config --cflags $(EDGE_PKGS))
+EDGE_PKG_LIBS := $(shell pkg-config --libs $(EDGE_PKGS))
+
+EDGE_BIN := edge/warden-edge
+EDGE_SRCS := $(wildcard edge/*.c)
+EDGE_OBJS := $(patsubst edge/%.c,build/edge/%.o,$(EDGE_SRCS))
+EDGE_CORE_OBJS := $(patsubst core/%.c,build/edge/core/%.o,$(CORE_SRCS))
+EDGE_DEPS := $(EDGE_OBJS:.o=.d) $(EDGE_CORE_OBJS:.o=.d)
+
+# Recursive (=) so a WARDEN_VERSION set after this include still counts.
+EDGE_CFLAGS = -std=c11 -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE -pthread \
+	-fstack-protector-strong -D_FORTIFY_SOURCE=2 -fPIE \
+	-Icore $(EDGE_PKG_CFLAGS) -DWARDEN_VERSION=\"$(WARDEN_VERSION)\"
+EDGE_LDFLAGS = -pie -Wl,-z,relro,-z,now
+EDGE_LIBS = $(EDGE_PKG_LIBS) $(if $(EDGE_CORE_OBJS),$(CORE_LIBS)) -pthread
+
+EDGE_UNIT_BIN := build/unit/test_edge_config
+EDGE_UNIT_CFLAGS = -std=c11 -g -O1 -Wall -Wextra -Werror -D_GNU_SOURCE \
+	-fsanitize=address,undefined -fno-sanitize-recover=all \
+	-fno-omit-frame-pointer -Itests/unit -Iedge
+
+.PHONY: edge edge-clean edge-unit
+
+edge: $(EDGE_BIN)
+
+$(EDGE_BIN): $(EDGE_OBJS) $(EDGE_CORE_OBJS)
+	$(CC_EDGE) $(EDGE_CFLAGS) $(EDGE_LDFLAGS) -o $@ $^ $(EDGE_LIBS)
+
+build/edge/%.o: edge/%.c
+	@mkdir -p $(@D)
+	$(CC_EDGE) $(EDGE_CFLAGS) -MMD -MP -c -o $@ $<
+
+build/edge/core/%.o: core/%.c
+	@mkdir -p $(@D)
+	$(CC_EDGE) $(EDGE_CFLAGS) -MMD -MP -c -o $@ $<
+
+# The parsers are pure C: the test links edge/config.c and nothing else.
+edge-unit: $(EDGE_UNIT_BIN)
+
+$(EDGE_UNIT_BIN): tests/unit/test_edge_config.c edge/config.c edge/config.h \
+		tests/unit/unit.h
+	@mkdir -p $(@D)
+	$(CC_EDGE_UNIT) $(EDGE_UNIT_CFLAGS) -o $@ tests/unit/test_edge_config.c \
+		edge/config.c
+
+edge-clean:
+	rm -rf build/edge
+	rm -f $(EDGE_BIN) $(EDGE_UNIT_BIN)
+
+-include $(EDGE_DEPS)
+
+.DEFAULT_GOAL := $(EDGE_SAVED_DEFAULT_GOAL)

@@ -1,0 +1,628 @@
+/*
+ * http.c
+ *		The HTTP layer of the edge on libmicrohttpd: the daemon, the life of
+ *		one request, dispatch through the route table, JSON responses and
+ *		the access log.
+ *
+ * The life of a request, as libmicrohttpd calls http_access():
+ *	1. first call (headers complete): allocate the HttpRequest, start its
+ *	   clock, count it in flight, find its route and request id. Nothing is
+ *	   answered here except a declared body that is too large: a response
+ *	   queued on the first call makes libmicrohttpd close the connection,
+ *	   and keep-alive is worth about five times the throughput.
+ *	2. calls with upload data: buffer the body for routes that take one,
+ *	   discard it for the rest, up to a limit.
+ *	3. last call (no upload data): dispatch to the handler, which queues
+ *	   exactly one JSON response.
+ *	4. http_completed() (MHD_OPTION_NOTIFY_COMPLETED), also for aborted
+ *	   requests: the access-log line, free the request, count it out.
+ *
+ * Draining (SIGTERM): http_begin_drain() marks us draining, so every later
+ * response carries Connection: close and /readyz answers 503, and stops
+ * accepting: MHD_quiesce_daemon() takes the listening socket out of the
+ * workers' poll sets and shutdown(2) makes the kernel refuse new connections
+ * at once. libmicrohttpd's documentation forbids closing that socket while
+ * its threads run, so close(2) waits for http_stop().
+ *
+ * Threads and locking: libmicrohttpd runs a pool of worker threads, each
+ * owning its connections; an HttpRequest is only ever touched by the worker
+ * of its connection. Shared between threads are only http_in_flight_count
+ * and http_draining, both atomics. http_daemon and http_quiesced_fd belong
+ * to the main thread (start, drain, stop); workers never read them.
+ */
+#include "http.h"
+
+#include <errno.h>
+#include <microhttpd.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "errors.h"
+#include "log.h"
+#include "reqid.h"
+#include "routes.h"
+#include "timeutil.h"
+
+/*
+ * A body nobody reads is still received (so the connection can be kept
+ * alive and the real answer, 404 or 405, given), but only this much of it.
+ */
+#define HTTP_DISCARD_MAX (64 * 1024)
+/* Idle keep-alive connections are closed after this many seconds. */
+#define HTTP_IDLE_TIMEOUT_S 60
+/* Headers a handler may add to its response (Allow, WWW-Authenticate...). */
+#define HTTP_EXTRA_HEADERS_MAX 8
+/* Longest method name kept for the access log. */
+#define HTTP_METHOD_NAME_MAX 15
+
+struct HttpRequest
+{
+	struct MHD_Connection *connection;
+	const HttpRoute *route;		/* NULL: no such path */
+	struct timespec started;	/* CLOCK_MONOTONIC, at the first call */
+	unsigned	method;			/* HTTP_* bit, 0 for any other method */
+	char		method_name[HTTP_METHOD_NAME_MAX + 1];
+	char		request_id[REQID_MAX + 1];
+	bool		keep_body;		/* buffer the body for the handler */
+	size_t		body_limit;
+	size_t		body_len;		/* received, kept or not */
+	size_t		body_cap;
+	char	   *body;			/* NUL-terminated when kept */
+	unsigned	status;			/* 0 until a response is queued */
+	size_t		bytes;			/* body bytes of the response */
+	int			nheaders;
+	char	   *headers[HTTP_EXTRA_HEADERS_MAX][2];
+};
+
+static struct MHD_Daemon *http_daemon;
+static int	http_quiesced_fd = -1;
+static atomic_int http_in_flight_count;
+static atomic_bool http_draining;
+
+static const struct
+{
+	const char *name;
+	unsigned	bit;
+}			http_methods[] = {
+	{"GET", HTTP_GET},
+	{"HEAD", HTTP_HEAD},
+	{"POST", HTTP_POST},
+	{"PUT", HTTP_PUT},
+	{"DELETE", HTTP_DELETE},
+	{"PATCH", HTTP_PATCH},
+	{"OPTIONS", HTTP_OPTIONS},
+};
+
+#define HTTP_NMETHODS (sizeof(http_methods) / sizeof(http_methods[0]))
+
+/* --- requests ------------------------------------------------------------ */
+
+/*
+ * Remembers the method as a bit, and its name for the access log: at most
+ * HTTP_METHOD_NAME_MAX token characters, so an odd method cannot break a
+ * log line or carry much of anything.
+ */
+static void
+http_set_method(HttpRequest *req, const char *method)
+{
+	size_t		i;
+	char		c;
+
+	for (i = 0; i < HTTP_NMETHODS; i++)
+	{
+		if (strcmp(method, http_methods[i].name) == 0)
+			req->method = http_methods[i].bit;
+	}
+	for (i = 0; i < HTTP_METHOD_NAME_MAX && (c = method[i]) != '\0'; i++)
+		req->method_name[i] = (c >= 'A' && c <= 'Z') ||
+			(c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+			c == '-' || c == '_' ? c : '?';
+	req->method_name[i] = '\0';
+}
+
+/* The client's X-Request-Id if it is safe to echo, else a fresh one. */
+static void
+http_set_request_id(HttpRequest *req)
+{
+	const char *given;
+
+	given = MHD_lookup_connection_value(req->connection, MHD_HEADER_KIND,
+										"X-Request-Id");
+	if (given != NULL && reqid_valid(given))
+		strcpy(req->request_id, given);
+	else
+		reqid_generate(req->request_id);
+}
+
+/* The declared Content-Length, or 0 when absent (chunked or no body). */
+static uint64_t
+http_declared_length(const HttpRequest *req)
+{
+	const char *text;
+	uint64_t	value = 0;
+
+	text = MHD_lookup_connection_value(req->connection, MHD_HEADER_KIND,
+									   MHD_HTTP_HEADER_CONTENT_LENGTH);
+	if (text == NULL)
+		return 0;
+	/* libmicrohttpd has validated it; saturate rather than wrap */
+	for (; *text >= '0' && *text <= '9'; text++)
+	{
+		if (value > UINT64_MAX / 10 - 10)
+			return UINT64_MAX;
+		value = value * 10 + (uint64_t) (*text - '0');
+	}
+	return value;
+}
+
+/* The first call: set up the request; answer only an oversized body. */
+static enum MHD_Result
+http_begin(struct MHD_Connection *connection, const char *url,
+		   const char *method, void **con_cls)
+{
+	HttpRequest *req;
+
+	req = calloc(1, sizeof(*req));
+	if (req == NULL)
+		return MHD_NO;
+	req->connection = connection;
+	req->started = timeutil_mono_now();
+	*con_cls = req;
+	atomic_fetch_add(&http_in_flight_count, 1);
+
+	http_set_method(req, method);
+	http_set_request_id(req);
+	req->route = routes_find(url);
+	if (req->route != NULL && (req->route->methods & req->method) != 0 &&
+		req->route->max_body > 0)
+	{
+		req->keep_body = true;
+		req->body_limit = req->route->max_body;
+	}
+	else
+		req->body_limit = HTTP_DISCARD_MAX;
+
+	/*
+	 * Refusing now costs the connection, but spares reading a body we
+	 * will not take (and answers a client that waits for 100 Continue).
+	 */
+	if (http_declared_length(req) > req->body_limit)
+		return errors_respond(req, EDGE_ERR_PAYLOAD_TOO_LARGE, NULL) ?
+			MHD_YES : MHD_NO;
+	return MHD_YES;
+}
+
+/* Appends a piece of the body, or counts it when nobody will read it. */
+static enum MHD_Result
+http_receive(HttpRequest *req, const char *data, size_t *size)
+{
+	size_t		n = *size;
+	size_t		cap;
+	char	   *grown;
+
+	*size = 0;
+	if (req->status != 0)
+		return MHD_YES;
+	if (n > req->body_limit - req->body_len)
+	{
+		/*
+		 * Only a chunked body gets here (declared lengths were checked at
+		 * the first call), and libmicrohttpd 0.9.75 cannot queue a response
+		 * in the middle of a body: closing is the only answer left.
+		 */
+		log_write(LOG_LEVEL_INFO, "request body too large, closing",
+				  "{s:s, s:I}", "request_id", req->request_id,
+				  "limit", (json_int_t) req->body_limit);
+		return MHD_NO;
+	}
+	if (req->keep_body)
+	{
+		if (req->body_len + n + 1 > req->body_cap)
+		{
+			cap = req->body_cap > 0 ? req->body_cap : 1024;
+			while (cap < req->body_len + n + 1)
+				cap *= 2;
+			if (cap > req->body_limit + 1)
+				cap = req->body_limit + 1;
+			grown = realloc(req->body, cap);
+			if (grown == NULL)
+				return MHD_NO;
+			req->body = grown;
+			req->body_cap = cap;
+		}
+		memcpy(req->body + req->body_len, data, n);
+		req->body[req->body_len + n] = '\0';
+	}
+	req->body_len += n;
+	return MHD_YES;
+}
+
+/* "GET, HEAD, POST" for an Allow header. */
+static void
+http_format_allow(unsigned methods, char *out, size_t outlen)
+{
+	size_t		used = 0;
+	size_t		i;
+
+	out[0] = '\0';
+	for (i = 0; i < HTTP_NMETHODS && used < outlen; i++)
+	{
+		if (methods & http_methods[i].bit)
+			used += snprintf(out + used, outlen - used, "%s%s",
+							 used > 0 ? ", " : "", http_methods[i].name);
+	}
+}
+
+/* The last call: the whole request is here; route it to its handler. */
+static enum MHD_Result
+http_dispatch(HttpRequest *req)
+{
+	unsigned	allowed;
+	char		allow[64];
+
+	if (req->route == NULL)
+		return errors_respond(req, EDGE_ERR_NOT_FOUND, NULL) ? MHD_YES : MHD_NO;
+
+	allowed = req->route->methods;
+	if (allowed & HTTP_GET)
+		allowed |= HTTP_HEAD;
+	if ((req->method & allowed) == 0)
+	{
+		http_format_allow(allowed, allow, sizeof(allow));
+		if (!http_add_header(req, "Allow", allow))
+			return MHD_NO;
+		return errors_respond(req, EDGE_ERR_METHOD_NOT_ALLOWED, NULL) ?
+			MHD_YES : MHD_NO;
+	}
+
+	if (!req->route->handler(req))
+		return MHD_NO;
+	/* a handler that forgot to answer must not leave the client hanging */
+	if (req->status == 0)
+	{
+		log_write(LOG_LEVEL_ERROR, "handler queued no response",
+				  "{s:s, s:s}", "route", req->route->path,
+				  "request_id", req->request_id);
+		return errors_respond(req, EDGE_ERR_INTERNAL, NULL) ? MHD_YES : MHD_NO;
+	}
+	return MHD_YES;
+}
+
+static enum MHD_Result
+http_access(void *cls, struct MHD_Connection *connection, const char *url,
+			const char *method, const char *version, const char *upload_data,
+			size_t *upload_data_size, void **con_cls)
+{
+	HttpRequest *req = *con_cls;
+
+	(void) cls;
+	(void) version;
+	if (req == NULL)
+		return http_begin(connection, url, method, con_cls);
+	if (*upload_data_size > 0)
+		return http_receive(req, upload_data, upload_data_size);
+	if (req->status != 0)
+		return MHD_YES;
+	return http_dispatch(req);
+}
+
+static const char *
+http_termination_name(enum MHD_RequestTerminationCode toe)
+{
+	switch (toe)
+	{
+		case MHD_REQUEST_TERMINATED_COMPLETED_OK:
+			return NULL;
+		case MHD_REQUEST_TERMINATED_WITH_ERROR:
+			return "error";
+		case MHD_REQUEST_TERMINATED_TIMEOUT_REACHED:
+			return "timeout";
+		case MHD_REQUEST_TERMINATED_DAEMON_SHUTDOWN:
+			return "shutdown";
+		case MHD_REQUEST_TERMINATED_READ_ERROR:
+			return "read_error";
+		case MHD_REQUEST_TERMINATED_CLIENT_ABORT:
+			return "client_abort";
+	}
+	return "unknown";
+}
+
+/*
+ * One access-log line per request. The route, not the path: paths and
+ * query strings may carry personal data or tokens. "termination" appears
+ * only when the request did not complete normally.
+ */
+static void
+http_access_log(const HttpRequest *req, enum MHD_RequestTerminationCode toe)
+{
+	double		ms = timeutil_elapsed_ms(&req->started);
+
+	if (!log_enabled(LOG_LEVEL_INFO))
+		return;
+	log_write(LOG_LEVEL_INFO, "request",
+			  "{s:s, s:s, s:i, s:f, s:s, s:I, s:s*}",
+			  "method", req->method_name,
+			  "route", req->route != NULL ? req->route->path : "unmatched",
+			  "status", (int) req->status,
+			  "duration_ms", (double) (int64_t) (ms * 1000.0 + 0.5) / 1000.0,
+			  "request_id", req->request_id,
+			  "bytes", (json_int_t) req->bytes,
+			  "termination", http_termination_name(toe));
+}
+
+static void
+http_request_free(HttpRequest *req)
+{
+	int			i;
+
+	for (i = 0; i < req->nheaders; i++)
+	{
+		free(req->headers[i][0]);
+		free(req->headers[i][1]);
+	}
+	free(req->body);
+	free(req);
+}
+
+/* MHD_OPTION_NOTIFY_COMPLETED: every request ends here, answered or not. */
+static void
+http_completed(void *cls, struct MHD_Connection *connection, void **con_cls,
+			   enum MHD_RequestTerminationCode toe)
+{
+	HttpRequest *req = *con_cls;
+
+	(void) cls;
+	(void) connection;
+	if (req == NULL)
+		return;
+	*con_cls = NULL;
+	http_access_log(req, toe);
+	http_request_free(req);
+	atomic_fetch_sub(&http_in_flight_count, 1);
+}
+
+/* --- responses ----------------------------------------------------------- */
+
+const char *
+http_request_id(const HttpRequest *req)
+{
+	return req->request_id;
+}
+
+unsigned
+http_request_method(const HttpRequest *req)
+{
+	return req->method;
+}
+
+const char *
+http_request_header(const HttpRequest *req, const char *name)
+{
+	return MHD_lookup_connection_value(req->connection, MHD_HEADER_KIND, name);
+}
+
+/* The body, if the route takes one; NULL and 0 otherwise. */
+const char *
+http_request_body(const HttpRequest *req, size_t *len)
+{
+	*len = req->keep_body ? req->body_len : 0;
+	return req->keep_body ? req->body : NULL;
+}
+
+/* Adds a header to the response this request will get. */
+bool
+http_add_header(HttpRequest *req, const char *name, const char *value)
+{
+	char	   *n;
+	char	   *v;
+
+	if (req->nheaders == HTTP_EXTRA_HEADERS_MAX)
+		return false;
+	n = strdup(name);
+	v = strdup(value);
+	if (n == NULL || v == NULL)
+	{
+		free(n);
+		free(v);
+		return false;
+	}
+	req->headers[req->nheaders][0] = n;
+	req->headers[req->nheaders][1] = v;
+	req->nheaders++;
+	return true;
+}
+
+static bool
+http_response_headers(const HttpRequest *req, struct MHD_Response *resp)
+{
+	bool		ok;
+	int			i;
+
+	ok = MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+								 "application/json") == MHD_YES &&
+		MHD_add_response_header(resp, "X-Request-Id",
+								req->request_id) == MHD_YES &&
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
+								"no-store") == MHD_YES;
+	for (i = 0; ok && i < req->nheaders; i++)
+		ok = MHD_add_response_header(resp, req->headers[i][0],
+									 req->headers[i][1]) == MHD_YES;
+	/* a draining edge lets each connection go after its current answer */
+	if (ok && atomic_load(&http_draining))
+		ok = MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION,
+									 "close") == MHD_YES;
+	return ok;
+}
+
+/*
+ * Queues the one response of req: status and body (a reference this call
+ * takes over, NULL only after an allocation failure). Returns false if
+ * nothing could be queued; the caller then lets the connection close.
+ */
+bool
+http_respond_json(HttpRequest *req, unsigned status, json_t *body)
+{
+	struct MHD_Response *resp;
+	char	   *text;
+	size_t		len;
+	bool		ok;
+
+	if (body == NULL)
+		return false;
+	text = req->status == 0 ? json_dumps(body, JSON_COMPACT) : NULL;
+	json_decref(body);
+	if (text == NULL)
+		return false;
+	len = strlen(text);
+	resp = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
+	if (resp == NULL)
+	{
+		free(text);
+		return false;
+	}
+	ok = http_response_headers(req, resp) &&
+		MHD_queue_response(req->connection, status, resp) == MHD_YES;
+	MHD_destroy_response(resp);
+	if (ok)
+	{
+		req->status = status;
+		req->bytes = req->method == HTTP_HEAD ? 0 : len;
+	}
+	return ok;
+}
+
+/* --- the daemon ---------------------------------------------------------- */
+
+/* MHD_OPTION_EXTERNAL_LOGGER: libmicrohttpd's complaints, as warn lines. */
+static void
+http_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char		text[512];
+	size_t		n;
+	size_t		i;
+
+	(void) cls;
+	vsnprintf(text, sizeof(text), fmt, ap);
+	n = strlen(text);
+	while (n > 0 && (text[n - 1] == '\n' || text[n - 1] == '\r'))
+		text[--n] = '\0';
+	/* its messages are ASCII; anything else would be dropped by jansson */
+	for (i = 0; i < n; i++)
+	{
+		if ((unsigned char) text[i] < 0x20 || (unsigned char) text[i] > 0x7e)
+			text[i] = '?';
+	}
+	log_write(LOG_LEVEL_WARN, "libmicrohttpd", "{s:s}", "detail", text);
+}
+
+/*
+ * Starts serving on listen_fd, which the daemon owns from now on, even if
+ * starting fails (libmicrohttpd closes it on some failure paths, so the
+ * caller must not).
+ *
+ * epoll, as measured fastest. Note a libmicrohttpd 0.9.75 race: quiescing
+ * deletes the listening socket from each worker's epoll set while a worker
+ * may do the same, and either side panics on ENOENT. The window is a few
+ * instructions per worker wake-up; should it ever bite, MHD_USE_POLL has no
+ * such race at the cost of O(connections) per wake-up.
+ */
+bool
+http_start(int listen_fd, int threads, char *err, size_t errlen)
+{
+	struct MHD_OptionItem pool[2] = {
+		{MHD_OPTION_END, 0, NULL},
+		{MHD_OPTION_END, 0, NULL},
+	};
+
+	/* a pool of one draws a warning from libmicrohttpd: ask for none */
+	if (threads > 1)
+	{
+		pool[0].option = MHD_OPTION_THREAD_POOL_SIZE;
+		pool[0].value = threads;
+	}
+
+	/*
+	 * The logger goes first: libmicrohttpd reports problems with the
+	 * options that follow it through whatever logger is set at that point.
+	 */
+	http_daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD |
+								   MHD_USE_EPOLL | MHD_USE_ITC |
+								   MHD_USE_ERROR_LOG,
+								   0, NULL, NULL, http_access, NULL,
+								   MHD_OPTION_EXTERNAL_LOGGER,
+								   http_mhd_log, NULL,
+								   MHD_OPTION_LISTEN_SOCKET, listen_fd,
+								   MHD_OPTION_CONNECTION_TIMEOUT,
+								   (unsigned int) HTTP_IDLE_TIMEOUT_S,
+								   MHD_OPTION_NOTIFY_COMPLETED,
+								   http_completed, NULL,
+								   MHD_OPTION_ARRAY, pool,
+								   MHD_OPTION_END);
+	if (http_daemon == NULL)
+	{
+		snprintf(err, errlen, "libmicrohttpd failed to start (see its "
+				 "messages above)");
+		return false;
+	}
+	return true;
+}
+
+/*
+ * Stops taking new connections but lets requests in flight finish; from
+ * now on every response closes its connection.
+ */
+void
+http_begin_drain(void)
+{
+	MHD_socket	fd;
+
+	atomic_store(&http_draining, true);
+	if (http_daemon == NULL || http_quiesced_fd >= 0)
+		return;
+	fd = MHD_quiesce_daemon(http_daemon);
+	if (fd == MHD_INVALID_SOCKET)
+	{
+		log_write(LOG_LEVEL_WARN, "could not stop accepting connections",
+				  NULL);
+		return;
+	}
+	http_quiesced_fd = fd;
+	/* refuse new connections now; close(2) must wait for http_stop() */
+	if (shutdown(fd, SHUT_RDWR) != 0)
+		log_write(LOG_LEVEL_WARN, "shutdown of the listening socket failed",
+				  "{s:s}", "error", strerror(errno));
+}
+
+bool
+http_is_draining(void)
+{
+	return atomic_load(&http_draining);
+}
+
+int
+http_in_flight(void)
+{
+	return atomic_load(&http_in_flight_count);
+}
+
+/* Closes every connection (aborting what is still in flight) and frees. */
+void
+http_stop(void)
+{
+	if (http_daemon != NULL)
+	{
+		MHD_stop_daemon(http_daemon);
+		http_daemon = NULL;
+	}
+	if (http_quiesced_fd >= 0)
+	{
+		close(http_quiesced_fd);
+		http_quiesced_fd = -1;
+	}
+}

@@ -1,0 +1,63 @@
+/*
+ * http.h
+ *		The HTTP layer of the edge: the libmicrohttpd daemon, the life of one
+ *		request, dispatch through the route table and JSON responses.
+ *
+ * A handler gets an HttpRequest whose body (if its route takes one) has been
+ * read completely, and answers it with exactly one http_respond_json() call,
+ * usually through errors_respond() for failures. Every response is JSON and
+ * carries X-Request-Id; the access log line is written when the request is
+ * finished, naming the route, never the raw path or query string.
+ *
+ * Threads: handlers run on libmicrohttpd's worker threads, many at once;
+ * an HttpRequest belongs to the one worker that serves its connection, so
+ * it needs no locking. The daemon's own state is atomics (see http.c).
+ */
+#ifndef EDGE_HTTP_H
+#define EDGE_HTTP_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Methods as bits, for route tables. HEAD is allowed wherever GET is. */
+#define HTTP_GET		(1u << 0)
+#define HTTP_HEAD		(1u << 1)
+#define HTTP_POST		(1u << 2)
+#define HTTP_PUT		(1u << 3)
+#define HTTP_DELETE		(1u << 4)
+#define HTTP_PATCH		(1u << 5)
+#define HTTP_OPTIONS	(1u << 6)
+
+typedef struct HttpRequest HttpRequest;
+
+/* Returns false only if no response could be queued (the connection closes). */
+typedef bool (*HttpHandler) (HttpRequest *req);
+
+typedef struct HttpRoute
+{
+	const char *path;			/* exact match; also its access-log name */
+	unsigned	methods;		/* HTTP_* bits */
+	size_t		max_body;		/* bytes buffered for the handler; 0: none */
+	HttpHandler handler;
+} HttpRoute;
+
+/* The daemon, from the main thread. */
+extern bool http_start(int listen_fd, int threads, char *err, size_t errlen);
+extern void http_begin_drain(void);
+extern bool http_is_draining(void);
+extern int	http_in_flight(void);
+extern void http_stop(void);
+
+/* For handlers. */
+extern const char *http_request_id(const HttpRequest *req);
+extern unsigned http_request_method(const HttpRequest *req);
+extern const char *http_request_header(const HttpRequest *req,
+									   const char *name);
+extern const char *http_request_body(const HttpRequest *req, size_t *len);
+extern bool http_add_header(HttpRequest *req, const char *name,
+							const char *value);
+extern bool http_respond_json(HttpRequest *req, unsigned status,
+							  json_t *body);
+
+#endif							/* EDGE_HTTP_H */

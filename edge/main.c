@@ -1,0 +1,255 @@
+/*
+ * main.c
+ *		warden-edge: start-up, signals and graceful shutdown.
+ *
+ * The rhythm: read the settings (exit 2 if any is invalid), block the
+ * signals we handle, listen, start the health prober and the HTTP daemon,
+ * then wait in sigwait() on the main thread:
+ *	SIGHUP			logged and ignored for now (will reload TLS material).
+ *	SIGTERM/SIGINT	drain: readiness turns 503 and responses close their
+ *					connections, new connections are refused, requests in
+ *					flight get up to WARDEN_DRAIN_TIMEOUT_MS to finish (a
+ *					second SIGTERM/SIGINT cuts that short), then everything
+ *					stops and is freed, and the exit status is 0.
+ *
+ * Signals are blocked before any thread exists, so every thread inherits
+ * the mask and only sigwait() on this thread ever sees them: no handler
+ * runs in the middle of a libmicrohttpd, libpq or jansson call. SIGPIPE is
+ * ignored: a client that hangs up is a failed write, not a dead process.
+ *
+ * No shared state of its own; the modules it drives document theirs.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "health.h"
+#include "http.h"
+#include "log.h"
+#include "net.h"
+#include "pgconn.h"
+#include "timeutil.h"
+
+#ifndef WARDEN_VERSION
+#define WARDEN_VERSION "0.1.0"
+#endif
+
+#define MAIN_EXIT_CONFIG 2
+#define MAIN_EXIT_STARTUP 1
+/* How often the drain checks for the last request to finish. */
+#define MAIN_DRAIN_POLL_MS 10
+
+static const char *
+main_getenv(const char *name, void *arg)
+{
+	(void) arg;
+	return getenv(name);
+}
+
+static const char *
+main_signal_name(int sig)
+{
+	switch (sig)
+	{
+		case SIGTERM:
+			return "SIGTERM";
+		case SIGINT:
+			return "SIGINT";
+		case SIGHUP:
+			return "SIGHUP";
+	}
+	return "signal";
+}
+
+/*
+ * An invalid setting: a JSON line for log collectors and a plain line for
+ * the human at the terminal, then exit 2.
+ */
+static void
+main_config_error(const char *err)
+{
+	log_write(LOG_LEVEL_ERROR, "invalid configuration", "{s:s}",
+			  "error", err);
+	fprintf(stderr, "warden-edge: invalid configuration: %s\n", err);
+	exit(MAIN_EXIT_CONFIG);
+}
+
+static void
+main_startup_error(const char *err)
+{
+	log_write(LOG_LEVEL_ERROR, "cannot start", "{s:s}", "error", err);
+	fprintf(stderr, "warden-edge: cannot start: %s\n", err);
+	exit(MAIN_EXIT_STARTUP);
+}
+
+/* --help and --version; anything else is a usage error. */
+static int
+main_arguments(int argc, char **argv)
+{
+	if (argc == 2 && strcmp(argv[1], "--help") == 0)
+	{
+		config_print_help(stdout);
+		return 0;
+	}
+	if (argc == 2 && strcmp(argv[1], "--version") == 0)
+	{
+		printf("warden-edge %s\n", WARDEN_VERSION);
+		return 0;
+	}
+	fprintf(stderr, "warden-edge: unexpected argument \"%s\"; settings are "
+			"environment variables, see --help\n", argv[1]);
+	return MAIN_EXIT_CONFIG;
+}
+
+/* Blocks the signals sigwait() handles and ignores SIGPIPE, process-wide. */
+static void
+main_setup_signals(sigset_t *handled)
+{
+	struct sigaction ignore;
+	int			rc;
+
+	sigemptyset(handled);
+	sigaddset(handled, SIGTERM);
+	sigaddset(handled, SIGINT);
+	sigaddset(handled, SIGHUP);
+	rc = pthread_sigmask(SIG_BLOCK, handled, NULL);
+	if (rc != 0)
+		main_startup_error(strerror(rc));
+
+	memset(&ignore, 0, sizeof(ignore));
+	ignore.sa_handler = SIG_IGN;
+	sigemptyset(&ignore.sa_mask);
+	if (sigaction(SIGPIPE, &ignore, NULL) != 0)
+		main_startup_error(strerror(errno));
+}
+
+/* Waits for SIGTERM or SIGINT; SIGHUP is only acknowledged for now. */
+static int
+main_wait_for_stop(const sigset_t *handled)
+{
+	int			sig;
+
+	for (;;)
+	{
+		if (sigwait(handled, &sig) != 0)
+			continue;
+		if (sig != SIGHUP)
+			return sig;
+		log_write(LOG_LEVEL_INFO, "SIGHUP ignored", "{s:s}",
+				  "reason", "nothing to reload yet");
+	}
+}
+
+/*
+ * Waits until no request is in flight, the drain timeout passes, or a
+ * second stop signal arrives. sigtimedwait() is the sleep, so signals are
+ * seen as they come. Returns the number of requests left in flight.
+ */
+static int
+main_wait_for_drain(const sigset_t *handled, int timeout_ms)
+{
+	int64_t		deadline = timeutil_mono_ms() + timeout_ms;
+	int64_t		left;
+	struct timespec step;
+	int			sig;
+
+	while (http_in_flight() > 0)
+	{
+		left = deadline - timeutil_mono_ms();
+		if (left <= 0)
+		{
+			log_write(LOG_LEVEL_WARN, "drain timed out", "{s:i}",
+					  "in_flight", http_in_flight());
+			break;
+		}
+		if (left > MAIN_DRAIN_POLL_MS)
+			left = MAIN_DRAIN_POLL_MS;
+		step.tv_sec = 0;
+		step.tv_nsec = (long) left * 1000000L;
+		sig = sigtimedwait(handled, NULL, &step);
+		if (sig == SIGHUP)
+			log_write(LOG_LEVEL_INFO, "SIGHUP ignored", "{s:s}",
+					  "reason", "draining");
+		else if (sig > 0)
+		{
+			log_write(LOG_LEVEL_WARN, "second stop signal, not waiting",
+					  "{s:s, s:i}", "signal", main_signal_name(sig),
+					  "in_flight", http_in_flight());
+			break;
+		}
+	}
+	return http_in_flight();
+}
+
+int
+main(int argc, char **argv)
+{
+	EdgeConfig	cfg;
+	sigset_t	handled;
+	char		err[512];
+	char		bound[NET_ADDR_MAX];
+	long		cpus;
+	int			threads;
+	int			listen_fd;
+	int			sig;
+	int			abandoned;
+
+	if (argc > 1)
+		return main_arguments(argc, argv);
+
+	if (!config_load(&cfg, main_getenv, NULL, err, sizeof(err)))
+		main_config_error(err);
+	log_set_level((LogLevel) cfg.log_level);
+	/* libpq would only say so at the first probe, and after start-up */
+	if (!pgconn_conninfo_valid(cfg.database_url))
+		main_config_error("WARDEN_DATABASE_URL: not a valid libpq connection "
+						  "string (postgresql://... or key=value ...)");
+
+	main_setup_signals(&handled);
+
+	threads = cfg.threads;
+	if (threads == 0)
+	{
+		cpus = sysconf(_SC_NPROCESSORS_ONLN);
+		threads = cpus > 0 ? (int) cpus : 1;
+	}
+
+	listen_fd = net_listen(&cfg.listen_addr, bound, sizeof(bound),
+						   err, sizeof(err));
+	if (listen_fd < 0)
+		main_startup_error(err);
+	if (!health_start(&cfg, err, sizeof(err)))
+	{
+		close(listen_fd);
+		main_startup_error(err);
+	}
+	/* from here the daemon owns listen_fd, even if it fails to start */
+	if (!http_start(listen_fd, threads, err, sizeof(err)))
+	{
+		health_stop();
+		main_startup_error(err);
+	}
+	log_write(LOG_LEVEL_INFO, "listening", "{s:s, s:s, s:i, s:i}",
+			  "address", bound, "version", WARDEN_VERSION,
+			  "threads", threads, "pid", (int) getpid());
+
+	sig = main_wait_for_stop(&handled);
+
+	log_write(LOG_LEVEL_INFO, "draining", "{s:s, s:i, s:i}",
+			  "signal", main_signal_name(sig),
+			  "in_flight", http_in_flight(),
+			  "timeout_ms", cfg.drain_timeout_ms);
+	http_begin_drain();
+	health_request_stop();
+	abandoned = main_wait_for_drain(&handled, cfg.drain_timeout_ms);
+	health_stop();
+	http_stop();
+	log_write(LOG_LEVEL_INFO, "stopped", "{s:i}", "abandoned", abandoned);
+	return 0;
+}

@@ -1,0 +1,204 @@
+/*
+ * pgconn.c
+ *		libpq connections that never wait past a deadline.
+ *
+ * PQconnectdb() and PQexec() can block for as long as the kernel lets a TCP
+ * connection hang, which is minutes; a server that is stopped (SIGSTOP), or
+ * behind a dropped route, would stall the caller that long. Here every wait
+ * is a poll(2) on the connection's socket bounded by the caller's deadline,
+ * with libpq driven in nonblocking mode (PQconnectStart/PQconnectPoll,
+ * PQsendQuery/PQconsumeInput).
+ *
+ * One caveat libpq documents: PQconnectStart resolves host names with a
+ * blocking getaddrinfo(); use a numeric host (or hostaddr) where DNS may
+ * hang.
+ *
+ * No state of its own; a PGconn must be used by one thread at a time.
+ */
+#include "pgconn.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "timeutil.h"
+
+/* Waits for events on fd until the deadline: 1 ready, 0 timeout, -1 error. */
+static int
+pgconn_wait(int fd, short events, int64_t deadline_ms)
+{
+	struct pollfd pfd;
+	int64_t		left;
+	int			rc;
+
+	for (;;)
+	{
+		left = deadline_ms - timeutil_mono_ms();
+		if (left <= 0)
+			return 0;
+		pfd.fd = fd;
+		pfd.events = events;
+		pfd.revents = 0;
+		rc = poll(&pfd, 1, left > 60000 ? 60000 : (int) left);
+		if (rc > 0)
+			return 1;
+		if (rc < 0 && errno != EINTR)
+			return -1;
+	}
+}
+
+/* libpq's last error, first line only: the rest is hints for humans. */
+static void
+pgconn_error(const PGconn *conn, const char *what, char *err, size_t errlen)
+{
+	const char *msg = conn != NULL ? PQerrorMessage(conn) : "out of memory";
+	size_t		n = strcspn(msg, "\n");
+
+	if (n == 0)
+		snprintf(err, errlen, "%s failed", what);
+	else
+		snprintf(err, errlen, "%s: %.*s", what, (int) n, msg);
+}
+
+/* Quiet the default notice processor, which would write to stderr. */
+static void
+pgconn_ignore_notice(void *arg, const char *message)
+{
+	(void) arg;
+	(void) message;
+}
+
+/* Checks the syntax only, and never reports the text (it may hold a password). */
+bool
+pgconn_conninfo_valid(const char *conninfo)
+{
+	PQconninfoOption *opts;
+	char	   *errmsg = NULL;
+
+	opts = PQconninfoParse(conninfo, &errmsg);
+	PQfreemem(errmsg);
+	if (opts == NULL)
+		return false;
+	PQconninfoFree(opts);
+	return true;
+}
+
+/* Connects within the deadline; NULL with a reason in err otherwise. */
+PGconn *
+pgconn_connect(const char *conninfo, int64_t deadline_ms, char *err,
+			   size_t errlen)
+{
+	PostgresPollingStatusType state = PGRES_POLLING_WRITING;
+	PGconn	   *conn;
+	int			rc;
+
+	conn = PQconnectStart(conninfo);
+	if (conn == NULL || PQstatus(conn) == CONNECTION_BAD)
+	{
+		pgconn_error(conn, "connect", err, errlen);
+		PQfinish(conn);
+		return NULL;
+	}
+	PQsetNoticeProcessor(conn, pgconn_ignore_notice, NULL);
+	/* the socket may change between calls (several hosts, SSL retry) */
+	while (state != PGRES_POLLING_OK)
+	{
+		if (state == PGRES_POLLING_FAILED)
+		{
+			pgconn_error(conn, "connect", err, errlen);
+			PQfinish(conn);
+			return NULL;
+		}
+		rc = pgconn_wait(PQsocket(conn),
+						 state == PGRES_POLLING_READING ? POLLIN : POLLOUT,
+						 deadline_ms);
+		if (rc <= 0)
+		{
+			snprintf(err, errlen, "connect: %s",
+					 rc == 0 ? "timed out" : strerror(errno));
+			PQfinish(conn);
+			return NULL;
+		}
+		state = PQconnectPoll(conn);
+	}
+	if (PQsetnonblocking(conn, 1) != 0)
+	{
+		pgconn_error(conn, "set nonblocking", err, errlen);
+		PQfinish(conn);
+		return NULL;
+	}
+	return conn;
+}
+
+/*
+ * Runs SELECT 1 within the deadline. On false the connection may be in any
+ * state: the caller drops it (PQfinish) and connects afresh.
+ */
+bool
+pgconn_select1(PGconn *conn, int64_t deadline_ms, char *err, size_t errlen)
+{
+	PGresult   *res;
+	bool		ok = false;
+	bool		got = false;
+	int			rc;
+
+	if (!PQsendQuery(conn, "SELECT 1"))
+	{
+		pgconn_error(conn, "send query", err, errlen);
+		return false;
+	}
+	/* nonblocking: the query may sit in libpq's buffer until flushed */
+	while ((rc = PQflush(conn)) == 1)
+	{
+		if (pgconn_wait(PQsocket(conn), POLLOUT | POLLIN, deadline_ms) <= 0)
+		{
+			snprintf(err, errlen, "query: timed out");
+			return false;
+		}
+		if (!PQconsumeInput(conn))
+		{
+			pgconn_error(conn, "query", err, errlen);
+			return false;
+		}
+	}
+	if (rc < 0)
+	{
+		pgconn_error(conn, "query", err, errlen);
+		return false;
+	}
+	for (;;)
+	{
+		while (PQisBusy(conn))
+		{
+			rc = pgconn_wait(PQsocket(conn), POLLIN, deadline_ms);
+			if (rc <= 0)
+			{
+				snprintf(err, errlen, "query: %s",
+						 rc == 0 ? "timed out" : strerror(errno));
+				return false;
+			}
+			if (!PQconsumeInput(conn))
+			{
+				pgconn_error(conn, "query", err, errlen);
+				return false;
+			}
+		}
+		res = PQgetResult(conn);
+		if (res == NULL)
+			break;
+		if (!got)
+		{
+			got = true;
+			ok = PQresultStatus(res) == PGRES_TUPLES_OK;
+			if (!ok)
+				snprintf(err, errlen, "query: %.*s",
+						 (int) strcspn(PQresultErrorMessage(res), "\n"),
+						 PQresultErrorMessage(res));
+		}
+		PQclear(res);
+	}
+	if (!got)
+		snprintf(err, errlen, "query: no result");
+	return ok && got;
+}

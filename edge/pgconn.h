@@ -1,0 +1,22 @@
+/*
+ * pgconn.h
+ *		libpq connections that never wait past a deadline.
+ *
+ * Deadlines are absolute timeutil_mono_ms() values. A PGconn is used by
+ * one thread at a time (libpq's rule); these functions keep no state.
+ */
+#ifndef EDGE_PGCONN_H
+#define EDGE_PGCONN_H
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+extern bool pgconn_conninfo_valid(const char *conninfo);
+extern PGconn *pgconn_connect(const char *conninfo, int64_t deadline_ms,
+							  char *err, size_t errlen);
+extern bool pgconn_select1(PGconn *conn, int64_t deadline_ms,
+						   char *err, size_t errlen);
+
+#endif							/* EDGE_PGCONN_H */

@@ -1,0 +1,35 @@
+/*
+ * routes.c
+ *		The table of the edge's endpoints: path, allowed methods, how much
+ *		body the handler takes, and the handler.
+ *
+ * An endpoint is one row here and a handler in the module of its concern.
+ * Paths match exactly (no prefixes, no trailing-slash variants), so what
+ * the access log names is exactly what was served.
+ *
+ * The table is constant; lookups need no locking.
+ */
+#include "routes.h"
+
+#include <string.h>
+
+#include "health.h"
+
+static const HttpRoute routes_table[] = {
+	{"/healthz", HTTP_GET, 0, health_handle_live},
+	{"/readyz", HTTP_GET, 0, health_handle_ready},
+};
+
+/* A linear scan: the table is short, and lookups cost a few strcmp. */
+const HttpRoute *
+routes_find(const char *path)
+{
+	size_t		i;
+
+	for (i = 0; i < sizeof(routes_table) / sizeof(routes_table[0]); i++)
+	{
+		if (strcmp(routes_table[i].path, path) == 0)
+			return &routes_table[i];
+	}
+	return NULL;
+}

@@ -1,0 +1,14 @@
+/*
+ * routes.h
+ *		The table of the edge's endpoints.
+ *
+ * Read-only after start-up; any thread may look routes up.
+ */
+#ifndef EDGE_ROUTES_H
+#define EDGE_ROUTES_H
+
+#include "http.h"
+
+extern const HttpRoute *routes_find(const char *path);
+
+#endif							/* EDGE_ROUTES_H */

@@ -1,0 +1,408 @@
+/*
+ * test_edge_config.c
+ *		Table-driven tests of edge/config.c: the integer, listen-address and
+ *		Redis URL parsers, and config_load() over a fake environment.
+ *
+ * Built alone with edge/config.c (no libmicrohttpd, libpq or hiredis), under
+ * AddressSanitizer and UBSan. Each row names itself in its failure message.
+ */
+#include "unit.h"
+
+#include <limits.h>
+#include <stdbool.h>
+#include <string.h>
+
+#include "config.h"
+
+/* --- integers ------------------------------------------------------------ */
+
+typedef struct int_case
+{
+	const char *name;
+	const char *text;
+	long		min;
+	long		max;
+	bool		ok;
+	long		want;
+} int_case;
+
+static const int_case int_cases[] = {
+	{"zero", "0", 0, 10, true, 0},
+	{"in range", "7", 0, 10, true, 7},
+	{"at max", "10", 0, 10, true, 10},
+	{"at min", "100", 100, 200, true, 100},
+	{"negative allowed", "-5", -10, 10, true, -5},
+	{"leading zeros", "007", 0, 10, true, 7},
+	{"above max", "11", 0, 10, false, 0},
+	{"below min", "99", 100, 200, false, 0},
+	{"negative refused", "-1", 0, 1024, false, 0},
+	{"empty", "", 0, 10, false, 0},
+	{"minus only", "-", 0, 10, false, 0},
+	{"plus sign", "+5", 0, 10, false, 0},
+	{"leading blank", " 5", 0, 10, false, 0},
+	{"trailing blank", "5 ", 0, 10, false, 0},
+	{"trailing unit", "100ms", 0, 1000, false, 0},
+	{"hex", "0x10", 0, 100, false, 0},
+	{"decimal point", "1.5", 0, 10, false, 0},
+	{"overflow", "99999999999999999999999", 0, LONG_MAX, false, 0},
+	{"long max", "9223372036854775807", 0, LONG_MAX, true, LONG_MAX},
+};
+
+static void
+test_int(void)
+{
+	char		err[CONFIG_ERROR_MAX];
+	const int_case *c;
+	long		got;
+	bool		ok;
+	size_t		i;
+
+	for (i = 0; i < sizeof(int_cases) / sizeof(int_cases[0]); i++)
+	{
+		c = &int_cases[i];
+		got = -12345;
+		err[0] = '\0';
+		ok = config_parse_int(c->text, c->min, c->max, &got, err, sizeof(err));
+		UNIT_CHECK(ok == c->ok, "int \"%s\": ok=%d, want %d (%s)",
+				   c->name, ok, c->ok, err);
+		if (ok && c->ok)
+			UNIT_CHECK(got == c->want, "int \"%s\": got %ld, want %ld",
+					   c->name, got, c->want);
+		if (!ok)
+		{
+			UNIT_CHECK(err[0] != '\0', "int \"%s\": no error message",
+					   c->name);
+			UNIT_CHECK(got == -12345, "int \"%s\": output written on failure",
+					   c->name);
+		}
+	}
+}
+
+/* --- listen addresses ---------------------------------------------------- */
+
+typedef struct listen_case
+{
+	const char *name;
+	const char *text;
+	bool		ok;
+	const char *host;
+	int			port;
+} listen_case;
+
+static const listen_case listen_cases[] = {
+	{"ipv4", "127.0.0.1:8080", true, "127.0.0.1", 8080},
+	{"any ipv4", "0.0.0.0:80", true, "0.0.0.0", 80},
+	{"host name", "localhost:8080", true, "localhost", 8080},
+	{"ephemeral port", "127.0.0.1:0", true, "127.0.0.1", 0},
+	{"max port", "127.0.0.1:65535", true, "127.0.0.1", 65535},
+	{"ipv6 loopback", "[::1]:8080", true, "::1", 8080},
+	{"ipv6 any", "[::]:443", true, "::", 443},
+	{"ipv6 mapped", "[::ffff:127.0.0.1]:1", true, "::ffff:127.0.0.1", 1},
+	{"ipv6 zone", "[fe80::1%eth0]:80", true, "fe80::1%eth0", 80},
+	{"nonsense", "nonsense", false, NULL, 0},
+	{"empty", "", false, NULL, 0},
+	{"port only", ":8080", false, NULL, 0},
+	{"no port", "127.0.0.1", false, NULL, 0},
+	{"empty port", "127.0.0.1:", false, NULL, 0},
+	{"port too big", "127.0.0.1:65536", false, NULL, 0},
+	{"port huge", "127.0.0.1:99999999999", false, NULL, 0},
+	{"negative port", "127.0.0.1:-1", false, NULL, 0},
+	{"port with blank", "127.0.0.1: 80", false, NULL, 0},
+	{"port with junk", "127.0.0.1:80x", false, NULL, 0},
+	{"bare ipv6", "::1:8080", false, NULL, 0},
+	{"ipv6 without port", "[::1]", false, NULL, 0},
+	{"ipv6 unclosed", "[::1:8080", false, NULL, 0},
+	{"ipv6 junk after bracket", "[::1]x:80", false, NULL, 0},
+	{"ipv6 empty", "[]:80", false, NULL, 0},
+	{"ipv6 not an address", "[abc]:80", false, NULL, 0},
+	{"blank in host", "local host:80", false, NULL, 0},
+	{"scheme", "http://127.0.0.1:80", false, NULL, 0},
+	{"path", "127.0.0.1:80/x", false, NULL, 0},
+};
+
+static void
+test_listen(void)
+{
+	char		err[CONFIG_ERROR_MAX];
+	const listen_case *c;
+	ListenAddr	got;
+	bool		ok;
+	size_t		i;
+
+	for (i = 0; i < sizeof(listen_cases) / sizeof(listen_cases[0]); i++)
+	{
+		c = &listen_cases[i];
+		memset(&got, 0x5a, sizeof(got));
+		err[0] = '\0';
+		ok = config_parse_listen(c->text, &got, err, sizeof(err));
+		UNIT_CHECK(ok == c->ok, "listen \"%s\" (%s): ok=%d, want %d (%s)",
+				   c->name, c->text, ok, c->ok, err);
+		if (ok && c->ok)
+		{
+			UNIT_CHECK(strcmp(got.host, c->host) == 0,
+					   "listen \"%s\": host \"%s\", want \"%s\"",
+					   c->name, got.host, c->host);
+			UNIT_CHECK(got.port == c->port, "listen \"%s\": port %d, want %d",
+					   c->name, got.port, c->port);
+		}
+		if (!ok)
+			UNIT_CHECK(err[0] != '\0', "listen \"%s\": no error message",
+					   c->name);
+	}
+}
+
+/* --- Redis URLs ---------------------------------------------------------- */
+
+typedef struct redis_case
+{
+	const char *name;
+	const char *text;
+	bool		ok;
+	const char *host;
+	int			port;
+	const char *user;			/* NULL: none */
+	const char *password;		/* NULL: none */
+	int			db;
+} redis_case;
+
+static const redis_case redis_cases[] = {
+	{"default", "redis://127.0.0.1:6379", true,
+	"127.0.0.1", 6379, NULL, NULL, 0},
+	{"default port", "redis://cache", true, "cache", 6379, NULL, NULL, 0},
+	{"upper-case scheme", "REDIS://cache:1", true, "cache", 1, NULL, NULL, 0},
+	{"db", "redis://h:7000/3", true, "h", 7000, NULL, NULL, 3},
+	{"empty db", "redis://h:7000/", true, "h", 7000, NULL, NULL, 0},
+	{"password only", "redis://:s3cret@h", true, "h", 6379, NULL, "s3cret", 0},
+	{"user and password", "redis://alice:s3cret@h:1/2", true,
+	"h", 1, "alice", "s3cret", 2},
+	{"encoded password", "redis://:p%40ss%2Fw%3Ad%3F%23@h", true,
+	"h", 6379, NULL, "p@ss/w:d?#", 0},
+	{"raw at in password", "redis://:p@ss@h", true, "h", 6379, NULL, "p@ss", 0},
+	{"colon in password", "redis://u:a:b@h", true, "h", 6379, "u", "a:b", 0},
+	{"ipv6", "redis://[::1]:6380/1", true, "::1", 6380, NULL, NULL, 1},
+	{"ipv6 default port", "redis://[::1]", true, "::1", 6379, NULL, NULL, 0},
+	{"http scheme", "http://x", false, NULL, 0, NULL, NULL, 0},
+	{"tls scheme", "rediss://h", false, NULL, 0, NULL, NULL, 0},
+	{"no scheme", "127.0.0.1:6379", false, NULL, 0, NULL, NULL, 0},
+	{"empty", "", false, NULL, 0, NULL, NULL, 0},
+	{"scheme only", "redis://", false, NULL, 0, NULL, NULL, 0},
+	{"no host", "redis://:6379", false, NULL, 0, NULL, NULL, 0},
+	{"no host after credentials", "redis://:pw@", false,
+	NULL, 0, NULL, NULL, 0},
+	{"port zero", "redis://h:0", false, NULL, 0, NULL, NULL, 0},
+	{"port too big", "redis://h:70000", false, NULL, 0, NULL, NULL, 0},
+	{"empty port", "redis://h:", false, NULL, 0, NULL, NULL, 0},
+	{"port not a number", "redis://h:abc", false, NULL, 0, NULL, NULL, 0},
+	{"password without at", "redis://:s3cret", false, NULL, 0, NULL, NULL, 0},
+	{"user without colon", "redis://alice@h", false, NULL, 0, NULL, NULL, 0},
+	{"empty password", "redis://alice:@h", false, NULL, 0, NULL, NULL, 0},
+	{"bad escape", "redis://:a%zz@h", false, NULL, 0, NULL, NULL, 0},
+	{"short escape", "redis://:a%4@h", false, NULL, 0, NULL, NULL, 0},
+	{"nul escape", "redis://:a%00b@h", false, NULL, 0, NULL, NULL, 0},
+	{"blank in password", "redis://:a b@h", false, NULL, 0, NULL, NULL, 0},
+	{"db not a number", "redis://h/x", false, NULL, 0, NULL, NULL, 0},
+	{"negative db", "redis://h/-1", false, NULL, 0, NULL, NULL, 0},
+	{"db with path", "redis://h/1/2", false, NULL, 0, NULL, NULL, 0},
+	{"db overflow", "redis://h/99999999999", false, NULL, 0, NULL, NULL, 0},
+	{"query", "redis://h/0?timeout=1", false, NULL, 0, NULL, NULL, 0},
+	{"fragment", "redis://h#x", false, NULL, 0, NULL, NULL, 0},
+	{"bare ipv6", "redis://::1:6379", false, NULL, 0, NULL, NULL, 0},
+	{"blank in host", "redis://a b", false, NULL, 0, NULL, NULL, 0},
+};
+
+static void
+test_redis(void)
+{
+	char		err[CONFIG_ERROR_MAX];
+	const redis_case *c;
+	RedisUrl	got;
+	bool		ok;
+	size_t		i;
+
+	for (i = 0; i < sizeof(redis_cases) / sizeof(redis_cases[0]); i++)
+	{
+		c = &redis_cases[i];
+		memset(&got, 0x5a, sizeof(got));
+		err[0] = '\0';
+		ok = config_parse_redis_url(c->text, &got, err, sizeof(err));
+		UNIT_CHECK(ok == c->ok, "redis \"%s\": ok=%d, want %d (%s)",
+				   c->name, ok, c->ok, err);
+		if (!ok)
+		{
+			UNIT_CHECK(err[0] != '\0', "redis \"%s\": no error message",
+					   c->name);
+			/* a mistyped URL must not put its password into a log */
+			UNIT_CHECK(strstr(err, "s3cret") == NULL,
+					   "redis \"%s\": message quotes the password: %s",
+					   c->name, err);
+			continue;
+		}
+		if (!c->ok)
+			continue;
+		UNIT_CHECK(strcmp(got.host, c->host) == 0,
+				   "redis \"%s\": host \"%s\", want \"%s\"",
+				   c->name, got.host, c->host);
+		UNIT_CHECK(got.port == c->port, "redis \"%s\": port %d, want %d",
+				   c->name, got.port, c->port);
+		UNIT_CHECK(got.db == c->db, "redis \"%s\": db %d, want %d",
+				   c->name, got.db, c->db);
+		UNIT_CHECK(got.has_user == (c->user != NULL),
+				   "redis \"%s\": has_user %d", c->name, got.has_user);
+		if (c->user != NULL && got.has_user)
+			UNIT_CHECK(strcmp(got.user, c->user) == 0,
+					   "redis \"%s\": user \"%s\", want \"%s\"",
+					   c->name, got.user, c->user);
+		UNIT_CHECK(got.has_password == (c->password != NULL),
+				   "redis \"%s\": has_password %d", c->name, got.has_password);
+		if (c->password != NULL && got.has_password)
+			UNIT_CHECK(strcmp(got.password, c->password) == 0,
+					   "redis \"%s\": password differs", c->name);
+	}
+}
+
+/* A password as long as allowed, and one byte longer. */
+static void
+test_redis_lengths(void)
+{
+	char		url[CONFIG_CREDENTIAL_MAX + 64];
+	char		err[CONFIG_ERROR_MAX];
+	RedisUrl	got;
+	size_t		n;
+
+	strcpy(url, "redis://:");
+	n = strlen(url);
+	memset(url + n, 'p', CONFIG_CREDENTIAL_MAX);
+	strcpy(url + n + CONFIG_CREDENTIAL_MAX, "@h");
+	UNIT_CHECK(config_parse_redis_url(url, &got, err, sizeof(err)),
+			   "redis longest password refused: %s", err);
+	UNIT_CHECK(strlen(got.password) == CONFIG_CREDENTIAL_MAX,
+			   "redis longest password: length %zu", strlen(got.password));
+
+	memset(url + n, 'p', CONFIG_CREDENTIAL_MAX + 1);
+	strcpy(url + n + CONFIG_CREDENTIAL_MAX + 1, "@h");
+	UNIT_CHECK(!config_parse_redis_url(url, &got, err, sizeof(err)),
+			   "redis password one byte too long accepted");
+}
+
+/* --- config_load over a fake environment --------------------------------- */
+
+typedef struct env_var
+{
+	const char *name;
+	const char *value;
+} env_var;
+
+typedef struct load_case
+{
+	const char *name;
+	env_var		env[3];
+	bool		ok;
+	const char *err_has;		/* substring of the error message */
+	const char *err_lacks;		/* must not appear in it */
+} load_case;
+
+static const load_case load_cases[] = {
+	{"defaults", {{NULL, NULL}}, true, NULL, NULL},
+	{"all valid", {{"WARDEN_THREADS", "4"}, {"WARDEN_LOG_LEVEL", "DEBUG"},
+	{"WARDEN_LISTEN", "[::1]:0"}}, true, NULL, NULL},
+	{"listen nonsense", {{"WARDEN_LISTEN", "nonsense"}}, false,
+	"WARDEN_LISTEN", NULL},
+	{"redis http", {{"WARDEN_REDIS_URL", "http://x"}}, false,
+	"WARDEN_REDIS_URL", NULL},
+	{"redis secret not echoed",
+	{{"WARDEN_REDIS_URL", "redis://:s3cret@h:notaport"}}, false,
+	"WARDEN_REDIS_URL", "s3cret"},
+	{"threads negative", {{"WARDEN_THREADS", "-1"}}, false,
+	"WARDEN_THREADS", NULL},
+	{"threads too many", {{"WARDEN_THREADS", "5000"}}, false,
+	"WARDEN_THREADS", NULL},
+	{"interval below min", {{"WARDEN_HEALTH_INTERVAL_MS", "99"}}, false,
+	"WARDEN_HEALTH_INTERVAL_MS", NULL},
+	{"timeout not a number", {{"WARDEN_HEALTH_TIMEOUT_MS", "2s"}}, false,
+	"WARDEN_HEALTH_TIMEOUT_MS", NULL},
+	{"drain zero", {{"WARDEN_DRAIN_TIMEOUT_MS", "0"}}, true, NULL, NULL},
+	{"level unknown", {{"WARDEN_LOG_LEVEL", "verbose"}}, false,
+	"WARDEN_LOG_LEVEL", NULL},
+	{"empty value", {{"WARDEN_THREADS", ""}}, false, "WARDEN_THREADS", NULL},
+	{"database url not echoed",
+	{{"WARDEN_DATABASE_URL", ""}}, false, "WARDEN_DATABASE_URL", NULL},
+};
+
+static const char *
+fake_lookup(const char *name, void *arg)
+{
+	const env_var *env = arg;
+	int			i;
+
+	for (i = 0; i < 3 && env[i].name != NULL; i++)
+	{
+		if (strcmp(env[i].name, name) == 0)
+			return env[i].value;
+	}
+	return NULL;
+}
+
+static void
+test_load(void)
+{
+	char		err[CONFIG_ERROR_MAX];
+	const load_case *c;
+	EdgeConfig	cfg;
+	bool		ok;
+	size_t		i;
+
+	for (i = 0; i < sizeof(load_cases) / sizeof(load_cases[0]); i++)
+	{
+		c = &load_cases[i];
+		err[0] = '\0';
+		ok = config_load(&cfg, fake_lookup, (void *) c->env, err, sizeof(err));
+		UNIT_CHECK(ok == c->ok, "load \"%s\": ok=%d, want %d (%s)",
+				   c->name, ok, c->ok, err);
+		if (c->err_has != NULL)
+			UNIT_CHECK(strstr(err, c->err_has) != NULL,
+					   "load \"%s\": message lacks \"%s\": %s",
+					   c->name, c->err_has, err);
+		if (c->err_lacks != NULL)
+			UNIT_CHECK(strstr(err, c->err_lacks) == NULL,
+					   "load \"%s\": message has \"%s\": %s",
+					   c->name, c->err_lacks, err);
+	}
+
+	/* the defaults land where the edge reads them */
+	ok = config_load(&cfg, fake_lookup, (void *) load_cases[0].env,
+					 err, sizeof(err));
+	UNIT_CHECK(ok, "defaults: %s", err);
+	UNIT_CHECK(strcmp(cfg.listen_addr.host, "127.0.0.1") == 0 &&
+			   cfg.listen_addr.port == 8080, "defaults: listen %s:%d",
+			   cfg.listen_addr.host, cfg.listen_addr.port);
+	UNIT_CHECK(strcmp(cfg.database_url,
+					  "postgresql://127.0.0.1:5432/postgres") == 0,
+			   "defaults: database url %s", cfg.database_url);
+	UNIT_CHECK(strcmp(cfg.redis.host, "127.0.0.1") == 0 &&
+			   cfg.redis.port == 6379 && cfg.redis.db == 0 &&
+			   !cfg.redis.has_password, "defaults: redis");
+	UNIT_CHECK(cfg.threads == 0, "defaults: threads %d", cfg.threads);
+	UNIT_CHECK(cfg.health_interval_ms == 1000 &&
+			   cfg.health_timeout_ms == 2000 &&
+			   cfg.drain_timeout_ms == 25000, "defaults: timings");
+	UNIT_CHECK(strcmp(config_log_level_names[cfg.log_level], "info") == 0,
+			   "defaults: log level %d", cfg.log_level);
+
+	ok = config_load(&cfg, fake_lookup, (void *) load_cases[1].env,
+					 err, sizeof(err));
+	UNIT_CHECK(ok && cfg.threads == 4 && cfg.listen_addr.port == 0 &&
+			   strcmp(cfg.listen_addr.host, "::1") == 0 &&
+			   strcmp(config_log_level_names[cfg.log_level], "debug") == 0,
+			   "all valid: values not stored");
+}
+
+int
+main(void)
+{
+	test_int();
+	test_listen();
+	test_redis();
+	test_redis_lengths();
+	test_load();
+	return UNIT_MAIN_END();
+}
