@@ -2,14 +2,18 @@
  * warden--0.1.0.sql
  *		Install script of the warden extension.
  *
- * Every object lives in schema warden, which CREATE EXTENSION makes (the
- * control file names it) and DROP EXTENSION removes with everything in it.
+ * Every object lives in schema warden. The script creates it, so the schema
+ * is a member of the extension and DROP EXTENSION removes it with everything
+ * in it; a pre-existing schema of that name makes CREATE EXTENSION fail
+ * rather than mix warden's objects with someone else's.
+ *
  * Functions that change policy or read secrets revoke EXECUTE from PUBLIC
  * where they are defined; what is left callable by everyone is harmless.
  */
 
 \echo Use "CREATE EXTENSION warden" to load this file. \quit
 
+CREATE SCHEMA warden;
 COMMENT ON SCHEMA warden IS 'warden: tokens, authorization, PII masking, outbox';
 GRANT USAGE ON SCHEMA warden TO PUBLIC;
 

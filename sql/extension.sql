@@ -36,3 +36,8 @@ ALTER EXTENSION warden SET SCHEMA public;
 -- Dropping the extension removes its schema and everything in it.
 DROP EXTENSION warden;
 SELECT count(*) AS schemas_left FROM pg_namespace WHERE nspname = 'warden';
+
+-- A schema warden that is not the extension's is never taken over.
+CREATE SCHEMA warden;
+CREATE EXTENSION warden;
+DROP SCHEMA warden;
