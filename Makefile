@@ -46,6 +46,9 @@ all install installcheck:
 	@exit 1
 endif
 
+# PGXS tracks no header dependencies: rebuild every object when one changes.
+$(OBJS): $(wildcard core/*.h extension/*.h)
+
 installcheck: | build/regress
 build/regress:
 	mkdir -p $@

@@ -26,3 +26,607 @@ AS 'MODULE_PATHNAME', 'warden_version'
 LANGUAGE C STABLE STRICT PARALLEL SAFE;
 
 COMMENT ON FUNCTION warden.version() IS 'version of the loaded warden library';
+
+/* ------------------------------------------------------------------------
+ * Roles
+ *
+ * warden_admin manages principals, keys and policy; warden_auth may use
+ * the token functions (the edge's database user is granted it). Roles are
+ * cluster-wide, so they are created only when missing and survive DROP
+ * EXTENSION, like the users granted them.
+ * ------------------------------------------------------------------------ */
+
+DO $$
+BEGIN
+	IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'warden_admin') THEN
+		CREATE ROLE warden_admin NOLOGIN;
+	END IF;
+	IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'warden_auth') THEN
+		CREATE ROLE warden_auth NOLOGIN;
+	END IF;
+END
+$$;
+
+/* ------------------------------------------------------------------------
+ * Identity and tokens
+ *
+ * Secrets are never stored in clear: passwords as Blowfish crypt() hashes,
+ * refresh tokens and API keys as SHA-256 digests of 256-bit random values,
+ * private keys and TOTP secrets sealed with AES-256-GCM under the master
+ * key. Only warden's SECURITY DEFINER functions read or write these tables.
+ * ------------------------------------------------------------------------ */
+
+CREATE TABLE warden.principals (
+	id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	name text NOT NULL UNIQUE
+		CHECK (length(name) BETWEEN 1 AND 256 AND name !~ '[[:cntrl:][:space:]]'),
+	kind text NOT NULL CHECK (kind IN ('user', 'service')),
+	tenant text CHECK (length(tenant) BETWEEN 1 AND 256),
+	enabled boolean NOT NULL DEFAULT true,
+	failed_logins integer NOT NULL DEFAULT 0,
+	locked_until timestamptz,
+	-- tokens issued before this instant are revoked (warden.revoke_all)
+	tokens_valid_after timestamptz,
+	created_at timestamptz NOT NULL DEFAULT now(),
+	updated_at timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE warden.principals IS 'users and service accounts';
+
+CREATE TABLE warden.passwords (
+	principal_id bigint PRIMARY KEY REFERENCES warden.principals ON DELETE CASCADE,
+	hash text NOT NULL,
+	changed_at timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE warden.passwords IS 'Blowfish crypt() hashes of user passwords';
+
+CREATE TABLE warden.signing_keys (
+	kid text PRIMARY KEY,
+	state text NOT NULL CHECK (state IN ('next', 'active', 'retiring', 'retired')),
+	public_jwk jsonb NOT NULL,
+	-- PKCS#8 DER of the private key, sealed under the master key
+	private_key bytea NOT NULL,
+	bits integer NOT NULL,
+	created_at timestamptz NOT NULL DEFAULT now(),
+	activated_at timestamptz,
+	retiring_at timestamptz,
+	-- a retiring key verifies until the last token it signed has expired
+	verify_until timestamptz
+);
+CREATE UNIQUE INDEX signing_keys_one_active ON warden.signing_keys ((true)) WHERE state = 'active';
+CREATE UNIQUE INDEX signing_keys_one_next ON warden.signing_keys ((true)) WHERE state = 'next';
+COMMENT ON TABLE warden.signing_keys IS 'RS256 signing keys: next -> active -> retiring -> retired';
+
+CREATE TABLE warden.refresh_tokens (
+	id uuid PRIMARY KEY,
+	family_id uuid NOT NULL,
+	principal_id bigint NOT NULL REFERENCES warden.principals ON DELETE CASCADE,
+	token_hash bytea NOT NULL UNIQUE,
+	amr text[] NOT NULL DEFAULT '{}',
+	-- the access token issued together with this refresh token, revoked
+	-- with the family
+	access_jti uuid,
+	access_expires_at timestamptz,
+	issued_at timestamptz NOT NULL DEFAULT now(),
+	expires_at timestamptz NOT NULL,
+	used_at timestamptz,
+	revoked_at timestamptz
+);
+CREATE INDEX refresh_tokens_family ON warden.refresh_tokens (family_id);
+CREATE INDEX refresh_tokens_principal ON warden.refresh_tokens (principal_id);
+COMMENT ON TABLE warden.refresh_tokens IS 'refresh tokens, by SHA-256 digest; one family per login';
+
+CREATE TABLE warden.revoked_tokens (
+	jti uuid PRIMARY KEY,
+	principal_id bigint REFERENCES warden.principals ON DELETE CASCADE,
+	expires_at timestamptz NOT NULL,
+	revoked_at timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE warden.revoked_tokens IS 'access tokens revoked before they expire';
+
+CREATE TABLE warden.audit_log (
+	id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	at timestamptz NOT NULL DEFAULT clock_timestamp(),
+	event text NOT NULL,
+	principal text,
+	actor text NOT NULL DEFAULT session_user,
+	detail jsonb NOT NULL DEFAULT '{}'
+);
+CREATE INDEX audit_log_at ON warden.audit_log (at);
+CREATE INDEX audit_log_principal ON warden.audit_log (principal, at);
+COMMENT ON TABLE warden.audit_log IS 'every authentication event, without secrets';
+
+REVOKE ALL ON warden.principals, warden.passwords, warden.signing_keys,
+	warden.refresh_tokens, warden.revoked_tokens, warden.audit_log FROM PUBLIC;
+GRANT SELECT ON warden.principals, warden.audit_log TO warden_admin;
+
+CREATE TYPE warden.token_response AS (
+	access_token text,
+	refresh_token text,
+	expires_in integer,
+	token_type text
+);
+COMMENT ON TYPE warden.token_response IS 'an OAuth 2.0 token response (RFC 6749 section 5.1)';
+
+/* ------------------------------------------------------------------------
+ * Internal functions: called by warden's own functions only.
+ * ------------------------------------------------------------------------ */
+
+CREATE FUNCTION warden.cache_invalidate() RETURNS trigger
+AS 'MODULE_PATHNAME', 'warden_cache_invalidate' LANGUAGE C;
+
+-- Every backend caches keys and revocations; these triggers make a
+-- committed change reach every cache at once (see extension/cache.c).
+CREATE TRIGGER cache_invalidate AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+	ON warden.signing_keys FOR EACH STATEMENT EXECUTE FUNCTION warden.cache_invalidate();
+CREATE TRIGGER cache_invalidate AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+	ON warden.revoked_tokens FOR EACH STATEMENT EXECUTE FUNCTION warden.cache_invalidate();
+CREATE TRIGGER cache_invalidate AFTER UPDATE OF name, enabled, tokens_valid_after OR DELETE OR TRUNCATE
+	ON warden.principals FOR EACH STATEMENT EXECUTE FUNCTION warden.cache_invalidate();
+
+CREATE FUNCTION warden._create_signing_key(state text) RETURNS text
+AS 'MODULE_PATHNAME', 'warden_create_signing_key' LANGUAGE C STRICT VOLATILE;
+
+CREATE FUNCTION warden._access_token(sub text, tenant text, amr text[], scope text,
+	valid_after timestamptz, jti uuid) RETURNS text
+AS 'MODULE_PATHNAME', 'warden_access_token' LANGUAGE C VOLATILE;
+
+CREATE FUNCTION warden._token_claims(token text) RETURNS jsonb
+AS 'MODULE_PATHNAME', 'warden_token_claims' LANGUAGE C STRICT STABLE;
+
+CREATE FUNCTION warden._random_token(prefix text) RETURNS text
+AS 'MODULE_PATHNAME', 'warden_random_token' LANGUAGE C STRICT VOLATILE;
+
+CREATE FUNCTION warden._password_hash(password text) RETURNS text
+AS 'MODULE_PATHNAME', 'warden_password_hash' LANGUAGE C STRICT VOLATILE;
+
+CREATE FUNCTION warden._password_check(password text, hash text) RETURNS boolean
+AS 'MODULE_PATHNAME', 'warden_password_check' LANGUAGE C VOLATILE;
+
+CREATE FUNCTION warden._login_failed(principal_id bigint, principal text, reason text,
+	count boolean) RETURNS timestamptz
+AS 'MODULE_PATHNAME', 'warden_login_failed' LANGUAGE C VOLATILE;
+
+CREATE FUNCTION warden._login_locked_until(principal_id bigint) RETURNS timestamptz
+AS 'MODULE_PATHNAME', 'warden_login_locked_until' LANGUAGE C STRICT VOLATILE;
+
+CREATE FUNCTION warden._login_reset(principal_id bigint) RETURNS void
+AS 'MODULE_PATHNAME', 'warden_login_reset' LANGUAGE C STRICT VOLATILE;
+
+CREATE FUNCTION warden._refresh_reused(family uuid, principal_id bigint, principal text) RETURNS void
+AS 'MODULE_PATHNAME', 'warden_refresh_reused' LANGUAGE C STRICT VOLATILE;
+
+CREATE FUNCTION warden._family_revoked(family uuid) RETURNS boolean
+AS 'MODULE_PATHNAME', 'warden_family_revoked' LANGUAGE C STRICT VOLATILE;
+
+-- A duration setting in seconds (SHOW prints them with units: 15min, 7d).
+CREATE FUNCTION warden._setting_seconds(name text) RETURNS integer
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT extract(epoch FROM current_setting(name)::interval)::integer $$;
+
+CREATE FUNCTION warden._principal(name text, kind text DEFAULT NULL)
+RETURNS warden.principals
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	p warden.principals;
+BEGIN
+	SELECT * INTO p FROM warden.principals pr
+	 WHERE pr.name = _principal.name AND (_principal.kind IS NULL OR pr.kind = _principal.kind);
+	IF NOT FOUND THEN
+		RAISE EXCEPTION '% "%" does not exist', coalesce(_principal.kind, 'principal'), _principal.name
+			USING ERRCODE = 'WT101';
+	END IF;
+	RETURN p;
+END
+$$;
+
+CREATE FUNCTION warden._audit(event text, principal text, detail jsonb DEFAULT '{}')
+RETURNS void
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$ INSERT INTO warden.audit_log (event, principal, detail) VALUES (event, principal, detail) $$;
+
+-- Issues an access token and a refresh token of the given family (a new
+-- family for a login).
+CREATE FUNCTION warden._issue_tokens(p warden.principals, amr text[], family uuid)
+RETURNS warden.token_response
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	refresh text := warden._random_token('wrt_');
+	jti uuid := gen_random_uuid();
+	access_ttl integer := warden._setting_seconds('warden.access_token_ttl');
+	access text;
+BEGIN
+	access := warden._access_token(p.name, p.tenant, amr, NULL, p.tokens_valid_after, jti);
+	INSERT INTO warden.refresh_tokens
+		(id, family_id, principal_id, token_hash, amr, expires_at, access_jti, access_expires_at)
+	VALUES (gen_random_uuid(), coalesce(family, gen_random_uuid()), p.id,
+		sha256(convert_to(refresh, 'UTF8')), coalesce(amr, '{}'),
+		now() + make_interval(secs => warden._setting_seconds('warden.refresh_token_ttl')),
+		jti, clock_timestamp() + make_interval(secs => access_ttl));
+	RETURN (access, refresh, access_ttl, 'Bearer')::warden.token_response;
+END
+$$;
+
+-- Revokes a refresh-token family and the access tokens issued with it.
+CREATE FUNCTION warden._revoke_family(family uuid, reason text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	who text;
+BEGIN
+	UPDATE warden.refresh_tokens SET revoked_at = now()
+	 WHERE family_id = family AND revoked_at IS NULL;
+	INSERT INTO warden.revoked_tokens (jti, principal_id, expires_at)
+	SELECT access_jti, principal_id, access_expires_at
+	  FROM warden.refresh_tokens
+	 WHERE family_id = family AND access_jti IS NOT NULL AND access_expires_at > now()
+	ON CONFLICT DO NOTHING;
+	SELECT p.name INTO who FROM warden.refresh_tokens t JOIN warden.principals p ON p.id = t.principal_id
+	 WHERE t.family_id = family LIMIT 1;
+	PERFORM warden._audit(CASE WHEN reason = 'refresh_token_reused' THEN 'refresh_reuse_detected'
+	                           ELSE 'token_revoked' END,
+		who, jsonb_build_object('family', family, 'reason', reason));
+END
+$$;
+
+REVOKE ALL ON FUNCTION warden.cache_invalidate(), warden._create_signing_key(text),
+	warden._access_token(text, text, text[], text, timestamptz, uuid),
+	warden._token_claims(text), warden._random_token(text),
+	warden._password_hash(text), warden._password_check(text, text),
+	warden._login_failed(bigint, text, text, boolean), warden._login_locked_until(bigint),
+	warden._login_reset(bigint), warden._refresh_reused(uuid, bigint, text),
+	warden._family_revoked(uuid), warden._setting_seconds(text),
+	warden._principal(text, text), warden._audit(text, text, jsonb),
+	warden._issue_tokens(warden.principals, text[], uuid), warden._revoke_family(uuid, text)
+	FROM PUBLIC;
+
+/* ------------------------------------------------------------------------
+ * Principals
+ * ------------------------------------------------------------------------ */
+
+CREATE FUNCTION warden.create_user(username text, password text, tenant text DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	id bigint;
+BEGIN
+	IF username IS NULL OR password IS NULL THEN
+		RAISE EXCEPTION 'username and password must not be null' USING ERRCODE = '22004';
+	END IF;
+	BEGIN
+		INSERT INTO warden.principals (name, kind, tenant) VALUES (username, 'user', tenant)
+		RETURNING principals.id INTO id;
+	EXCEPTION WHEN unique_violation THEN
+		RAISE EXCEPTION 'principal "%" already exists', username USING ERRCODE = 'WT102';
+	END;
+	INSERT INTO warden.passwords (principal_id, hash) VALUES (id, warden._password_hash(password));
+	PERFORM warden._audit('user_created', username, jsonb_strip_nulls(jsonb_build_object('tenant', tenant)));
+	RETURN id;
+END
+$$;
+COMMENT ON FUNCTION warden.create_user(text, text, text) IS 'creates a user with a password';
+
+CREATE FUNCTION warden.create_service_account(name text, tenant text DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	id bigint;
+BEGIN
+	IF name IS NULL THEN
+		RAISE EXCEPTION 'name must not be null' USING ERRCODE = '22004';
+	END IF;
+	BEGIN
+		INSERT INTO warden.principals (name, kind, tenant)
+		VALUES (create_service_account.name, 'service', tenant)
+		RETURNING principals.id INTO id;
+	EXCEPTION WHEN unique_violation THEN
+		RAISE EXCEPTION 'principal "%" already exists', name USING ERRCODE = 'WT102';
+	END;
+	PERFORM warden._audit('service_account_created', name, jsonb_strip_nulls(jsonb_build_object('tenant', tenant)));
+	RETURN id;
+END
+$$;
+COMMENT ON FUNCTION warden.create_service_account(text, text) IS 'creates a service account (it authenticates with API keys)';
+
+-- Setting a password ends every session of the user: whoever knew the
+-- old one may hold its tokens.
+CREATE FUNCTION warden.set_password(username text, password text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	p warden.principals := warden._principal(username, 'user');
+BEGIN
+	IF password IS NULL THEN
+		RAISE EXCEPTION 'password must not be null' USING ERRCODE = '22004';
+	END IF;
+	INSERT INTO warden.passwords (principal_id, hash) VALUES (p.id, warden._password_hash(password))
+	ON CONFLICT (principal_id) DO UPDATE SET hash = excluded.hash, changed_at = now();
+	PERFORM warden._audit('password_changed', username);
+	PERFORM warden.revoke_all(username);
+END
+$$;
+COMMENT ON FUNCTION warden.set_password(text, text) IS 'sets a user''s password and revokes all of their tokens';
+
+CREATE FUNCTION warden.set_enabled(principal text, enabled boolean)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	p warden.principals := warden._principal(principal);
+BEGIN
+	IF enabled IS NULL THEN
+		RAISE EXCEPTION 'enabled must not be null' USING ERRCODE = '22004';
+	END IF;
+	UPDATE warden.principals SET enabled = set_enabled.enabled, updated_at = now() WHERE id = p.id;
+	PERFORM warden._audit(CASE WHEN enabled THEN 'principal_enabled' ELSE 'principal_disabled' END, principal);
+END
+$$;
+COMMENT ON FUNCTION warden.set_enabled(text, boolean) IS 'enables or disables a principal; a disabled principal''s tokens stop verifying';
+
+CREATE FUNCTION warden.unlock(principal text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	p warden.principals := warden._principal(principal);
+BEGIN
+	PERFORM warden._login_reset(p.id);
+	UPDATE warden.principals SET failed_logins = 0, locked_until = NULL, updated_at = now() WHERE id = p.id;
+	PERFORM warden._audit('account_unlocked', principal);
+END
+$$;
+COMMENT ON FUNCTION warden.unlock(text) IS 'ends a lockout after failed logins';
+
+/* ------------------------------------------------------------------------
+ * Signing keys
+ * ------------------------------------------------------------------------ */
+
+CREATE FUNCTION warden.jwks()
+RETURNS jsonb
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT jsonb_build_object('keys', coalesce(jsonb_agg(public_jwk ORDER BY
+		CASE state WHEN 'active' THEN 0 WHEN 'next' THEN 1 ELSE 2 END, created_at), '[]'::jsonb))
+	  FROM warden.signing_keys
+	 WHERE state IN ('next', 'active') OR (state = 'retiring' AND verify_until > now())
+$$;
+COMMENT ON FUNCTION warden.jwks() IS 'the public signing keys as an RFC 7517 JWK Set';
+
+-- The published next key becomes active, the active key retires (it keeps
+-- verifying until the last token it signed has expired), and a new next
+-- key is published. On a new installation it creates the first keys.
+CREATE FUNCTION warden.rotate_signing_key()
+RETURNS text
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	grace interval := make_interval(secs => warden._setting_seconds('warden.access_token_ttl')
+	                                        + warden._setting_seconds('warden.token_leeway'));
+	next_kid text;
+	new_active text;
+BEGIN
+	LOCK TABLE warden.signing_keys IN SHARE ROW EXCLUSIVE MODE;
+	UPDATE warden.signing_keys SET state = 'retired'
+	 WHERE state = 'retiring' AND verify_until <= now();
+	SELECT kid INTO next_kid FROM warden.signing_keys WHERE state = 'next';
+	IF next_kid IS NULL THEN
+		-- nothing has been published yet: the first key may sign at once
+		IF EXISTS (SELECT FROM warden.signing_keys WHERE state = 'active') THEN
+			PERFORM warden._create_signing_key('next');
+			RAISE EXCEPTION 'no next signing key was published'
+				USING ERRCODE = '55000',
+				      HINT = 'A next key has now been published; rotate again once JWKS caches have refreshed.';
+		END IF;
+		new_active := warden._create_signing_key('active');
+	ELSE
+		UPDATE warden.signing_keys
+		   SET state = 'retiring', retiring_at = now(), verify_until = now() + grace
+		 WHERE state = 'active';
+		UPDATE warden.signing_keys SET state = 'active', activated_at = now()
+		 WHERE kid = next_kid;
+		new_active := next_kid;
+	END IF;
+	next_kid := warden._create_signing_key('next');
+	PERFORM warden._audit('key_rotated', NULL,
+		jsonb_build_object('active', new_active, 'next', next_kid));
+	RETURN new_active;
+END
+$$;
+COMMENT ON FUNCTION warden.rotate_signing_key() IS 'promotes the published next signing key and publishes a new one';
+
+/* ------------------------------------------------------------------------
+ * Tokens
+ * ------------------------------------------------------------------------ */
+
+CREATE FUNCTION warden.verify(access_token text)
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'warden_verify'
+LANGUAGE C STRICT STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION warden.verify(text) IS 'verifies an access token and returns its claims';
+
+CREATE FUNCTION warden.login(username text, password text, totp text DEFAULT NULL)
+RETURNS warden.token_response
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	p warden.principals;
+	h text;
+	locked timestamptz;
+	reason text;
+	ok boolean;
+BEGIN
+	SELECT * INTO p FROM warden.principals pr
+	 WHERE pr.name = username AND pr.kind = 'user' FOR UPDATE;
+	IF FOUND THEN
+		SELECT hash INTO h FROM warden.passwords WHERE principal_id = p.id;
+		locked := warden._login_locked_until(p.id);
+		IF p.locked_until > now() THEN
+			locked := greatest(locked, p.locked_until);
+		END IF;
+	END IF;
+
+	-- always hash: every refusal takes as long as a wrong password
+	ok := warden._password_check(password, h);
+	IF p.id IS NULL THEN
+		reason := 'unknown_user';
+	ELSIF locked IS NOT NULL THEN
+		reason := 'locked';
+	ELSIF h IS NULL THEN
+		reason := 'no_password';
+	ELSIF NOT ok THEN
+		reason := 'wrong_password';
+	ELSIF NOT p.enabled THEN
+		reason := 'disabled';
+	END IF;
+	IF reason IS NOT NULL THEN
+		PERFORM warden._login_failed(p.id, username, reason, reason = 'wrong_password');
+		RAISE EXCEPTION 'invalid username or password' USING ERRCODE = '28P01';
+	END IF;
+
+	PERFORM warden._login_reset(p.id);
+	IF p.failed_logins <> 0 OR p.locked_until IS NOT NULL THEN
+		UPDATE warden.principals SET failed_logins = 0, locked_until = NULL WHERE id = p.id;
+	END IF;
+	PERFORM warden._audit('login_ok', username, jsonb_build_object('amr', ARRAY['pwd']));
+	RETURN warden._issue_tokens(p, ARRAY['pwd'], NULL);
+END
+$$;
+COMMENT ON FUNCTION warden.login(text, text, text) IS 'password (and TOTP) login: returns an access and a refresh token';
+
+-- Rotation: the presented refresh token is used up and a new one of the
+-- same family issued. A used token presented again means it was copied:
+-- the whole family is revoked (by the failure writer, since this
+-- transaction ends in an error) and the call fails like an unknown token.
+CREATE FUNCTION warden.refresh(refresh_token text)
+RETURNS warden.token_response
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	t warden.refresh_tokens;
+	p warden.principals;
+BEGIN
+	SELECT * INTO t FROM warden.refresh_tokens
+	 WHERE token_hash = sha256(convert_to(refresh_token, 'UTF8')) FOR UPDATE;
+	IF FOUND THEN
+		SELECT * INTO p FROM warden.principals WHERE id = t.principal_id;
+	END IF;
+	IF NOT FOUND OR t.revoked_at IS NOT NULL OR t.expires_at <= now()
+	   OR warden._family_revoked(t.family_id) THEN
+		RAISE EXCEPTION 'invalid refresh token' USING ERRCODE = 'WT012';
+	END IF;
+	IF t.used_at IS NOT NULL THEN
+		PERFORM warden._refresh_reused(t.family_id, p.id, p.name);
+		RAISE EXCEPTION 'invalid refresh token' USING ERRCODE = 'WT012';
+	END IF;
+	IF NOT p.enabled OR (p.tokens_valid_after IS NOT NULL AND t.issued_at < p.tokens_valid_after) THEN
+		RAISE EXCEPTION 'invalid refresh token' USING ERRCODE = 'WT012';
+	END IF;
+	UPDATE warden.refresh_tokens SET used_at = now() WHERE id = t.id;
+	PERFORM warden._audit('token_refreshed', p.name, jsonb_build_object('family', t.family_id));
+	RETURN warden._issue_tokens(p, t.amr, t.family_id);
+END
+$$;
+COMMENT ON FUNCTION warden.refresh(text) IS 'rotates a refresh token: returns new tokens; reuse revokes the family';
+
+-- RFC 7009: revoking a token that is already invalid is not an error.
+CREATE FUNCTION warden.revoke(token text)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	family uuid;
+	claims jsonb;
+	pid bigint;
+BEGIN
+	IF token LIKE 'wrt\_%' THEN
+		SELECT family_id INTO family FROM warden.refresh_tokens
+		 WHERE token_hash = sha256(convert_to(token, 'UTF8')) AND revoked_at IS NULL;
+		IF family IS NULL THEN
+			RETURN false;
+		END IF;
+		PERFORM warden._revoke_family(family, 'revoked');
+		RETURN true;
+	END IF;
+	BEGIN
+		claims := warden._token_claims(token);
+	EXCEPTION WHEN SQLSTATE 'WT008' THEN
+		RETURN false;			-- already revoked
+	END;
+	IF claims IS NULL THEN
+		RETURN false;			-- expired: nothing left to revoke
+	END IF;
+	SELECT id INTO pid FROM warden.principals WHERE name = claims->>'sub';
+	INSERT INTO warden.revoked_tokens (jti, principal_id, expires_at)
+	VALUES ((claims->>'jti')::uuid, pid, to_timestamp((claims->>'exp')::double precision))
+	ON CONFLICT DO NOTHING;
+	PERFORM warden._audit('token_revoked', claims->>'sub', jsonb_build_object('jti', claims->>'jti'));
+	RETURN true;
+END
+$$;
+COMMENT ON FUNCTION warden.revoke(text) IS 'revokes an access token, or a refresh token with its family';
+
+CREATE FUNCTION warden.revoke_all(principal text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	p warden.principals := warden._principal(principal);
+BEGIN
+	-- Tokens issued in an earlier second fail on their iat; the access
+	-- tokens issued with refresh tokens are also revoked by id, which
+	-- covers those issued earlier in the same second.
+	UPDATE warden.principals SET tokens_valid_after = clock_timestamp(), updated_at = now()
+	 WHERE id = p.id;
+	INSERT INTO warden.revoked_tokens (jti, principal_id, expires_at)
+	SELECT access_jti, principal_id, access_expires_at
+	  FROM warden.refresh_tokens
+	 WHERE principal_id = p.id AND access_jti IS NOT NULL AND access_expires_at > now()
+	ON CONFLICT DO NOTHING;
+	UPDATE warden.refresh_tokens SET revoked_at = now()
+	 WHERE principal_id = p.id AND revoked_at IS NULL;
+	PERFORM warden._audit('all_tokens_revoked', principal);
+END
+$$;
+COMMENT ON FUNCTION warden.revoke_all(text) IS 'revokes every token of a principal';
+
+/* ------------------------------------------------------------------------
+ * Privileges
+ * ------------------------------------------------------------------------ */
+
+REVOKE ALL ON FUNCTION warden.create_user(text, text, text),
+	warden.create_service_account(text, text), warden.set_password(text, text),
+	warden.set_enabled(text, boolean), warden.unlock(text),
+	warden.rotate_signing_key(), warden.revoke_all(text),
+	warden.verify(text), warden.login(text, text, text), warden.refresh(text),
+	warden.revoke(text)
+	FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION warden.create_user(text, text, text),
+	warden.create_service_account(text, text), warden.set_password(text, text),
+	warden.set_enabled(text, boolean), warden.unlock(text),
+	warden.rotate_signing_key(), warden.revoke_all(text)
+	TO warden_admin;
+GRANT EXECUTE ON FUNCTION warden.verify(text), warden.login(text, text, text),
+	warden.refresh(text), warden.revoke(text)
+	TO warden_auth;

@@ -6,6 +6,9 @@
  * SHOW ALL and the README list the same set. The prefix is reserved once
  * every setting is defined: a misspelt warden.* name is then an error
  * instead of a silently ignored placeholder.
+ *
+ * Token settings are PGC_SUSET: they can be set in postgresql.conf or by a
+ * superuser, never by the callers whose tokens they govern.
  */
 #include "postgres.h"
 
@@ -13,8 +16,83 @@
 
 #include "warden.h"
 
+char	   *warden_issuer = NULL;
+char	   *warden_audience = NULL;
+int			warden_access_token_ttl = 900;
+int			warden_refresh_token_ttl = 7 * 24 * 3600;
+int			warden_token_leeway = 30;
+int			warden_max_token_size = 8192;
+int			warden_signing_key_bits = 2048;
+int			warden_password_cost = 12;
+int			warden_password_min_length = 8;
+int			warden_lockout_threshold = 5;
+int			warden_lockout_duration = 900;
+
+static void
+assign_master_key_file(const char *newval, void *extra)
+{
+	warden_master_key_reset();
+}
+
 void
 warden_define_gucs(void)
 {
+	/* --- secrets at rest --- */
+	DefineCustomStringVariable("warden.master_key_file",
+							   "File holding the AES-256 master key that seals warden's secrets.",
+							   "Empty means warden_master.key in the data directory, created on first use.",
+							   &warden_master_key_file, "",
+							   PGC_SIGHUP, GUC_SUPERUSER_ONLY,
+							   NULL, assign_master_key_file, NULL);
+
+	/* --- tokens --- */
+	DefineCustomStringVariable("warden.issuer",
+							   "The iss claim of the tokens warden issues and accepts.",
+							   NULL, &warden_issuer, "warden",
+							   PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable("warden.audience",
+							   "The aud claim of the tokens warden issues and accepts.",
+							   NULL, &warden_audience, "warden",
+							   PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("warden.access_token_ttl",
+							"Lifetime of access tokens.",
+							NULL, &warden_access_token_ttl, 900, 30, 86400,
+							PGC_SUSET, GUC_UNIT_S, NULL, NULL, NULL);
+	DefineCustomIntVariable("warden.refresh_token_ttl",
+							"Lifetime of refresh tokens.",
+							NULL, &warden_refresh_token_ttl, 7 * 24 * 3600,
+							60, 365 * 24 * 3600,
+							PGC_SUSET, GUC_UNIT_S, NULL, NULL, NULL);
+	DefineCustomIntVariable("warden.token_leeway",
+							"Clock skew tolerated when checking exp, nbf and iat.",
+							NULL, &warden_token_leeway, 30, 0, 300,
+							PGC_SUSET, GUC_UNIT_S, NULL, NULL, NULL);
+	DefineCustomIntVariable("warden.max_token_size",
+							"Longest token accepted, in bytes.",
+							NULL, &warden_max_token_size, 8192, 1024, 16384,
+							PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("warden.signing_key_bits",
+							"RSA modulus size of new signing keys.",
+							NULL, &warden_signing_key_bits, 2048, 2048, 8192,
+							PGC_SUSET, 0, NULL, NULL, NULL);
+
+	/* --- passwords and login --- */
+	DefineCustomIntVariable("warden.password_cost",
+							"Blowfish cost (log2 of rounds) of new password hashes.",
+							NULL, &warden_password_cost, 12, 4, 31,
+							PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("warden.password_min_length",
+							"Shortest password accepted, in characters.",
+							NULL, &warden_password_min_length, 8, 1, 72,
+							PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("warden.lockout_threshold",
+							"Failed logins in a row that lock an account.",
+							NULL, &warden_lockout_threshold, 5, 1, 1000,
+							PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("warden.lockout_duration",
+							"How long a locked account stays locked.",
+							NULL, &warden_lockout_duration, 900, 1, 7 * 24 * 3600,
+							PGC_SUSET, GUC_UNIT_S, NULL, NULL, NULL);
+
 	MarkGUCPrefixReserved("warden");
 }

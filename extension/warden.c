@@ -1,6 +1,7 @@
 /*
  * warden.c
- *		Entry point of the warden extension: _PG_init only.
+ *		Entry point of the warden extension: _PG_init and the shared memory
+ *		hooks.
  *
  * warden must be loaded through shared_preload_libraries: its settings,
  * hooks, shared memory and background workers can only be set up while the
@@ -11,12 +12,36 @@
 
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "storage/ipc.h"
+#include "storage/lwlock.h"
+#include "storage/shmem.h"
 
 #include "warden.h"
 
 PG_MODULE_MAGIC;
 
 void		_PG_init(void);
+
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+
+static void
+warden_shmem_request(void)
+{
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+	warden_failures_shmem_request();
+}
+
+static void
+warden_shmem_startup(void)
+{
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	warden_failures_shmem_startup();
+	LWLockRelease(AddinShmemInitLock);
+}
 
 void
 _PG_init(void)
@@ -28,4 +53,9 @@ _PG_init(void)
 				 errhint("Add warden to shared_preload_libraries in postgresql.conf and restart the server.")));
 
 	warden_define_gucs();
+
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = warden_shmem_request;
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = warden_shmem_startup;
 }

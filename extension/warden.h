@@ -1,11 +1,68 @@
 /*
  * warden.h
- *		Declarations shared by the files of the warden extension.
+ *		Declarations shared by the files of the warden extension: settings,
+ *		SQLSTATEs, and each module's entry points.
  */
 #ifndef WARDEN_H
 #define WARDEN_H
 
+#include "datatype/timestamp.h"
+
+/*
+ * SQLSTATEs of warden's own errors (class WT: tokens and credentials). The
+ * README lists them with their meaning; the edge maps them to HTTP.
+ */
+#define ERRCODE_WARDEN_TOKEN_MALFORMED		MAKE_SQLSTATE('W','T','0','0','1')
+#define ERRCODE_WARDEN_TOKEN_TOO_LARGE		MAKE_SQLSTATE('W','T','0','0','2')
+#define ERRCODE_WARDEN_TOKEN_ALGORITHM		MAKE_SQLSTATE('W','T','0','0','3')
+#define ERRCODE_WARDEN_TOKEN_UNKNOWN_KEY	MAKE_SQLSTATE('W','T','0','0','4')
+#define ERRCODE_WARDEN_TOKEN_SIGNATURE		MAKE_SQLSTATE('W','T','0','0','5')
+#define ERRCODE_WARDEN_TOKEN_EXPIRED		MAKE_SQLSTATE('W','T','0','0','6')
+#define ERRCODE_WARDEN_TOKEN_NOT_YET_VALID	MAKE_SQLSTATE('W','T','0','0','7')
+#define ERRCODE_WARDEN_TOKEN_REVOKED		MAKE_SQLSTATE('W','T','0','0','8')
+#define ERRCODE_WARDEN_TOKEN_ISSUER			MAKE_SQLSTATE('W','T','0','0','9')
+#define ERRCODE_WARDEN_TOKEN_AUDIENCE		MAKE_SQLSTATE('W','T','0','1','0')
+#define ERRCODE_WARDEN_TOKEN_CLAIMS			MAKE_SQLSTATE('W','T','0','1','1')
+#define ERRCODE_WARDEN_UNKNOWN_PRINCIPAL	MAKE_SQLSTATE('W','T','1','0','1')
+#define ERRCODE_WARDEN_DUPLICATE_PRINCIPAL	MAKE_SQLSTATE('W','T','1','0','2')
+
 /* guc.c */
+extern char *warden_issuer;
+extern char *warden_audience;
+extern int	warden_access_token_ttl;
+extern int	warden_refresh_token_ttl;
+extern int	warden_token_leeway;
+extern int	warden_max_token_size;
+extern int	warden_signing_key_bits;
+extern int	warden_password_cost;
+extern int	warden_password_min_length;
+extern int	warden_lockout_threshold;
+extern int	warden_lockout_duration;
 extern void warden_define_gucs(void);
+
+/* masterkey.c */
+#define WARDEN_MASTER_KEY_LEN 32
+extern char *warden_master_key_file;
+extern const uint8 *warden_master_key(uint32 *key_id);
+extern void warden_master_key_reset(void);
+
+/* secrets.c */
+extern bytea *warden_seal(const void *data, size_t len, const char *context);
+extern void *warden_unseal(const bytea *sealed, const char *context,
+						   size_t *len);
+
+/* cache.c */
+extern void warden_cache_watch(const char *relname, bool *valid);
+
+/* failures.c */
+extern Size warden_failures_shmem_size(void);
+extern void warden_failures_shmem_request(void);
+extern void warden_failures_shmem_startup(void);
+
+/* keys.c */
+struct evp_pkey_st;
+extern struct evp_pkey_st *warden_signing_key(const char **kid);
+extern struct evp_pkey_st *warden_lookup_verify_key(void *arg, const char *kid);
+extern void warden_keys_prepare(void);
 
 #endif							/* WARDEN_H */
