@@ -6,6 +6,8 @@
 #                   builds, starts the private stack, runs every suite,
 #                   stops the stack; closes with "N passed, N failed"
 #   make run        the whole system in the foreground on 127.0.0.1:8080
+#   make bench      the benchmarks (bench/run): medians next to references
+#                   measured in the same run, and their ratios
 #   make fuzz       every fuzz target for FUZZ_SECONDS each
 #   make deps       installs missing Debian packages (scripts/deps)
 #
@@ -93,9 +95,11 @@ fuzz: fuzz-build
 
 # --- the commands of README.md -----------------------------------------------
 
-.PHONY: test run deps
+.PHONY: test run bench deps
 test:
 	PG_CONFIG=$(PG_CONFIG) scripts/test
+bench:
+	PG_CONFIG=$(PG_CONFIG) bench/run
 run:
 	PG_CONFIG=$(PG_CONFIG) scripts/run
 deps:

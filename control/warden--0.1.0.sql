@@ -139,6 +139,45 @@ REVOKE ALL ON warden.principals, warden.passwords, warden.signing_keys,
 	warden.refresh_tokens, warden.revoked_tokens, warden.audit_log FROM PUBLIC;
 GRANT SELECT ON warden.principals, warden.audit_log TO warden_admin;
 
+CREATE TABLE warden.mfa_totp (
+	principal_id bigint PRIMARY KEY REFERENCES warden.principals ON DELETE CASCADE,
+	-- 20 random bytes, sealed under the master key
+	secret bytea NOT NULL,
+	-- NULL until a first code proves the authenticator has the secret
+	confirmed_at timestamptz,
+	-- highest time step accepted: no code is accepted twice
+	last_step bigint NOT NULL DEFAULT 0,
+	created_at timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE warden.mfa_totp IS 'TOTP (RFC 6238) secrets of users with multi-factor authentication';
+
+CREATE TABLE warden.recovery_codes (
+	id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	principal_id bigint NOT NULL REFERENCES warden.principals ON DELETE CASCADE,
+	code_hash bytea NOT NULL,
+	used_at timestamptz,
+	created_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX recovery_codes_principal ON warden.recovery_codes (principal_id);
+COMMENT ON TABLE warden.recovery_codes IS 'one-time recovery codes, by SHA-256 digest';
+
+CREATE TABLE warden.api_keys (
+	id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	principal_id bigint NOT NULL REFERENCES warden.principals ON DELETE CASCADE,
+	-- the visible part of the key, which names it: wdn_<prefix>_<secret>
+	prefix text NOT NULL UNIQUE,
+	key_hash bytea NOT NULL,
+	scopes text[] NOT NULL DEFAULT '{}',
+	expires_at timestamptz,
+	created_at timestamptz NOT NULL DEFAULT now(),
+	last_used_at timestamptz,
+	revoked_at timestamptz
+);
+CREATE INDEX api_keys_principal ON warden.api_keys (principal_id);
+COMMENT ON TABLE warden.api_keys IS 'API keys of service accounts, by SHA-256 digest';
+
+REVOKE ALL ON warden.mfa_totp, warden.recovery_codes, warden.api_keys FROM PUBLIC;
+
 CREATE TYPE warden.token_response AS (
 	access_token text,
 	refresh_token text,
@@ -215,7 +254,10 @@ BEGIN
 	SELECT * INTO p FROM warden.principals pr
 	 WHERE pr.name = _principal.name AND (_principal.kind IS NULL OR pr.kind = _principal.kind);
 	IF NOT FOUND THEN
-		RAISE EXCEPTION '% "%" does not exist', coalesce(_principal.kind, 'principal'), _principal.name
+		RAISE EXCEPTION '% "%" does not exist',
+			CASE _principal.kind WHEN 'user' THEN 'user' WHEN 'service' THEN 'service account'
+			                     ELSE 'principal' END,
+			_principal.name
 			USING ERRCODE = 'WT101';
 	END IF;
 	RETURN p;
@@ -252,6 +294,24 @@ BEGIN
 END
 $$;
 
+-- Revokes refresh tokens, of one principal or of one family, and the
+-- access tokens issued with them.
+CREATE FUNCTION warden._revoke_sessions(principal_id bigint, family uuid)
+RETURNS void
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	INSERT INTO warden.revoked_tokens (jti, principal_id, expires_at)
+	SELECT access_jti, t.principal_id, access_expires_at
+	  FROM warden.refresh_tokens t
+	 WHERE (t.principal_id = _revoke_sessions.principal_id OR t.family_id = family)
+	   AND access_jti IS NOT NULL AND access_expires_at > now()
+	ON CONFLICT DO NOTHING;
+	UPDATE warden.refresh_tokens t SET revoked_at = now()
+	 WHERE (t.principal_id = _revoke_sessions.principal_id OR t.family_id = family)
+	   AND revoked_at IS NULL;
+$$;
+
 -- Revokes a refresh-token family and the access tokens issued with it.
 CREATE FUNCTION warden._revoke_family(family uuid, reason text)
 RETURNS void
@@ -261,18 +321,67 @@ AS $$
 DECLARE
 	who text;
 BEGIN
-	UPDATE warden.refresh_tokens SET revoked_at = now()
-	 WHERE family_id = family AND revoked_at IS NULL;
-	INSERT INTO warden.revoked_tokens (jti, principal_id, expires_at)
-	SELECT access_jti, principal_id, access_expires_at
-	  FROM warden.refresh_tokens
-	 WHERE family_id = family AND access_jti IS NOT NULL AND access_expires_at > now()
-	ON CONFLICT DO NOTHING;
+	PERFORM warden._revoke_sessions(NULL, family);
 	SELECT p.name INTO who FROM warden.refresh_tokens t JOIN warden.principals p ON p.id = t.principal_id
 	 WHERE t.family_id = family LIMIT 1;
 	PERFORM warden._audit(CASE WHEN reason = 'refresh_token_reused' THEN 'refresh_reuse_detected'
 	                           ELSE 'token_revoked' END,
 		who, jsonb_build_object('family', family, 'reason', reason));
+END
+$$;
+
+CREATE FUNCTION warden._ct_equal(a bytea, b bytea) RETURNS boolean
+AS 'MODULE_PATHNAME', 'warden_ct_equal' LANGUAGE C STRICT IMMUTABLE;
+
+CREATE FUNCTION warden._totp_enroll(principal_id bigint, account text, OUT secret bytea, OUT uri text)
+AS 'MODULE_PATHNAME', 'warden_totp_enroll' LANGUAGE C STRICT VOLATILE;
+
+CREATE FUNCTION warden._totp_check(secret bytea, principal_id bigint, code text, last_step bigint)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'warden_totp_check' LANGUAGE C STRICT VOLATILE;
+
+CREATE FUNCTION warden._totp_code(secret bytea, principal_id bigint, at timestamptz)
+RETURNS text
+AS 'MODULE_PATHNAME', 'warden_totp_code' LANGUAGE C STRICT VOLATILE;
+
+CREATE FUNCTION warden._recovery_code() RETURNS text
+AS 'MODULE_PATHNAME', 'warden_recovery_code' LANGUAGE C STRICT VOLATILE;
+
+-- Recovery codes are compared without case, spaces or dashes.
+CREATE FUNCTION warden._recovery_hash(code text) RETURNS bytea
+LANGUAGE sql IMMUTABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT sha256(convert_to(lower(regexp_replace(code, '[[:space:]-]', '', 'g')), 'UTF8')) $$;
+
+-- The second factor of a login: a TOTP code, else an unused recovery code.
+-- Returns the amr values it proves, or NULL. The caller holds the
+-- principal's row lock, so a code cannot be used twice concurrently.
+CREATE FUNCTION warden._mfa_check(p warden.principals, code text) RETURNS text[]
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	m warden.mfa_totp;
+	step bigint;
+	rc bigint;
+BEGIN
+	SELECT * INTO m FROM warden.mfa_totp WHERE principal_id = p.id FOR UPDATE;
+	step := warden._totp_check(m.secret, p.id, code, m.last_step);
+	IF step IS NOT NULL THEN
+		UPDATE warden.mfa_totp SET last_step = step WHERE principal_id = p.id;
+		RETURN ARRAY['pwd', 'otp', 'mfa'];
+	END IF;
+	UPDATE warden.recovery_codes SET used_at = now()
+	 WHERE id = (SELECT id FROM warden.recovery_codes
+	              WHERE principal_id = p.id AND used_at IS NULL
+	                AND warden._ct_equal(code_hash, warden._recovery_hash(code))
+	              LIMIT 1)
+	RETURNING id INTO rc;
+	IF rc IS NOT NULL THEN
+		PERFORM warden._audit('mfa_recovery_code_used', p.name);
+		RETURN ARRAY['pwd', 'mfa'];
+	END IF;
+	RETURN NULL;
 END
 $$;
 
@@ -284,7 +393,11 @@ REVOKE ALL ON FUNCTION warden.cache_invalidate(), warden._create_signing_key(tex
 	warden._login_reset(bigint), warden._refresh_reused(uuid, bigint, text),
 	warden._family_revoked(uuid), warden._setting_seconds(text),
 	warden._principal(text, text), warden._audit(text, text, jsonb),
-	warden._issue_tokens(warden.principals, text[], uuid), warden._revoke_family(uuid, text)
+	warden._issue_tokens(warden.principals, text[], uuid), warden._revoke_family(uuid, text),
+	warden._revoke_sessions(bigint, uuid), warden._ct_equal(bytea, bytea),
+	warden._totp_enroll(bigint, text), warden._totp_check(bytea, bigint, text, bigint),
+	warden._totp_code(bytea, bigint, timestamptz), warden._recovery_code(),
+	warden._recovery_hash(text), warden._mfa_check(warden.principals, text)
 	FROM PUBLIC;
 
 /* ------------------------------------------------------------------------
@@ -473,6 +586,7 @@ DECLARE
 	locked timestamptz;
 	reason text;
 	ok boolean;
+	amr text[] := ARRAY['pwd'];
 BEGIN
 	SELECT * INTO p FROM warden.principals pr
 	 WHERE pr.name = username AND pr.kind = 'user' FOR UPDATE;
@@ -502,12 +616,26 @@ BEGIN
 		RAISE EXCEPTION 'invalid username or password' USING ERRCODE = '28P01';
 	END IF;
 
+	-- the second factor, for users who confirmed a TOTP enrolment
+	IF EXISTS (SELECT FROM warden.mfa_totp WHERE principal_id = p.id AND confirmed_at IS NOT NULL) THEN
+		IF totp IS NULL THEN
+			RAISE EXCEPTION 'a one-time code is required' USING ERRCODE = 'WT201',
+				HINT = 'Call warden.login again with the code from the authenticator app.';
+		END IF;
+		amr := warden._mfa_check(p, totp);
+		IF amr IS NULL THEN
+			-- counted like a wrong password: the code space is small
+			PERFORM warden._login_failed(p.id, username, 'wrong_mfa_code', true);
+			RAISE EXCEPTION 'invalid username or password' USING ERRCODE = '28P01';
+		END IF;
+	END IF;
+
 	PERFORM warden._login_reset(p.id);
 	IF p.failed_logins <> 0 OR p.locked_until IS NOT NULL THEN
 		UPDATE warden.principals SET failed_logins = 0, locked_until = NULL WHERE id = p.id;
 	END IF;
-	PERFORM warden._audit('login_ok', username, jsonb_build_object('amr', ARRAY['pwd']));
-	RETURN warden._issue_tokens(p, ARRAY['pwd'], NULL);
+	PERFORM warden._audit('login_ok', username, jsonb_build_object('amr', amr));
+	RETURN warden._issue_tokens(p, amr, NULL);
 END
 $$;
 COMMENT ON FUNCTION warden.login(text, text, text) IS 'password (and TOTP) login: returns an access and a refresh token';
@@ -599,13 +727,7 @@ BEGIN
 	-- covers those issued earlier in the same second.
 	UPDATE warden.principals SET tokens_valid_after = clock_timestamp(), updated_at = now()
 	 WHERE id = p.id;
-	INSERT INTO warden.revoked_tokens (jti, principal_id, expires_at)
-	SELECT access_jti, principal_id, access_expires_at
-	  FROM warden.refresh_tokens
-	 WHERE principal_id = p.id AND access_jti IS NOT NULL AND access_expires_at > now()
-	ON CONFLICT DO NOTHING;
-	UPDATE warden.refresh_tokens SET revoked_at = now()
-	 WHERE principal_id = p.id AND revoked_at IS NULL;
+	PERFORM warden._revoke_sessions(p.id, NULL);
 	PERFORM warden._audit('all_tokens_revoked', principal);
 END
 $$;
@@ -629,4 +751,258 @@ GRANT EXECUTE ON FUNCTION warden.create_user(text, text, text),
 	TO warden_admin;
 GRANT EXECUTE ON FUNCTION warden.verify(text), warden.login(text, text, text),
 	warden.refresh(text), warden.revoke(text)
+	TO warden_auth;
+
+/* ------------------------------------------------------------------------
+ * Multi-factor authentication (TOTP, RFC 6238)
+ * ------------------------------------------------------------------------ */
+
+-- Starts an enrolment: returns the otpauth:// URI for the authenticator
+-- app (it holds the secret: show it once, never log it). Login does not
+-- ask for a code until mfa_confirm() proves the app has the secret.
+CREATE FUNCTION warden.mfa_enroll(principal text)
+RETURNS text
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	p warden.principals := warden._principal(principal, 'user');
+	e record;
+BEGIN
+	IF EXISTS (SELECT FROM warden.mfa_totp WHERE principal_id = p.id AND confirmed_at IS NOT NULL) THEN
+		RAISE EXCEPTION 'multi-factor authentication is already enabled for "%"', principal
+			USING ERRCODE = 'WT203', HINT = 'Disable it with warden.mfa_disable() first.';
+	END IF;
+	e := warden._totp_enroll(p.id, p.name);
+	INSERT INTO warden.mfa_totp (principal_id, secret) VALUES (p.id, e.secret)
+	ON CONFLICT (principal_id) DO UPDATE SET secret = excluded.secret, last_step = 0, created_at = now();
+	PERFORM warden._audit('mfa_enroll_started', principal);
+	RETURN e.uri;
+END
+$$;
+COMMENT ON FUNCTION warden.mfa_enroll(text) IS 'starts TOTP enrolment: returns the otpauth:// URI, once';
+
+CREATE FUNCTION warden.mfa_confirm(principal text, code text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	p warden.principals := warden._principal(principal, 'user');
+	m warden.mfa_totp;
+	step bigint;
+BEGIN
+	SELECT * INTO m FROM warden.mfa_totp WHERE principal_id = p.id FOR UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'no multi-factor enrolment for "%"', principal USING ERRCODE = 'WT204',
+			HINT = 'Start one with warden.mfa_enroll().';
+	END IF;
+	IF m.confirmed_at IS NOT NULL THEN
+		RAISE EXCEPTION 'multi-factor authentication is already enabled for "%"', principal
+			USING ERRCODE = 'WT203';
+	END IF;
+	step := warden._totp_check(m.secret, p.id, coalesce(code, ''), m.last_step);
+	IF step IS NULL THEN
+		RAISE EXCEPTION 'invalid one-time code' USING ERRCODE = 'WT202';
+	END IF;
+	UPDATE warden.mfa_totp SET confirmed_at = now(), last_step = step WHERE principal_id = p.id;
+	PERFORM warden._audit('mfa_enabled', principal);
+END
+$$;
+COMMENT ON FUNCTION warden.mfa_confirm(text, text) IS 'confirms TOTP enrolment with a first code; from then on login needs a code';
+
+CREATE FUNCTION warden.mfa_disable(principal text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	p warden.principals := warden._principal(principal, 'user');
+BEGIN
+	DELETE FROM warden.mfa_totp WHERE principal_id = p.id;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'no multi-factor enrolment for "%"', principal USING ERRCODE = 'WT204';
+	END IF;
+	DELETE FROM warden.recovery_codes WHERE principal_id = p.id;
+	PERFORM warden._audit('mfa_disabled', principal);
+END
+$$;
+COMMENT ON FUNCTION warden.mfa_disable(text) IS 'removes a user''s TOTP secret and recovery codes';
+
+-- Ten new recovery codes, shown this once; earlier unused codes stop working.
+CREATE FUNCTION warden.mfa_recovery_codes(principal text)
+RETURNS SETOF text
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	p warden.principals := warden._principal(principal, 'user');
+	code text;
+BEGIN
+	IF NOT EXISTS (SELECT FROM warden.mfa_totp WHERE principal_id = p.id AND confirmed_at IS NOT NULL) THEN
+		RAISE EXCEPTION 'multi-factor authentication is not enabled for "%"', principal
+			USING ERRCODE = 'WT204';
+	END IF;
+	DELETE FROM warden.recovery_codes WHERE principal_id = p.id;
+	FOR i IN 1..10 LOOP
+		code := warden._recovery_code();
+		INSERT INTO warden.recovery_codes (principal_id, code_hash)
+		VALUES (p.id, warden._recovery_hash(code));
+		RETURN NEXT code;
+	END LOOP;
+	PERFORM warden._audit('mfa_recovery_codes_created', principal);
+END
+$$;
+COMMENT ON FUNCTION warden.mfa_recovery_codes(text) IS 'replaces a user''s recovery codes; returns them once';
+
+REVOKE ALL ON FUNCTION warden.mfa_enroll(text), warden.mfa_confirm(text, text),
+	warden.mfa_disable(text), warden.mfa_recovery_codes(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION warden.mfa_enroll(text), warden.mfa_confirm(text, text),
+	warden.mfa_recovery_codes(text) TO warden_admin, warden_auth;
+GRANT EXECUTE ON FUNCTION warden.mfa_disable(text) TO warden_admin;
+
+/* ------------------------------------------------------------------------
+ * API keys of service accounts
+ *
+ * A key is wdn_<prefix>_<secret>: the prefix (public) finds the row, the
+ * SHA-256 digest of the whole key (256 random bits in the secret) is
+ * compared in constant time.
+ * ------------------------------------------------------------------------ */
+
+CREATE FUNCTION warden._api_key_row(key text) RETURNS warden.api_keys
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	k warden.api_keys;
+	pfx text := substring(key FROM '^wdn_([a-z0-9]{12})_[A-Za-z0-9_-]{43}$');
+BEGIN
+	IF pfx IS NOT NULL THEN
+		SELECT * INTO k FROM warden.api_keys a WHERE a.prefix = pfx;
+		IF FOUND AND warden._ct_equal(k.key_hash, sha256(convert_to(key, 'UTF8')))
+		   AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > now()) THEN
+			RETURN k;
+		END IF;
+	END IF;
+	-- audited like a failed login, through the failure writer
+	PERFORM warden._login_failed(NULL, coalesce(pfx, ''), 'invalid_api_key', false);
+	RAISE EXCEPTION 'invalid API key' USING ERRCODE = 'WT301';
+END
+$$;
+
+CREATE FUNCTION warden.create_api_key(service_account text, scopes text[] DEFAULT '{}',
+	expires_at timestamptz DEFAULT NULL)
+RETURNS text
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	p warden.principals := warden._principal(service_account, 'service');
+	pfx text := lower(left(replace(warden._random_token(''), '_', ''), 12));
+	key text;
+	bad text;
+BEGIN
+	SELECT s INTO bad FROM unnest(coalesce(scopes, '{}')) s
+	 WHERE s IS NULL OR s !~ '^[A-Za-z0-9_.*-]+:[A-Za-z0-9_.*-]+$' LIMIT 1;
+	IF FOUND THEN
+		RAISE EXCEPTION 'invalid scope "%"', bad USING ERRCODE = '22023',
+			HINT = 'A scope is a permission: resource_type:action, either part may be *.';
+	END IF;
+	IF expires_at <= now() THEN
+		RAISE EXCEPTION 'expires_at is in the past' USING ERRCODE = '22023';
+	END IF;
+	-- lower-case letters and digits only, so the prefix is easy to quote
+	pfx := translate(pfx, '-', '0');
+	key := 'wdn_' || pfx || '_' || substr(warden._random_token(''), 1, 43);
+	INSERT INTO warden.api_keys (principal_id, prefix, key_hash, scopes, expires_at)
+	VALUES (p.id, pfx, sha256(convert_to(key, 'UTF8')), coalesce(scopes, '{}'), expires_at);
+	PERFORM warden._audit('api_key_created', service_account,
+		jsonb_strip_nulls(jsonb_build_object('prefix', pfx, 'scopes', scopes, 'expires_at', expires_at)));
+	RETURN key;
+END
+$$;
+COMMENT ON FUNCTION warden.create_api_key(text, text[], timestamptz) IS 'creates an API key for a service account; returns it once';
+
+CREATE FUNCTION warden.verify_api_key(key text)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	k warden.api_keys := warden._api_key_row(key);
+	p warden.principals;
+BEGIN
+	SELECT * INTO p FROM warden.principals WHERE id = k.principal_id;
+	IF NOT p.enabled THEN
+		PERFORM warden._login_failed(p.id, p.name, 'disabled', false);
+		RAISE EXCEPTION 'invalid API key' USING ERRCODE = 'WT301';
+	END IF;
+	-- last use to the minute: a write per call would cost more than the check
+	UPDATE warden.api_keys SET last_used_at = now()
+	 WHERE id = k.id AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute');
+	RETURN jsonb_strip_nulls(jsonb_build_object('service_account', p.name, 'tenant', p.tenant,
+		'scopes', to_jsonb(k.scopes), 'prefix', k.prefix, 'expires_at', k.expires_at));
+END
+$$;
+COMMENT ON FUNCTION warden.verify_api_key(text) IS 'checks an API key: its service account, tenant and scopes';
+
+-- Takes the key or its prefix (wdn_<prefix>), so a key can be revoked by
+-- the name shown in logs and listings.
+CREATE FUNCTION warden.revoke_api_key(key text)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	pfx text := substring(key FROM '^wdn_([a-z0-9]{12})(_|$)');
+	who text;
+BEGIN
+	IF pfx IS NULL THEN
+		RAISE EXCEPTION 'not an API key or API key prefix' USING ERRCODE = '22023';
+	END IF;
+	UPDATE warden.api_keys a SET revoked_at = now()
+	 WHERE a.prefix = pfx AND revoked_at IS NULL
+	RETURNING (SELECT name FROM warden.principals WHERE id = a.principal_id) INTO who;
+	IF NOT FOUND THEN
+		RETURN false;
+	END IF;
+	PERFORM warden._audit('api_key_revoked', who, jsonb_build_object('prefix', pfx));
+	RETURN true;
+END
+$$;
+COMMENT ON FUNCTION warden.revoke_api_key(text) IS 'revokes an API key, given the key or its prefix';
+
+-- OAuth 2.0 client credentials: an access token for the key's service
+-- account, carrying the key's scopes; no refresh token.
+CREATE FUNCTION warden.client_credentials(api_key text)
+RETURNS warden.token_response
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	k warden.api_keys := warden._api_key_row(api_key);
+	p warden.principals;
+	ttl integer := warden._setting_seconds('warden.access_token_ttl');
+BEGIN
+	SELECT * INTO p FROM warden.principals WHERE id = k.principal_id;
+	IF NOT p.enabled THEN
+		PERFORM warden._login_failed(p.id, p.name, 'disabled', false);
+		RAISE EXCEPTION 'invalid API key' USING ERRCODE = 'WT301';
+	END IF;
+	UPDATE warden.api_keys SET last_used_at = now()
+	 WHERE id = k.id AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute');
+	PERFORM warden._audit('client_credentials', p.name, jsonb_build_object('prefix', k.prefix));
+	RETURN (warden._access_token(p.name, p.tenant, NULL, array_to_string(k.scopes, ' '),
+	                             p.tokens_valid_after, NULL),
+	        NULL, ttl, 'Bearer')::warden.token_response;
+END
+$$;
+COMMENT ON FUNCTION warden.client_credentials(text) IS 'issues an access token for a service account''s API key';
+
+REVOKE ALL ON FUNCTION warden._api_key_row(text), warden.create_api_key(text, text[], timestamptz),
+	warden.verify_api_key(text), warden.revoke_api_key(text), warden.client_credentials(text)
+	FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION warden.create_api_key(text, text[], timestamptz),
+	warden.revoke_api_key(text) TO warden_admin;
+GRANT EXECUTE ON FUNCTION warden.verify_api_key(text), warden.client_credentials(text)
 	TO warden_auth;

@@ -15,6 +15,7 @@
  * No locking: config_load() runs once, before any thread exists.
  */
 #include "config.h"
+#include "hex.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -318,18 +319,6 @@ config_parse_listen(const char *text, ListenAddr *out, char *err,
 	return true;
 }
 
-static int
-config_hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /*
  * Percent-decodes a user name or password of a URL into out (NUL-terminated,
  * at most CONFIG_CREDENTIAL_MAX bytes). %00 is refused: it cannot be passed
@@ -349,8 +338,8 @@ config_decode_credential(const char *p, const char *end, const char *what,
 		c = (unsigned char) *p;
 		if (c == '%')
 		{
-			if (end - p < 3 || (hi = config_hex_value(p[1])) < 0 ||
-				(lo = config_hex_value(p[2])) < 0)
+			if (end - p < 3 || (hi = hex_nibble(p[1])) < 0 ||
+				(lo = hex_nibble(p[2])) < 0)
 				return config_fail(err, errlen,
 								   "invalid percent-encoding in the %s", what);
 			c = (unsigned char) (hi * 16 + lo);

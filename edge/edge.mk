@@ -43,7 +43,7 @@ EDGE_LIBS = $(EDGE_PKG_LIBS) $(if $(EDGE_CORE_OBJS),$(CORE_LIBS)) -pthread
 EDGE_UNIT_BIN := build/unit/test_edge_config
 EDGE_UNIT_CFLAGS = -std=c11 -g -O1 -Wall -Wextra -Werror -D_GNU_SOURCE \
 	-fsanitize=address,undefined -fno-sanitize-recover=all \
-	-fno-omit-frame-pointer -Itests/unit -Iedge
+	-fno-omit-frame-pointer -Itests/unit -Iedge -Icore
 
 .PHONY: edge edge-clean edge-unit
 

@@ -27,6 +27,7 @@ int			warden_password_cost = 12;
 int			warden_password_min_length = 8;
 int			warden_lockout_threshold = 5;
 int			warden_lockout_duration = 900;
+char	   *warden_totp_issuer = NULL;
 
 static void
 assign_master_key_file(const char *newval, void *extra)
@@ -93,6 +94,12 @@ warden_define_gucs(void)
 							"How long a locked account stays locked.",
 							NULL, &warden_lockout_duration, 900, 1, 7 * 24 * 3600,
 							PGC_SUSET, GUC_UNIT_S, NULL, NULL, NULL);
+
+	/* --- multi-factor authentication --- */
+	DefineCustomStringVariable("warden.totp_issuer",
+							   "Issuer name shown by authenticator apps for warden's TOTP secrets.",
+							   NULL, &warden_totp_issuer, "warden",
+							   PGC_SUSET, 0, NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("warden");
 }

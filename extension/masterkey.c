@@ -27,11 +27,11 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
-#include "common/base64.h"
 #include "miscadmin.h"
 #include "storage/fd.h"
 #include "utils/guc.h"
 
+#include "hex.h"
 #include "warden.h"
 
 #define MASTER_KEY_DEFAULT_FILE "warden_master.key"
@@ -235,18 +235,6 @@ master_key_read(const char *path)
 	master_key_loaded = true;
 }
 
-static int
-hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Accepts 64 hex digits or base64 of 32 bytes, with trailing white space. */
 static bool
 master_key_parse(const char *text, size_t len, uint8 key[WARDEN_MASTER_KEY_LEN])
@@ -263,8 +251,8 @@ master_key_parse(const char *text, size_t len, uint8 key[WARDEN_MASTER_KEY_LEN])
 	{
 		for (i = 0; i < WARDEN_MASTER_KEY_LEN; i++)
 		{
-			int			hi = hex_value(text[2 * i]);
-			int			lo = hex_value(text[2 * i + 1]);
+			int			hi = hex_nibble(text[2 * i]);
+			int			lo = hex_nibble(text[2 * i + 1]);
 
 			if (hi < 0 || lo < 0)
 				return false;
@@ -273,10 +261,12 @@ master_key_parse(const char *text, size_t len, uint8 key[WARDEN_MASTER_KEY_LEN])
 		return true;
 	}
 
-	if (len != (size_t) pg_b64_enc_len(WARDEN_MASTER_KEY_LEN))
+	/* base64 of 32 bytes: 44 characters, the last one padding */
+	if (len != 44 || text[43] != '=' || text[42] == '=')
 		return false;
-	n = pg_b64_decode(text, (int) len, decoded, sizeof(decoded));
-	if (n != WARDEN_MASTER_KEY_LEN)
+	n = EVP_DecodeBlock((unsigned char *) decoded, (const unsigned char *) text,
+						(int) len);
+	if (n != WARDEN_MASTER_KEY_LEN + 1)
 	{
 		OPENSSL_cleanse(decoded, sizeof(decoded));
 		return false;

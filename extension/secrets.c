@@ -11,6 +11,8 @@
 
 #include <openssl/crypto.h>
 
+#include "fmgr.h"
+
 #include "seal.h"
 #include "warden.h"
 
@@ -78,4 +80,21 @@ warden_unseal(const bytea *sealed, const char *context, size_t *len)
 				 errmsg("could not unseal secret: %s", seal_strerror(st))));
 	}
 	return out;
+}
+
+PG_FUNCTION_INFO_V1(warden_ct_equal);
+
+/*
+ * warden._ct_equal(a bytea, b bytea) returns boolean: compares digests of
+ * secrets in time that does not depend on where they differ.
+ */
+Datum
+warden_ct_equal(PG_FUNCTION_ARGS)
+{
+	bytea	   *a = PG_GETARG_BYTEA_PP(0);
+	bytea	   *b = PG_GETARG_BYTEA_PP(1);
+
+	PG_RETURN_BOOL(VARSIZE_ANY_EXHDR(a) == VARSIZE_ANY_EXHDR(b) &&
+				   CRYPTO_memcmp(VARDATA_ANY(a), VARDATA_ANY(b),
+								 VARSIZE_ANY_EXHDR(a)) == 0);
 }

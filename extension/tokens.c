@@ -33,6 +33,7 @@
 #include "utils/uuid.h"
 
 #include "b64url.h"
+#include "hex.h"
 #include "jwt.h"
 #include "warden.h"
 
@@ -54,18 +55,6 @@ static HTAB *revoked_jtis = NULL;
 static HTAB *principal_states = NULL;
 static bool revoked_valid = false;
 static bool principals_valid = false;
-
-static int
-hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 /* Seconds since the Unix epoch. */
 static int64
@@ -233,8 +222,8 @@ token_is_revoked(const json_t *claims)
 	for (i = 0; i < UUID_LEN; i++)
 	{
 		const char *p = jti + 2 * i + (i >= 4) + (i >= 6) + (i >= 8) + (i >= 10);
-		int			hi = hex_value(p[0]);
-		int			lo = hex_value(p[1]);
+		int			hi = hex_nibble(p[0]);
+		int			lo = hex_nibble(p[1]);
 
 		if (hi < 0 || lo < 0)
 			return true;

@@ -10,7 +10,8 @@
 
 /*
  * SQLSTATEs of warden's own errors (class WT: tokens and credentials). The
- * README lists them with their meaning; the edge maps them to HTTP.
+ * README lists them with their meaning; the edge maps them to HTTP. Most
+ * are raised from the install script's PL/pgSQL, by the same codes.
  */
 #define ERRCODE_WARDEN_TOKEN_MALFORMED		MAKE_SQLSTATE('W','T','0','0','1')
 #define ERRCODE_WARDEN_TOKEN_TOO_LARGE		MAKE_SQLSTATE('W','T','0','0','2')
@@ -23,8 +24,14 @@
 #define ERRCODE_WARDEN_TOKEN_ISSUER			MAKE_SQLSTATE('W','T','0','0','9')
 #define ERRCODE_WARDEN_TOKEN_AUDIENCE		MAKE_SQLSTATE('W','T','0','1','0')
 #define ERRCODE_WARDEN_TOKEN_CLAIMS			MAKE_SQLSTATE('W','T','0','1','1')
+#define ERRCODE_WARDEN_REFRESH_INVALID	MAKE_SQLSTATE('W','T','0','1','2')
 #define ERRCODE_WARDEN_UNKNOWN_PRINCIPAL	MAKE_SQLSTATE('W','T','1','0','1')
 #define ERRCODE_WARDEN_DUPLICATE_PRINCIPAL	MAKE_SQLSTATE('W','T','1','0','2')
+#define ERRCODE_WARDEN_MFA_REQUIRED			MAKE_SQLSTATE('W','T','2','0','1')
+#define ERRCODE_WARDEN_MFA_INVALID_CODE		MAKE_SQLSTATE('W','T','2','0','2')
+#define ERRCODE_WARDEN_MFA_ALREADY_ENABLED	MAKE_SQLSTATE('W','T','2','0','3')
+#define ERRCODE_WARDEN_MFA_NOT_ENROLLED		MAKE_SQLSTATE('W','T','2','0','4')
+#define ERRCODE_WARDEN_API_KEY_INVALID		MAKE_SQLSTATE('W','T','3','0','1')
 
 /* guc.c */
 extern char *warden_issuer;
@@ -38,6 +45,7 @@ extern int	warden_password_cost;
 extern int	warden_password_min_length;
 extern int	warden_lockout_threshold;
 extern int	warden_lockout_duration;
+extern char *warden_totp_issuer;
 extern void warden_define_gucs(void);
 
 /* masterkey.c */
