@@ -60,7 +60,7 @@ CREATE TABLE warden.principals (
 	id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
 	name text NOT NULL UNIQUE
 		CHECK (length(name) BETWEEN 1 AND 256 AND name !~ '[[:cntrl:][:space:]]'),
-	kind text NOT NULL CHECK (kind IN ('user', 'service')),
+	kind text NOT NULL CHECK (kind IN ('user', 'service', 'group')),
 	tenant text CHECK (length(tenant) BETWEEN 1 AND 256),
 	enabled boolean NOT NULL DEFAULT true,
 	failed_logins integer NOT NULL DEFAULT 0,
@@ -70,7 +70,7 @@ CREATE TABLE warden.principals (
 	created_at timestamptz NOT NULL DEFAULT now(),
 	updated_at timestamptz NOT NULL DEFAULT now()
 );
-COMMENT ON TABLE warden.principals IS 'users and service accounts';
+COMMENT ON TABLE warden.principals IS 'users, service accounts and groups';
 
 CREATE TABLE warden.passwords (
 	principal_id bigint PRIMARY KEY REFERENCES warden.principals ON DELETE CASCADE,
@@ -206,7 +206,7 @@ CREATE FUNCTION warden._create_signing_key(state text) RETURNS text
 AS 'MODULE_PATHNAME', 'warden_create_signing_key' LANGUAGE C STRICT VOLATILE;
 
 CREATE FUNCTION warden._access_token(sub text, tenant text, amr text[], scope text,
-	valid_after timestamptz, jti uuid) RETURNS text
+	valid_after timestamptz, jti uuid, roles text[]) RETURNS text
 AS 'MODULE_PATHNAME', 'warden_access_token' LANGUAGE C VOLATILE;
 
 CREATE FUNCTION warden._token_claims(token text) RETURNS jsonb
@@ -237,6 +237,14 @@ AS 'MODULE_PATHNAME', 'warden_refresh_reused' LANGUAGE C STRICT VOLATILE;
 CREATE FUNCTION warden._family_revoked(family uuid) RETURNS boolean
 AS 'MODULE_PATHNAME', 'warden_family_revoked' LANGUAGE C STRICT VOLATILE;
 
+-- Failures queued for the failure writer and not yet written: a DBA who
+-- drops the extension, or a test, waits for 0.
+CREATE FUNCTION warden.failures_pending() RETURNS integer
+AS 'MODULE_PATHNAME', 'warden_failures_pending' LANGUAGE C STRICT VOLATILE;
+COMMENT ON FUNCTION warden.failures_pending() IS 'authentication failures not yet written to the audit log';
+REVOKE ALL ON FUNCTION warden.failures_pending() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION warden.failures_pending() TO warden_admin;
+
 -- A duration setting in seconds (SHOW prints them with units: 15min, 7d).
 CREATE FUNCTION warden._setting_seconds(name text) RETURNS integer
 LANGUAGE sql STABLE
@@ -256,7 +264,7 @@ BEGIN
 	IF NOT FOUND THEN
 		RAISE EXCEPTION '% "%" does not exist',
 			CASE _principal.kind WHEN 'user' THEN 'user' WHEN 'service' THEN 'service account'
-			                     ELSE 'principal' END,
+			                     WHEN 'group' THEN 'group' ELSE 'principal' END,
 			_principal.name
 			USING ERRCODE = 'WT101';
 	END IF;
@@ -283,7 +291,8 @@ DECLARE
 	access_ttl integer := warden._setting_seconds('warden.access_token_ttl');
 	access text;
 BEGIN
-	access := warden._access_token(p.name, p.tenant, amr, NULL, p.tokens_valid_after, jti);
+	access := warden._access_token(p.name, p.tenant, amr, NULL, p.tokens_valid_after, jti,
+	                               warden.principal_roles(p.name));
 	INSERT INTO warden.refresh_tokens
 		(id, family_id, principal_id, token_hash, amr, expires_at, access_jti, access_expires_at)
 	VALUES (gen_random_uuid(), coalesce(family, gen_random_uuid()), p.id,
@@ -386,7 +395,7 @@ END
 $$;
 
 REVOKE ALL ON FUNCTION warden.cache_invalidate(), warden._create_signing_key(text),
-	warden._access_token(text, text, text[], text, timestamptz, uuid),
+	warden._access_token(text, text, text[], text, timestamptz, uuid, text[]),
 	warden._token_claims(text), warden._random_token(text),
 	warden._password_hash(text), warden._password_check(text, text),
 	warden._login_failed(bigint, text, text, boolean), warden._login_locked_until(bigint),
@@ -993,7 +1002,7 @@ BEGIN
 	 WHERE id = k.id AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute');
 	PERFORM warden._audit('client_credentials', p.name, jsonb_build_object('prefix', k.prefix));
 	RETURN (warden._access_token(p.name, p.tenant, NULL, array_to_string(k.scopes, ' '),
-	                             p.tokens_valid_after, NULL),
+	                             p.tokens_valid_after, NULL, warden.principal_roles(p.name)),
 	        NULL, ttl, 'Bearer')::warden.token_response;
 END
 $$;
@@ -1006,3 +1015,616 @@ GRANT EXECUTE ON FUNCTION warden.create_api_key(text, text[], timestamptz),
 	warden.revoke_api_key(text) TO warden_admin;
 GRANT EXECUTE ON FUNCTION warden.verify_api_key(text), warden.client_credentials(text)
 	TO warden_auth;
+
+/* ------------------------------------------------------------------------
+ * Authorization: RBAC with resource-level permissions
+ *
+ * A permission is resource_type:action, either part may be *. Roles bundle
+ * permissions and may inherit other roles (no cycles). Bindings give a
+ * principal or a group a role on a scope: * (everywhere) or a resource
+ * (tenant:acme, project:7, document:42); a binding on a resource applies to
+ * its descendants through warden.resource_parents. An explicit deny beats
+ * any allow. Every change bumps warden.policy_version and sends NOTIFY
+ * warden_policy with the new version in the same transaction, and drops the
+ * decision caches of every backend when it commits.
+ * ------------------------------------------------------------------------ */
+
+CREATE TABLE warden.roles (
+	id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	name text NOT NULL UNIQUE CHECK (name ~ '^[A-Za-z0-9_.:-]{1,128}$'),
+	created_at timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE TABLE warden.role_inherits (
+	role_id bigint NOT NULL REFERENCES warden.roles ON DELETE CASCADE,
+	inherits_id bigint NOT NULL REFERENCES warden.roles ON DELETE CASCADE,
+	PRIMARY KEY (role_id, inherits_id),
+	CHECK (role_id <> inherits_id)
+);
+
+CREATE TABLE warden.role_permissions (
+	role_id bigint NOT NULL REFERENCES warden.roles ON DELETE CASCADE,
+	resource_type text NOT NULL,
+	action text NOT NULL,
+	PRIMARY KEY (role_id, resource_type, action)
+);
+
+CREATE TABLE warden.group_members (
+	group_id bigint NOT NULL REFERENCES warden.principals ON DELETE CASCADE,
+	member_id bigint NOT NULL REFERENCES warden.principals ON DELETE CASCADE,
+	PRIMARY KEY (group_id, member_id)
+);
+CREATE INDEX group_members_member ON warden.group_members (member_id);
+
+CREATE TABLE warden.bindings (
+	id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	principal_id bigint NOT NULL REFERENCES warden.principals ON DELETE CASCADE,
+	role_id bigint NOT NULL REFERENCES warden.roles ON DELETE CASCADE,
+	scope text NOT NULL,
+	expires_at timestamptz,
+	created_at timestamptz NOT NULL DEFAULT now(),
+	UNIQUE (principal_id, role_id, scope)
+);
+CREATE INDEX bindings_role ON warden.bindings (role_id);
+
+CREATE TABLE warden.denies (
+	id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	principal_id bigint NOT NULL REFERENCES warden.principals ON DELETE CASCADE,
+	resource_type text NOT NULL,
+	action text NOT NULL,
+	scope text NOT NULL,
+	created_at timestamptz NOT NULL DEFAULT now(),
+	UNIQUE (principal_id, resource_type, action, scope)
+);
+
+CREATE TABLE warden.resource_parents (
+	child text PRIMARY KEY,
+	parent text NOT NULL,
+	CHECK (child <> parent)
+);
+CREATE INDEX resource_parents_parent ON warden.resource_parents (parent);
+
+CREATE SEQUENCE warden.policy_version;
+
+REVOKE ALL ON warden.roles, warden.role_inherits, warden.role_permissions,
+	warden.group_members, warden.bindings, warden.denies, warden.resource_parents,
+	warden.policy_version FROM PUBLIC;
+GRANT SELECT ON warden.roles, warden.role_inherits, warden.role_permissions,
+	warden.group_members, warden.bindings, warden.denies, warden.resource_parents
+	TO warden_admin;
+
+CREATE FUNCTION warden._policy_changed() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM pg_notify('warden_policy', nextval('warden.policy_version')::text);
+	RETURN NULL;
+END
+$$;
+
+DO $$
+DECLARE
+	t text;
+BEGIN
+	FOREACH t IN ARRAY ARRAY['roles', 'role_inherits', 'role_permissions', 'group_members',
+	                         'bindings', 'denies', 'resource_parents'] LOOP
+		EXECUTE format('CREATE TRIGGER policy_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+			ON warden.%I FOR EACH STATEMENT EXECUTE FUNCTION warden._policy_changed()', t);
+		EXECUTE format('CREATE TRIGGER cache_invalidate AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+			ON warden.%I FOR EACH STATEMENT EXECUTE FUNCTION warden.cache_invalidate()', t);
+	END LOOP;
+END
+$$;
+-- a principal disabled, renamed or removed changes decisions too
+CREATE TRIGGER policy_changed AFTER UPDATE OF name, enabled OR DELETE OR TRUNCATE
+	ON warden.principals FOR EACH STATEMENT EXECUTE FUNCTION warden._policy_changed();
+
+CREATE FUNCTION warden.policy_version() RETURNS bigint
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM warden.policy_version $$;
+COMMENT ON FUNCTION warden.policy_version() IS 'the version of the authorization policy; NOTIFY warden_policy carries each new one';
+
+-- The roles bound to a principal, directly or through its groups, on any
+-- scope, while the binding lasts: the roles claim of its tokens.
+CREATE FUNCTION warden.principal_roles(principal text) RETURNS text[]
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT coalesce(array_agg(DISTINCT r.name ORDER BY r.name), '{}')
+	  FROM warden.principals p
+	  JOIN warden.bindings b
+	    ON b.principal_id = p.id
+	    OR b.principal_id IN (SELECT group_id FROM warden.group_members WHERE member_id = p.id)
+	  JOIN warden.roles r ON r.id = b.role_id
+	 WHERE p.name = principal AND (b.expires_at IS NULL OR b.expires_at > now())
+$$;
+COMMENT ON FUNCTION warden.principal_roles(text) IS 'the roles bound to a principal, directly or through its groups';
+REVOKE ALL ON FUNCTION warden.principal_roles(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION warden.principal_roles(text) TO warden_admin, warden_auth;
+
+-- Validation helpers: each raises its own SQLSTATE.
+CREATE FUNCTION warden._permission(permission text, OUT resource_type text, OUT action text)
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	m text[] := regexp_match(permission, '^([A-Za-z0-9_.-]+|\*):([A-Za-z0-9_.-]+|\*)$');
+BEGIN
+	IF m IS NULL THEN
+		RAISE EXCEPTION 'malformed permission "%"', permission USING ERRCODE = 'WA002',
+			HINT = 'A permission is resource_type:action, for example document:read; either part may be *.';
+	END IF;
+	resource_type := m[1];
+	action := m[2];
+END
+$$;
+
+CREATE FUNCTION warden._resource(resource text, allow_star boolean) RETURNS text
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF (allow_star AND resource = '*')
+	   OR (length(resource) <= 1024 AND resource ~ '^[A-Za-z0-9_.-]+:[^[:space:][:cntrl:]]+$') THEN
+		RETURN resource;
+	END IF;
+	RAISE EXCEPTION 'malformed % "%"', CASE WHEN allow_star THEN 'scope' ELSE 'resource' END, resource
+		USING ERRCODE = 'WA003',
+		      HINT = 'A resource is type:id, for example document:42 or tenant:acme; a scope may also be *.';
+END
+$$;
+
+CREATE FUNCTION warden._role(name text) RETURNS bigint
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	id bigint;
+BEGIN
+	SELECT r.id INTO id FROM warden.roles r WHERE r.name = _role.name;
+	IF id IS NULL THEN
+		RAISE EXCEPTION 'role "%" does not exist', name USING ERRCODE = 'WA001';
+	END IF;
+	RETURN id;
+END
+$$;
+
+CREATE FUNCTION warden.create_role(name text, inherits text[] DEFAULT '{}')
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	id bigint;
+	parent text;
+BEGIN
+	IF name IS NULL OR name !~ '^[A-Za-z0-9_.:-]{1,128}$' THEN
+		RAISE EXCEPTION 'malformed role name "%"', name USING ERRCODE = 'WA005',
+			HINT = 'Role names are 1 to 128 letters, digits, and _ . : -';
+	END IF;
+	BEGIN
+		INSERT INTO warden.roles (name) VALUES (create_role.name) RETURNING roles.id INTO id;
+	EXCEPTION WHEN unique_violation THEN
+		RAISE EXCEPTION 'role "%" already exists', name USING ERRCODE = 'WA006';
+	END;
+	FOREACH parent IN ARRAY coalesce(inherits, '{}') LOOP
+		PERFORM warden.add_inherits(name, parent);
+	END LOOP;
+	PERFORM warden._audit('role_created', NULL, jsonb_build_object('role', name, 'inherits', inherits));
+	RETURN id;
+END
+$$;
+COMMENT ON FUNCTION warden.create_role(text, text[]) IS 'creates a role, optionally inheriting the permissions of others';
+
+-- A role inherits another's permissions; a cycle is refused.
+CREATE FUNCTION warden.add_inherits(role text, inherits text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	child bigint := warden._role(role);
+	parent bigint := warden._role(inherits);
+BEGIN
+	-- serialise changes of the role graph, so two concurrent edges cannot
+	-- close a cycle together
+	LOCK TABLE warden.role_inherits IN SHARE ROW EXCLUSIVE MODE;
+	IF child = parent OR EXISTS (
+		WITH RECURSIVE up(id) AS (
+			SELECT parent
+			UNION
+			SELECT ri.inherits_id FROM warden.role_inherits ri JOIN up ON ri.role_id = up.id)
+		SELECT FROM up WHERE id = child) THEN
+		RAISE EXCEPTION 'role "%" cannot inherit "%": that would make a cycle', role, inherits
+			USING ERRCODE = 'WA004';
+	END IF;
+	INSERT INTO warden.role_inherits (role_id, inherits_id) VALUES (child, parent)
+	ON CONFLICT DO NOTHING;
+	PERFORM warden._audit('role_inherits_added', NULL, jsonb_build_object('role', role, 'inherits', inherits));
+END
+$$;
+COMMENT ON FUNCTION warden.add_inherits(text, text) IS 'makes a role inherit another role''s permissions';
+
+CREATE FUNCTION warden.drop_role(name text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	DELETE FROM warden.roles r WHERE r.id = warden._role(drop_role.name);
+	PERFORM warden._audit('role_dropped', NULL, jsonb_build_object('role', name));
+END
+$$;
+COMMENT ON FUNCTION warden.drop_role(text) IS 'drops a role with its permissions and bindings';
+
+CREATE FUNCTION warden.add_permission(role text, permission text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	r bigint := warden._role(role);
+	p record := warden._permission(permission);
+BEGIN
+	INSERT INTO warden.role_permissions (role_id, resource_type, action)
+	VALUES (r, p.resource_type, p.action) ON CONFLICT DO NOTHING;
+	PERFORM warden._audit('permission_added', NULL, jsonb_build_object('role', role, 'permission', permission));
+END
+$$;
+COMMENT ON FUNCTION warden.add_permission(text, text) IS 'adds a permission (resource_type:action) to a role';
+
+CREATE FUNCTION warden.remove_permission(role text, permission text)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	r bigint := warden._role(role);
+	p record := warden._permission(permission);
+BEGIN
+	DELETE FROM warden.role_permissions
+	 WHERE role_id = r AND resource_type = p.resource_type AND action = p.action;
+	IF NOT FOUND THEN
+		RETURN false;
+	END IF;
+	PERFORM warden._audit('permission_removed', NULL, jsonb_build_object('role', role, 'permission', permission));
+	RETURN true;
+END
+$$;
+COMMENT ON FUNCTION warden.remove_permission(text, text) IS 'removes a permission from a role';
+
+CREATE FUNCTION warden.create_group(name text, tenant text DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	id bigint;
+BEGIN
+	IF name IS NULL THEN
+		RAISE EXCEPTION 'name must not be null' USING ERRCODE = '22004';
+	END IF;
+	BEGIN
+		INSERT INTO warden.principals (name, kind, tenant) VALUES (create_group.name, 'group', tenant)
+		RETURNING principals.id INTO id;
+	EXCEPTION WHEN unique_violation THEN
+		RAISE EXCEPTION 'principal "%" already exists', name USING ERRCODE = 'WT102';
+	END;
+	PERFORM warden._audit('group_created', name);
+	RETURN id;
+END
+$$;
+COMMENT ON FUNCTION warden.create_group(text, text) IS 'creates a group; a group name may stand where a principal does';
+
+CREATE FUNCTION warden.add_member("group" text, principal text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	g warden.principals := warden._principal("group", 'group');
+	m warden.principals := warden._principal(principal);
+BEGIN
+	IF m.kind = 'group' THEN
+		RAISE EXCEPTION 'a group cannot be a member of a group' USING ERRCODE = 'WA007';
+	END IF;
+	INSERT INTO warden.group_members (group_id, member_id) VALUES (g.id, m.id) ON CONFLICT DO NOTHING;
+	PERFORM warden._audit('member_added', principal, jsonb_build_object('group', "group"));
+END
+$$;
+COMMENT ON FUNCTION warden.add_member(text, text) IS 'adds a user or service account to a group';
+
+CREATE FUNCTION warden.remove_member("group" text, principal text)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	g warden.principals := warden._principal("group", 'group');
+	m warden.principals := warden._principal(principal);
+BEGIN
+	DELETE FROM warden.group_members WHERE group_id = g.id AND member_id = m.id;
+	IF NOT FOUND THEN
+		RETURN false;
+	END IF;
+	PERFORM warden._audit('member_removed', principal, jsonb_build_object('group', "group"));
+	RETURN true;
+END
+$$;
+COMMENT ON FUNCTION warden.remove_member(text, text) IS 'removes a member from a group';
+
+CREATE FUNCTION warden.grant(principal text, role text, scope text DEFAULT '*',
+	expires_at timestamptz DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	p warden.principals := warden._principal(principal);
+	r bigint := warden._role(role);
+	s text := warden._resource(scope, true);
+BEGIN
+	IF expires_at <= now() THEN
+		RAISE EXCEPTION 'expires_at is in the past' USING ERRCODE = '22023';
+	END IF;
+	INSERT INTO warden.bindings (principal_id, role_id, scope, expires_at)
+	VALUES (p.id, r, s, expires_at)
+	ON CONFLICT ON CONSTRAINT bindings_principal_id_role_id_scope_key
+	DO UPDATE SET expires_at = excluded.expires_at;
+	PERFORM warden._audit('role_granted', principal,
+		jsonb_strip_nulls(jsonb_build_object('role', role, 'scope', s, 'expires_at', expires_at)));
+END
+$$;
+COMMENT ON FUNCTION warden.grant(text, text, text, timestamptz) IS 'gives a principal or group a role on a scope (* or a resource), optionally until a time';
+
+CREATE FUNCTION warden.revoke_grant(principal text, role text, scope text DEFAULT '*')
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	p warden.principals := warden._principal(principal);
+	r bigint := warden._role(role);
+	s text := warden._resource(scope, true);
+BEGIN
+	DELETE FROM warden.bindings WHERE principal_id = p.id AND role_id = r AND bindings.scope = s;
+	IF NOT FOUND THEN
+		RETURN false;
+	END IF;
+	PERFORM warden._audit('role_revoked', principal, jsonb_build_object('role', role, 'scope', s));
+	RETURN true;
+END
+$$;
+COMMENT ON FUNCTION warden.revoke_grant(text, text, text) IS 'takes a role on a scope away from a principal or group';
+
+CREATE FUNCTION warden.deny(principal text, permission text, scope text DEFAULT '*')
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	p warden.principals := warden._principal(principal);
+	perm record := warden._permission(permission);
+	s text := warden._resource(scope, true);
+BEGIN
+	INSERT INTO warden.denies (principal_id, resource_type, action, scope)
+	VALUES (p.id, perm.resource_type, perm.action, s) ON CONFLICT DO NOTHING;
+	PERFORM warden._audit('permission_denied', principal,
+		jsonb_build_object('permission', permission, 'scope', s));
+END
+$$;
+COMMENT ON FUNCTION warden.deny(text, text, text) IS 'denies a principal or group a permission on a scope; a deny beats any allow';
+
+CREATE FUNCTION warden.remove_deny(principal text, permission text, scope text DEFAULT '*')
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	p warden.principals := warden._principal(principal);
+	perm record := warden._permission(permission);
+	s text := warden._resource(scope, true);
+BEGIN
+	DELETE FROM warden.denies
+	 WHERE principal_id = p.id AND resource_type = perm.resource_type AND action = perm.action
+	   AND denies.scope = s;
+	IF NOT FOUND THEN
+		RETURN false;
+	END IF;
+	PERFORM warden._audit('deny_removed', principal, jsonb_build_object('permission', permission, 'scope', s));
+	RETURN true;
+END
+$$;
+COMMENT ON FUNCTION warden.remove_deny(text, text, text) IS 'removes an explicit deny';
+
+-- child lies in parent: bindings on parent apply to child. NULL parent
+-- detaches the child. A cycle is refused.
+CREATE FUNCTION warden.set_parent(child text, parent text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM warden._resource(child, false);
+	LOCK TABLE warden.resource_parents IN SHARE ROW EXCLUSIVE MODE;
+	IF parent IS NULL THEN
+		DELETE FROM warden.resource_parents rp WHERE rp.child = set_parent.child;
+	ELSE
+		PERFORM warden._resource(parent, false);
+		IF child = parent OR EXISTS (
+			WITH RECURSIVE up(res) AS (
+				SELECT parent
+				UNION
+				SELECT rp.parent FROM warden.resource_parents rp JOIN up ON rp.child = up.res)
+			SELECT FROM up WHERE res = child) THEN
+			RAISE EXCEPTION 'resource "%" cannot lie in "%": that would make a cycle', child, parent
+				USING ERRCODE = 'WA004';
+		END IF;
+		INSERT INTO warden.resource_parents (child, parent) VALUES (child, parent)
+		ON CONFLICT ON CONSTRAINT resource_parents_pkey DO UPDATE SET parent = excluded.parent;
+	END IF;
+	PERFORM warden._audit('parent_set', NULL, jsonb_build_object('child', child, 'parent', parent));
+END
+$$;
+COMMENT ON FUNCTION warden.set_parent(text, text) IS 'places a resource in a parent resource (NULL detaches it)';
+
+/*
+ * The decision, computed from the tables; warden.check() caches it per
+ * backend. Returns allowed (until when), and the deny or the binding and
+ * role behind it. A set-returning SQL function without SET options, so that
+ * PostgreSQL inlines it into check()'s prepared plan; every name in it is
+ * schema-qualified, and its callers pin search_path.
+ */
+CREATE FUNCTION warden._decide(principal text, resource_type text, action text, resource text)
+RETURNS TABLE (allowed boolean, allowed_until timestamptz, denied_by jsonb, granted_by jsonb)
+LANGUAGE sql STABLE
+AS $$
+	WITH RECURSIVE
+	p AS (SELECT id FROM warden.principals WHERE name = principal AND enabled),
+	subjects(id, via) AS (
+		SELECT id, NULL::text FROM p
+		UNION ALL
+		SELECT gm.group_id, g.name
+		  FROM warden.group_members gm JOIN p ON gm.member_id = p.id
+		  JOIN warden.principals g ON g.id = gm.group_id AND g.enabled),
+	chain(res, depth) AS (
+		SELECT resource, 0
+		UNION ALL
+		SELECT rp.parent, c.depth + 1
+		  FROM chain c JOIN warden.resource_parents rp ON rp.child = c.res
+		 WHERE c.depth < 64),
+	scopes(res, depth) AS (SELECT res, depth FROM chain UNION ALL SELECT '*', 1000),
+	deny AS (
+		SELECT jsonb_build_object('principal', coalesce(s.via, principal),
+		                          'permission', d.resource_type || ':' || d.action,
+		                          'scope', d.scope) AS why
+		  FROM warden.denies d
+		  JOIN subjects s ON s.id = d.principal_id
+		  JOIN scopes sc ON sc.res = d.scope
+		 WHERE d.resource_type IN (_decide.resource_type, '*') AND d.action IN (_decide.action, '*')
+		 ORDER BY sc.depth LIMIT 1),
+	bound AS (
+		SELECT b.role_id, b.scope, b.expires_at, s.via, sc.depth
+		  FROM warden.bindings b
+		  JOIN subjects s ON s.id = b.principal_id
+		  JOIN scopes sc ON sc.res = b.scope
+		 WHERE b.expires_at IS NULL OR b.expires_at > now()),
+	reach(role_id, bound_role, scope, expires_at, via, depth, path) AS (
+		SELECT role_id, role_id, scope, expires_at, via, depth, ARRAY[role_id] FROM bound
+		UNION ALL
+		SELECT ri.inherits_id, r.bound_role, r.scope, r.expires_at, r.via, r.depth, r.path || ri.inherits_id
+		  FROM reach r JOIN warden.role_inherits ri ON ri.role_id = r.role_id
+		 WHERE NOT ri.inherits_id = ANY (r.path)),
+	grant_ AS (
+		SELECT r.*, rp.resource_type || ':' || rp.action AS permission
+		  FROM reach r JOIN warden.role_permissions rp ON rp.role_id = r.role_id
+		 WHERE rp.resource_type IN (_decide.resource_type, '*') AND rp.action IN (_decide.action, '*'))
+	SELECT (SELECT why FROM deny) IS NULL AND EXISTS (SELECT FROM grant_),
+	       CASE WHEN (SELECT why FROM deny) IS NULL AND EXISTS (SELECT FROM grant_)
+	            THEN (SELECT CASE WHEN bool_or(expires_at IS NULL) THEN 'infinity'::timestamptz
+	                              ELSE max(expires_at) END FROM grant_) END,
+	       (SELECT why FROM deny),
+	       (SELECT jsonb_build_object(
+	                 'principal', coalesce(g.via, principal),
+	                 'role', (SELECT name FROM warden.roles WHERE id = g.bound_role),
+	                 'scope', g.scope,
+	                 'inherited_from', CASE WHEN g.role_id <> g.bound_role
+	                                        THEN (SELECT name FROM warden.roles WHERE id = g.role_id) END,
+	                 'permission', g.permission,
+	                 'expires_at', g.expires_at)
+	          FROM grant_ g ORDER BY g.depth, g.via NULLS FIRST, cardinality(g.path) LIMIT 1)
+$$;
+
+-- scopes narrow the decision to what they name (an API key's scopes); left
+-- NULL, the scope claim of warden.claims narrows it when the claims are the
+-- principal's own.
+CREATE FUNCTION warden.check(principal text, permission text, resource text, scopes text[] DEFAULT NULL)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'warden_check'
+LANGUAGE C STABLE PARALLEL SAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION warden.check(text, text, text, text[]) IS 'may the principal (or group) do permission on resource?';
+
+CREATE FUNCTION warden.explain_check(principal text, permission text, resource text)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	perm record := warden._permission(permission);
+	res text := warden._resource(resource, false);
+	d record;
+	path text[];
+	pr warden.principals;
+BEGIN
+	SELECT * INTO pr FROM warden.principals WHERE name = principal;
+	WITH RECURSIVE chain(r, depth) AS (
+		SELECT res, 0
+		UNION ALL
+		SELECT rp.parent, c.depth + 1 FROM chain c JOIN warden.resource_parents rp ON rp.child = c.r
+		 WHERE c.depth < 64)
+	SELECT array_agg(r ORDER BY depth) INTO path FROM chain;
+	SELECT * INTO d FROM warden._decide(principal, perm.resource_type, perm.action, res);
+	RETURN jsonb_strip_nulls(jsonb_build_object(
+		'allowed', d.allowed,
+		'principal', principal,
+		'permission', permission,
+		'resource', res,
+		'path', to_jsonb(path || '*'::text),
+		'denied_by', d.denied_by,
+		'granted_by', CASE WHEN d.denied_by IS NULL THEN d.granted_by END,
+		'reason', CASE
+			WHEN pr.id IS NULL THEN 'unknown principal'
+			WHEN NOT pr.enabled THEN 'principal disabled'
+			WHEN d.denied_by IS NOT NULL THEN 'explicitly denied'
+			WHEN d.allowed THEN 'granted'
+			ELSE 'no binding grants this permission' END));
+END
+$$;
+COMMENT ON FUNCTION warden.explain_check(text, text, text) IS 'the decision of check() and the binding, role, deny and path behind it';
+
+-- The principal of the current request, set by the edge with SET LOCAL
+-- warden.principal (only members of warden_auth may set it).
+CREATE FUNCTION warden.current_principal() RETURNS text
+AS 'MODULE_PATHNAME', 'warden_current_principal'
+LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION warden.current_principal() IS 'the principal of the current request (warden.principal), or NULL';
+
+CREATE FUNCTION warden.current_claims() RETURNS jsonb
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT nullif(current_setting('warden.claims', true), '')::jsonb $$;
+COMMENT ON FUNCTION warden.current_claims() IS 'the verified token claims of the current request (warden.claims), or NULL';
+
+CREATE FUNCTION warden.check_all(principal text, requests text[][])
+RETURNS TABLE (permission text, resource text, allowed boolean)
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT requests[i][1], requests[i][2], warden.check(principal, requests[i][1], requests[i][2])
+	  FROM generate_subscripts(requests, 1) i
+$$;
+COMMENT ON FUNCTION warden.check_all(text, text[][]) IS 'many (permission, resource) checks for one principal: ARRAY[[permission, resource], ...]';
+
+REVOKE ALL ON FUNCTION warden._policy_changed(), warden._permission(text), warden._resource(text, boolean),
+	warden._role(text), warden._decide(text, text, text, text), warden.explain_check(text, text, text),
+	warden.create_role(text, text[]), warden.add_inherits(text, text), warden.drop_role(text),
+	warden.add_permission(text, text), warden.remove_permission(text, text),
+	warden.create_group(text, text), warden.add_member(text, text), warden.remove_member(text, text),
+	warden.grant(text, text, text, timestamptz), warden.revoke_grant(text, text, text),
+	warden.deny(text, text, text), warden.remove_deny(text, text, text),
+	warden.set_parent(text, text)
+	FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION
+	warden.create_role(text, text[]), warden.add_inherits(text, text), warden.drop_role(text),
+	warden.add_permission(text, text), warden.remove_permission(text, text),
+	warden.create_group(text, text), warden.add_member(text, text), warden.remove_member(text, text),
+	warden.grant(text, text, text, timestamptz), warden.revoke_grant(text, text, text),
+	warden.deny(text, text, text), warden.remove_deny(text, text, text),
+	warden.set_parent(text, text)
+	TO warden_admin;
+GRANT EXECUTE ON FUNCTION warden.explain_check(text, text, text) TO warden_admin, warden_auth;
+-- check, check_all, current_principal, current_claims and policy_version
+-- stay callable by everyone: RLS policies call them.

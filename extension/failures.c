@@ -575,3 +575,25 @@ warden_failure_writer_main(Datum arg)
 	} while (!failure_writer_done(dboid));
 	proc_exit(0);
 }
+
+PG_FUNCTION_INFO_V1(warden_failures_pending);
+
+/*
+ * warden._failures_pending() returns integer: events of this database
+ * queued for the failure writer and not yet written.
+ */
+Datum
+warden_failures_pending(PG_FUNCTION_ARGS)
+{
+	int			n = 0;
+	int			i;
+
+	failures_check_shmem();
+	LWLockAcquire(failure_shared->lock, LW_SHARED);
+	for (i = 0; i < FAILURE_EVENTS; i++)
+		if (failure_shared->events[i].in_use &&
+			failure_shared->events[i].dboid == MyDatabaseId)
+			n++;
+	LWLockRelease(failure_shared->lock);
+	PG_RETURN_INT32(n);
+}

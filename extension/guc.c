@@ -101,5 +101,23 @@ warden_define_gucs(void)
 							   NULL, &warden_totp_issuer, "warden",
 							   PGC_SUSET, 0, NULL, NULL, NULL);
 
+	/* --- authorization --- */
+	DefineCustomIntVariable("warden.check_cache_size",
+							"Decisions warden.check() keeps per backend before starting over.",
+							NULL, &warden_check_cache_size, 65536, 1024, 16 * 1024 * 1024,
+							PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable("warden.principal",
+							   "The principal of the current request (set by the edge with SET LOCAL).",
+							   "Only members of warden_auth may set it.",
+							   &warden_principal, "",
+							   PGC_USERSET, GUC_NOT_IN_SAMPLE | GUC_NO_RESET_ALL,
+							   warden_check_identity_setting, NULL, NULL);
+	DefineCustomStringVariable("warden.claims",
+							   "The verified token claims of the current request, as JSON.",
+							   "Only members of warden_auth may set it.",
+							   &warden_claims, "",
+							   PGC_USERSET, GUC_NOT_IN_SAMPLE | GUC_NO_RESET_ALL,
+							   warden_check_identity_setting, NULL, NULL);
+
 	MarkGUCPrefixReserved("warden");
 }

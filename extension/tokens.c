@@ -394,16 +394,62 @@ random_uuid_text(char out[37])
 			 b[10], b[11], b[12], b[13], b[14], b[15]);
 }
 
+/* The non-null elements of a text[] argument as C strings; NULL array: none. */
+static char **
+text_array_arg(FunctionCallInfo fcinfo, int argno, int *n)
+{
+	Datum	   *datums;
+	bool	   *nulls;
+	char	  **out;
+	int			count;
+	int			i;
+
+	*n = 0;
+	if (PG_ARGISNULL(argno))
+		return NULL;
+	deconstruct_array(PG_GETARG_ARRAYTYPE_P(argno), TEXTOID, -1, false,
+					  TYPALIGN_INT, &datums, &nulls, &count);
+	out = palloc0(sizeof(char *) * (count + 1));
+	for (i = 0; i < count; i++)
+		if (!nulls[i])
+			out[(*n)++] = TextDatumGetCString(datums[i]);
+	return out;
+}
+
+/*
+ * Sets claims[name] to a JSON array of the strings, unless there are none.
+ * Returns false when out of memory. Never throws.
+ */
+static bool
+claims_set_strings(json_t *claims, const char *name, char **strs, int n)
+{
+	json_t	   *arr;
+	int			i;
+
+	if (n == 0)
+		return true;
+	arr = json_array();
+	for (i = 0; arr != NULL && i < n; i++)
+		if (json_array_append_new(arr, json_string(strs[i])) != 0)
+		{
+			json_decref(arr);
+			arr = NULL;
+		}
+	return arr != NULL && json_object_set_new(claims, name, arr) == 0;
+}
+
 PG_FUNCTION_INFO_V1(warden_access_token);
 
 /*
  * warden._access_token(sub text, tenant text, amr text[], scope text,
- *						valid_after timestamptz, jti uuid) returns text
+ *						valid_after timestamptz, jti uuid, roles text[])
+ *						returns text
  *
  * Signs an access token for a principal that the calling warden function
  * has already authenticated; the caller chooses the jti (a random UUID) so
- * that it can record which refresh token the access token came with. iat is never below the principal's
- * valid_after second, so a token issued right after revoke_all is valid.
+ * that it can record which refresh token the access token came with. iat
+ * is never below the principal's valid_after second, so a token issued
+ * right after revoke_all is valid.
  */
 Datum
 warden_access_token(PG_FUNCTION_ARGS)
@@ -411,35 +457,26 @@ warden_access_token(PG_FUNCTION_ARGS)
 	char	   *sub;
 	char	   *tenant = PG_ARGISNULL(1) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(1));
 	char	   *scope = PG_ARGISNULL(3) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(3));
-	Datum	   *amr_datums = NULL;
-	bool	   *amr_nulls = NULL;
-	char	  **amr = NULL;
-	int			namr = 0;
+	char	  **amr;
+	char	  **roles;
+	int			namr;
+	int			nroles;
 	int64		iat;
 	char		jti[37];
 	const char *kid;
 	EVP_PKEY   *priv;
 	json_t	   *claims;
-	json_t	   *amr_json = NULL;
 	char		buf[JWT_MAX_LEN];
 	size_t		len = 0;
 	jwt_status	st = JWT_ERR_NOMEM;
-	int			i;
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("subject must not be null")));
 	sub = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	if (!PG_ARGISNULL(2))
-	{
-		deconstruct_array(PG_GETARG_ARRAYTYPE_P(2), TEXTOID, -1, false,
-						  TYPALIGN_INT, &amr_datums, &amr_nulls, &namr);
-		amr = palloc0(sizeof(char *) * (namr + 1));
-		for (i = 0; i < namr; i++)
-			if (!amr_nulls[i])
-				amr[i] = TextDatumGetCString(amr_datums[i]);
-	}
+	amr = text_array_arg(fcinfo, 2, &namr);
+	roles = text_array_arg(fcinfo, 6, &nroles);
 	iat = timestamptz_to_unix(GetCurrentTimestamp());
 	if (!PG_ARGISNULL(4))
 		iat = Max(iat, timestamptz_ceil_unix(PG_GETARG_TIMESTAMPTZ(4)));
@@ -464,24 +501,10 @@ warden_access_token(PG_FUNCTION_ARGS)
 		(tenant == NULL ||
 		 json_object_set_new(claims, "tenant", json_string(tenant)) == 0) &&
 		(scope == NULL ||
-		 json_object_set_new(claims, "scope", json_string(scope)) == 0))
-	{
-		if (namr > 0)
-		{
-			amr_json = json_array();
-			for (i = 0; amr_json != NULL && i < namr; i++)
-				if (amr[i] != NULL &&
-					json_array_append_new(amr_json, json_string(amr[i])) != 0)
-				{
-					json_decref(amr_json);
-					amr_json = NULL;
-				}
-		}
-		if (namr == 0 ||
-			(amr_json != NULL &&
-			 json_object_set_new(claims, "amr", amr_json) == 0))
-			st = jwt_sign_rs256(priv, kid, claims, buf, sizeof(buf), &len);
-	}
+		 json_object_set_new(claims, "scope", json_string(scope)) == 0) &&
+		claims_set_strings(claims, "roles", roles, nroles) &&
+		claims_set_strings(claims, "amr", amr, namr))
+		st = jwt_sign_rs256(priv, kid, claims, buf, sizeof(buf), &len);
 	json_decref(claims);
 	if (st != JWT_OK)
 		ereport(ERROR,

@@ -7,6 +7,7 @@
 #define WARDEN_H
 
 #include "datatype/timestamp.h"
+#include "utils/guc.h"
 
 /*
  * SQLSTATEs of warden's own errors (class WT: tokens and credentials). The
@@ -32,6 +33,15 @@
 #define ERRCODE_WARDEN_MFA_ALREADY_ENABLED	MAKE_SQLSTATE('W','T','2','0','3')
 #define ERRCODE_WARDEN_MFA_NOT_ENROLLED		MAKE_SQLSTATE('W','T','2','0','4')
 #define ERRCODE_WARDEN_API_KEY_INVALID		MAKE_SQLSTATE('W','T','3','0','1')
+
+/* class WA: authorization policy */
+#define ERRCODE_WARDEN_UNKNOWN_ROLE			MAKE_SQLSTATE('W','A','0','0','1')
+#define ERRCODE_WARDEN_MALFORMED_PERMISSION	MAKE_SQLSTATE('W','A','0','0','2')
+#define ERRCODE_WARDEN_MALFORMED_RESOURCE	MAKE_SQLSTATE('W','A','0','0','3')
+#define ERRCODE_WARDEN_POLICY_CYCLE			MAKE_SQLSTATE('W','A','0','0','4')
+#define ERRCODE_WARDEN_MALFORMED_ROLE		MAKE_SQLSTATE('W','A','0','0','5')
+#define ERRCODE_WARDEN_DUPLICATE_ROLE		MAKE_SQLSTATE('W','A','0','0','6')
+#define ERRCODE_WARDEN_NESTED_GROUP			MAKE_SQLSTATE('W','A','0','0','7')
 
 /* guc.c */
 extern char *warden_issuer;
@@ -61,6 +71,13 @@ extern void *warden_unseal(const bytea *sealed, const char *context,
 
 /* cache.c */
 extern void warden_cache_watch(const char *relname, bool *valid);
+
+/* authz.c */
+extern int	warden_check_cache_size;
+extern char *warden_principal;
+extern char *warden_claims;
+extern bool warden_check_identity_setting(char **newval, void **extra,
+										  GucSource source);
 
 /* failures.c */
 extern Size warden_failures_shmem_size(void);

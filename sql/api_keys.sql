@@ -15,6 +15,19 @@ EXCEPTION WHEN OTHERS THEN
 END
 $$;
 
+-- Waits (up to 10 s) until the failure writer has written everything.
+CREATE FUNCTION pg_temp.settle() RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+	FOR i IN 1..100 LOOP
+		IF warden.failures_pending() = 0 THEN
+			RETURN true;
+		END IF;
+		PERFORM pg_sleep(0.1);
+	END LOOP;
+	RETURN false;
+END
+$$;
+
 -- Waits (up to 10 s) until the failure writer has written at least n
 -- events of a kind, and returns their number.
 CREATE FUNCTION pg_temp.audit_count(ev text, who text, want int DEFAULT 1) RETURNS bigint LANGUAGE plpgsql AS $$
@@ -94,4 +107,5 @@ SELECT (warden.client_credentials(:'key2')).token_type AS edge_can_exchange;
 RESET ROLE;
 DROP ROLE regress_warden_edge;
 
+SELECT pg_temp.settle() AS settled;
 DROP EXTENSION warden;

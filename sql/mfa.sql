@@ -17,6 +17,19 @@ EXCEPTION WHEN OTHERS THEN
 END
 $$;
 
+-- Waits (up to 10 s) until the failure writer has written everything.
+CREATE FUNCTION pg_temp.settle() RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+	FOR i IN 1..100 LOOP
+		IF warden.failures_pending() = 0 THEN
+			RETURN true;
+		END IF;
+		PERFORM pg_sleep(0.1);
+	END LOOP;
+	RETURN false;
+END
+$$;
+
 -- Waits (up to 10 s) until the failure writer has written at least n
 -- events of a kind, and returns their number.
 CREATE FUNCTION pg_temp.audit_count(ev text, who text, want int DEFAULT 1) RETURNS bigint LANGUAGE plpgsql AS $$
@@ -106,4 +119,5 @@ SELECT array_agg(event ORDER BY id) AS mfa_events FROM warden.audit_log
 SELECT count(*) AS secrets_in_audit FROM warden.audit_log
  WHERE detail::text ~* '(otpauth|secret|[a-z2-7]{4}-[a-z2-7]{4}-[a-z2-7]{4})';
 
+SELECT pg_temp.settle() AS settled;
 DROP EXTENSION warden;

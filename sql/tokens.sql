@@ -15,6 +15,19 @@ EXCEPTION WHEN OTHERS THEN
 END
 $$;
 
+-- Waits (up to 10 s) until the failure writer has written everything.
+CREATE FUNCTION pg_temp.settle() RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+	FOR i IN 1..100 LOOP
+		IF warden.failures_pending() = 0 THEN
+			RETURN true;
+		END IF;
+		PERFORM pg_sleep(0.1);
+	END LOOP;
+	RETURN false;
+END
+$$;
+
 -- Waits (up to 10 s) until the failure writer has written at least n
 -- events of a kind, and returns their number.
 CREATE FUNCTION pg_temp.audit_count(ev text, who text, want int DEFAULT 1) RETURNS bigint LANGUAGE plpgsql AS $$
@@ -172,7 +185,7 @@ SELECT jsonb_array_length(warden.jwks()->'keys') > 0 AS jwks_public;
 SELECT pg_temp.try($$SELECT warden.login('alice', 'a new long password')$$);
 SELECT pg_temp.try($$SELECT warden.create_user('eve', 'long enough password')$$);
 SELECT pg_temp.try($$SELECT * FROM warden.passwords$$);
-SELECT pg_temp.try($$SELECT warden._access_token('alice', NULL, NULL, NULL, NULL, NULL)$$);
+SELECT pg_temp.try($$SELECT warden._access_token('alice', NULL, NULL, NULL, NULL, NULL, NULL)$$);
 RESET ROLE;
 SET ROLE regress_warden_client;
 SELECT (warden.login('alice', 'a new long password')).token_type AS client_can_login;
@@ -180,4 +193,5 @@ SELECT pg_temp.try($$SELECT warden.rotate_signing_key()$$);
 RESET ROLE;
 DROP ROLE regress_warden_nobody, regress_warden_client;
 
+SELECT pg_temp.settle() AS settled;
 DROP EXTENSION warden;
