@@ -1585,6 +1585,76 @@ END
 $$;
 COMMENT ON FUNCTION warden.explain_check(text, text, text) IS 'the decision of check() and the binding, role, deny and path behind it';
 
+-- List-objects: the resources of a type the principal may act on, among
+-- the resources warden knows (placed with set_parent, or named by a
+-- binding or deny). Complete, in resource order, pageable by keyset: pass
+-- the last resource of a page as after.
+CREATE FUNCTION warden.permitted(principal text, permission text, resource_type text,
+	after text DEFAULT NULL, page_size integer DEFAULT NULL)
+RETURNS SETOF text
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	perm record := warden._permission(permission);
+BEGIN
+	IF resource_type IS NULL OR resource_type !~ '^[A-Za-z0-9_.-]+$' THEN
+		RAISE EXCEPTION 'malformed resource type "%"', resource_type USING ERRCODE = 'WA003';
+	END IF;
+	IF page_size IS NOT NULL AND page_size < 1 THEN
+		RAISE EXCEPTION 'page_size must be positive' USING ERRCODE = '22023';
+	END IF;
+	RETURN QUERY
+	WITH RECURSIVE
+	p AS (SELECT id FROM warden.principals WHERE name = principal AND enabled),
+	subjects(id) AS (
+		SELECT id FROM p
+		UNION
+		SELECT gm.group_id FROM warden.group_members gm JOIN p ON gm.member_id = p.id
+		  JOIN warden.principals g ON g.id = gm.group_id AND g.enabled),
+	bound(role_id, scope) AS (
+		SELECT b.role_id, b.scope FROM warden.bindings b JOIN subjects s ON s.id = b.principal_id
+		 WHERE b.expires_at IS NULL OR b.expires_at > now()),
+	reach(role_id, scope, path) AS (
+		SELECT role_id, scope, ARRAY[role_id] FROM bound
+		UNION ALL
+		SELECT ri.inherits_id, r.scope, r.path || ri.inherits_id
+		  FROM reach r JOIN warden.role_inherits ri ON ri.role_id = r.role_id
+		 WHERE NOT ri.inherits_id = ANY (r.path)),
+	granting AS (
+		SELECT DISTINCT r.scope FROM reach r JOIN warden.role_permissions rp ON rp.role_id = r.role_id
+		 WHERE rp.resource_type IN (perm.resource_type, '*') AND rp.action IN (perm.action, '*')),
+	denying AS (
+		SELECT DISTINCT d.scope FROM warden.denies d JOIN subjects s ON s.id = d.principal_id
+		 WHERE d.resource_type IN (perm.resource_type, '*') AND d.action IN (perm.action, '*')),
+	known(r) AS (
+		SELECT child FROM warden.resource_parents
+		UNION SELECT parent FROM warden.resource_parents
+		UNION SELECT scope FROM warden.bindings WHERE scope <> '*'
+		UNION SELECT scope FROM warden.denies WHERE scope <> '*'),
+	allowed_down(r) AS (
+		SELECT scope FROM granting WHERE scope <> '*'
+		UNION
+		SELECT rp.child FROM warden.resource_parents rp JOIN allowed_down a ON rp.parent = a.r),
+	denied_down(r) AS (
+		SELECT scope FROM denying WHERE scope <> '*'
+		UNION
+		SELECT rp.child FROM warden.resource_parents rp JOIN denied_down d ON rp.parent = d.r),
+	candidates(r) AS (
+		SELECT k.r FROM known k WHERE EXISTS (SELECT FROM granting WHERE scope = '*')
+		UNION
+		SELECT a.r FROM allowed_down a)
+	SELECT c.r FROM candidates c
+	 WHERE c.r LIKE replace(replace(resource_type, '_', '\_'), '%', '\%') || ':%'
+	   AND NOT EXISTS (SELECT FROM denying WHERE scope = '*')
+	   AND NOT EXISTS (SELECT FROM denied_down d WHERE d.r = c.r)
+	   AND (after IS NULL OR c.r > after)
+	 ORDER BY c.r
+	 LIMIT page_size;
+END
+$$;
+COMMENT ON FUNCTION warden.permitted(text, text, text, text, integer) IS 'the resources of a type the principal may act on (list-objects), pageable';
+
 -- The principal of the current request, set by the edge with SET LOCAL
 -- warden.principal (only members of warden_auth may set it).
 CREATE FUNCTION warden.current_principal() RETURNS text
