@@ -96,8 +96,7 @@ warden_totp_check(PG_FUNCTION_ARGS)
 	size_t		keylen;
 	uint8	   *key = warden_unseal(sealed, totp_context(principal_id), &keylen);
 	int64_t		matched = 0;
-	int64		now = (int64) (GetCurrentTimestamp() / USECS_PER_SEC) +
-		(POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY;
+	int64		now = warden_unix_time(GetCurrentTimestamp());
 	totp_status st;
 
 	st = totp_verify(key, keylen, code, now, TOTP_PERIOD, TOTP_DIGITS,
@@ -127,8 +126,7 @@ warden_totp_code(PG_FUNCTION_ARGS)
 	TimestampTz at = PG_GETARG_TIMESTAMPTZ(2);
 	size_t		keylen;
 	uint8	   *key = warden_unseal(sealed, totp_context(principal_id), &keylen);
-	int64		secs = (int64) (at / USECS_PER_SEC) +
-		(POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY;
+	int64		secs = warden_unix_time(at);
 	uint32_t	code;
 	totp_status st;
 

@@ -18,8 +18,6 @@
 
 #include "jansson_pg.h"
 
-#include <math.h>
-
 #include <openssl/evp.h>
 
 #include "catalog/pg_type.h"
@@ -56,14 +54,6 @@ static HTAB *principal_states = NULL;
 static bool revoked_valid = false;
 static bool principals_valid = false;
 
-/* Seconds since the Unix epoch. */
-static int64
-timestamptz_to_unix(TimestampTz t)
-{
-	return (int64) floor((double) t / USECS_PER_SEC) +
-		(POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY;
-}
-
 static TimestampTz
 unix_to_timestamptz(int64 secs)
 {
@@ -78,7 +68,7 @@ unix_to_timestamptz(int64 secs)
 static int64
 timestamptz_ceil_unix(TimestampTz t)
 {
-	int64		secs = timestamptz_to_unix(t);
+	int64		secs = warden_unix_time(t);
 
 	return unix_to_timestamptz(secs) < t ? secs + 1 : secs;
 }
@@ -322,7 +312,7 @@ token_verify(text *token, bool allow_expired)
 
 	policy.issuer = warden_issuer;
 	policy.audience = warden_audience;
-	policy.now = timestamptz_to_unix(now);
+	policy.now = warden_unix_time(now);
 	policy.leeway = warden_token_leeway;
 	policy.require_jti = true;
 
@@ -477,7 +467,7 @@ warden_access_token(PG_FUNCTION_ARGS)
 	sub = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	amr = text_array_arg(fcinfo, 2, &namr);
 	roles = text_array_arg(fcinfo, 6, &nroles);
-	iat = timestamptz_to_unix(GetCurrentTimestamp());
+	iat = warden_unix_time(GetCurrentTimestamp());
 	if (!PG_ARGISNULL(4))
 		iat = Max(iat, timestamptz_ceil_unix(PG_GETARG_TIMESTAMPTZ(4)));
 	if (PG_ARGISNULL(5))

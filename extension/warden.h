@@ -43,6 +43,14 @@
 #define ERRCODE_WARDEN_DUPLICATE_ROLE		MAKE_SQLSTATE('W','A','0','0','6')
 #define ERRCODE_WARDEN_NESTED_GROUP			MAKE_SQLSTATE('W','A','0','0','7')
 
+/* Seconds since the Unix epoch, as JWT and TOTP count time. */
+static inline int64
+warden_unix_time(TimestampTz t)
+{
+	return (int64) (t / USECS_PER_SEC) - (t % USECS_PER_SEC < 0) +
+		(int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY;
+}
+
 /* guc.c */
 extern char *warden_issuer;
 extern char *warden_audience;

@@ -6,28 +6,7 @@
 CREATE EXTENSION warden;
 SET warden.password_cost = 4;
 
--- Runs a statement and reports its SQLSTATE and message, or ok.
-CREATE FUNCTION pg_temp.try(q text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-	EXECUTE q;
-	RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-	RETURN SQLSTATE || ': ' || SQLERRM;
-END
-$$;
-
--- Waits (up to 10 s) until the failure writer has written everything.
-CREATE FUNCTION pg_temp.settle() RETURNS boolean LANGUAGE plpgsql AS $$
-BEGIN
-	FOR i IN 1..100 LOOP
-		IF warden.failures_pending() = 0 THEN
-			RETURN true;
-		END IF;
-		PERFORM pg_sleep(0.1);
-	END LOOP;
-	RETURN false;
-END
-$$;
+\i sql/include/helpers.psql
 
 -- Principals, roles and a resource tree: document:42 in project:7 in tenant:acme
 SELECT warden.create_user('alice', 'long enough password', 'acme') > 0,

@@ -7,44 +7,7 @@ SET warden.password_cost = 4;
 --
 SET warden.password_cost = 4;	-- the minimum: keep the test fast
 
--- Runs a statement and reports its SQLSTATE and message, or ok.
-CREATE FUNCTION pg_temp.try(q text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-	EXECUTE q;
-	RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-	RETURN SQLSTATE || ': ' || SQLERRM;
-END
-$$;
-
--- Waits (up to 10 s) until the failure writer has written everything.
-CREATE FUNCTION pg_temp.settle() RETURNS boolean LANGUAGE plpgsql AS $$
-BEGIN
-	FOR i IN 1..100 LOOP
-		IF warden.failures_pending() = 0 THEN
-			RETURN true;
-		END IF;
-		PERFORM pg_sleep(0.1);
-	END LOOP;
-	RETURN false;
-END
-$$;
-
--- Waits (up to 10 s) until the failure writer has written at least n
--- events of a kind, and returns their number.
-CREATE FUNCTION pg_temp.audit_count(ev text, who text, want int DEFAULT 1) RETURNS bigint LANGUAGE plpgsql AS $$
-DECLARE
-	n bigint;
-BEGIN
-	FOR i IN 1..100 LOOP
-		SELECT count(*) INTO n FROM warden.audit_log WHERE event = ev AND (who IS NULL OR principal = who);
-		EXIT WHEN n >= want;
-		PERFORM pg_sleep(0.1);
-		PERFORM pg_stat_clear_snapshot();
-	END LOOP;
-	RETURN n;
-END
-$$;
+\i sql/include/helpers.psql
 
 -- Principals
 
