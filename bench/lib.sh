@@ -1,0 +1,150 @@
+# shellcheck shell=bash
+# bench/lib.sh: helpers shared by the bench/*.sh sections (sourced).
+#
+# A section measures something several times, measures a reference the same
+# number of times in the same run, and hands both lists to bench_report,
+# which prints the medians, the spreads (min..max of the repetitions), the
+# ratio of the medians and the verdict against the goal, and records the row
+# for bench/run's summary. A BELOW verdict is a result, not an error: a
+# section fails (non-zero exit) only when the harness itself broke.
+#
+# bench/run exports: BENCH_RESULTS (the rows, tab-separated), BENCH_TMP (a
+# scratch directory), BENCH_SECONDS and BENCH_REPS (length and number of
+# repetitions), PG_CONFIG, and the stack's PGHOST, PGPORT, PGUSER.
+
+set -euo pipefail
+
+PG_BINDIR=$("$PG_CONFIG" --bindir)
+PGBENCH=$PG_BINDIR/pgbench
+PSQL=$PG_BINDIR/psql
+
+bench_say() { echo "bench: $*"; }
+bench_die() {
+  echo "bench: $*" >&2
+  exit 1
+}
+
+# bench_psql DB ARGS...: psql that stops at the first error, no psqlrc.
+bench_psql() {
+  local db=$1
+  shift
+  "$PSQL" -qX -v ON_ERROR_STOP=1 -d "$db" "$@"
+}
+
+# bench_median NUMBER...: the median (the mean of the middle two for an
+# even count).
+bench_median() {
+  printf '%s\n' "$@" | sort -g | awk '
+    { v[NR] = $1 }
+    END {
+      if (NR == 0) exit 1
+      if (NR % 2) printf "%.6f\n", v[(NR + 1) / 2]
+      else printf "%.6f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2
+    }'
+}
+
+# bench_fmt NUMBER: four significant digits or so, without exponents.
+bench_fmt() {
+  awk -v v="$1" 'BEGIN {
+    a = v < 0 ? -v : v
+    if (a >= 100) printf "%.0f", v
+    else if (a >= 10) printf "%.1f", v
+    else printf "%.2f", v
+  }'
+}
+
+# bench_spread NUMBER...: "min..max", formatted.
+bench_spread() {
+  local lo hi
+  lo=$(printf '%s\n' "$@" | sort -g | head -n 1)
+  hi=$(printf '%s\n' "$@" | sort -g | tail -n 1)
+  echo "$(bench_fmt "$lo")..$(bench_fmt "$hi")"
+}
+
+# bench_pgbench_tps DB SCRIPT SECONDS [PGBENCH-ARGS...]: runs SCRIPT on one
+# client and one thread with the prepared protocol for SECONDS and prints
+# its transactions per second. A client that aborts (an error in the script)
+# breaks the harness: pgbench's output goes to stderr and the call fails.
+bench_pgbench_tps() {
+  local db=$1 script=$2 secs=$3 out tps
+  shift 3
+  if ! out=$("$PGBENCH" -n -c 1 -j 1 -M prepared -T "$secs" -f "$script" "$@" "$db" 2>&1); then
+    printf '%s\n' "$out" >&2
+    bench_die "pgbench failed on $script"
+  fi
+  tps=$(printf '%s\n' "$out" | sed -nE 's/^tps = ([0-9.]+) .*/\1/p' | head -n 1)
+  if [ -z "$tps" ] || ! printf '%s\n' "$out" | grep -qE '^number of failed transactions: 0 '; then
+    printf '%s\n' "$out" >&2
+    bench_die "pgbench on $script reported no tps or failed transactions"
+  fi
+  echo "$tps"
+}
+
+# bench_openssl_rsa BITS SECONDS: "sign/s verify/s" of `openssl speed` (one
+# thread), read from its table by column name, so newer versions with more
+# columns parse alike.
+bench_openssl_rsa() {
+  local bits=$1 secs=$2 out res
+  out=$(openssl speed -seconds "$secs" "rsa$bits" 2>/dev/null) ||
+    bench_die "openssl speed rsa$bits failed"
+  res=$(printf '%s\n' "$out" | awk -v bits="$bits" '
+    / sign\/s / && / verify\/s/ {
+      for (i = 1; i <= NF; i++) col[$i] = i
+      next
+    }
+    $1 == "rsa" && $2 == bits && $3 == "bits" && ("sign/s" in col) {
+      # "rsa 2048 bits" takes three fields before the header columns
+      print $(col["sign/s"] + 3), $(col["verify/s"] + 3)
+      exit
+    }')
+  [[ $res =~ ^[0-9.]+\ [0-9.]+$ ]] || {
+    printf '%s\n' "$out" >&2
+    bench_die "could not read sign/s and verify/s from openssl speed rsa$bits"
+  }
+  echo "$res"
+}
+
+# bench_report NAME UNIT "VALUES" REF-NAME "REF-VALUES" GOAL: prints one
+# result row and records it. GOAL is the least acceptable ratio of the
+# medians (value / reference), or - for a measurement without a goal.
+bench_report() {
+  local name=$1 unit=$2 values=$3 refname=$4 refs=$5 goal=$6
+  local med refmed ratio verdict spread refspread n
+  # shellcheck disable=SC2086 # the lists are space-separated numbers
+  {
+    med=$(bench_median $values)
+    refmed=$(bench_median $refs)
+    spread=$(bench_spread $values)
+    refspread=$(bench_spread $refs)
+    n=$(echo $values | wc -w)
+  }
+  ratio=$(awk -v a="$med" -v b="$refmed" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
+  if [ "$goal" = - ]; then
+    verdict=-
+  elif awk -v r="$ratio" -v g="$goal" 'BEGIN { exit !(r >= g) }'; then
+    verdict=PASS
+  else
+    verdict=BELOW
+  fi
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$(bench_fmt "$med")" "$unit" \
+    "$spread" "$refname" "$(bench_fmt "$refmed")" "$refspread" "$ratio" "$goal" "$verdict" \
+    >>"$BENCH_RESULTS"
+  printf '  %-22s %s %s (median of %s, %s)\n' "$name" "$(bench_fmt "$med")" "$unit" "$n" "$spread"
+  printf '  %-22s %s (%s)\n' "  reference" "$(bench_fmt "$refmed") $refname" "$refspread"
+  if [ "$goal" = - ]; then
+    printf '  %-22s %s, no goal\n' "  ratio" "$ratio"
+  else
+    printf '  %-22s %s, goal >= %s: %s\n' "  ratio" "$ratio" "$goal" "$verdict"
+  fi
+}
+
+# bench_table FILE: the summary of every recorded row.
+bench_table() {
+  awk -F'\t' '
+    BEGIN {
+      fmt = "%-20s %9s %-9s %-15s | %-26s %9s %-15s | %5s %6s  %s\n"
+      printf fmt, "measurement", "median", "unit", "spread", "reference", "median", "spread",
+        "ratio", "goal", "verdict"
+    }
+    { printf fmt, $1, $2, $3, $4, $5, $6, $7, $8, ($9 == "-" ? "-" : ">=" $9), $10 }' "$1"
+}
