@@ -878,26 +878,11 @@ GRANT EXECUTE ON FUNCTION warden.mfa_disable(text) TO warden_admin;
  * compared in constant time.
  * ------------------------------------------------------------------------ */
 
-CREATE FUNCTION warden._api_key_row(key text) RETURNS warden.api_keys
-LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-	k warden.api_keys;
-	pfx text := substring(key FROM '^wdn_([a-z0-9]{12})_[A-Za-z0-9_-]{43}$');
-BEGIN
-	IF pfx IS NOT NULL THEN
-		SELECT * INTO k FROM warden.api_keys a WHERE a.prefix = pfx;
-		IF FOUND AND warden._ct_equal(k.key_hash, sha256(convert_to(key, 'UTF8')))
-		   AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > now()) THEN
-			RETURN k;
-		END IF;
-	END IF;
-	-- audited like a failed login, through the failure writer
-	PERFORM warden._login_failed(NULL, coalesce(pfx, ''), 'invalid_api_key', false);
-	RAISE EXCEPTION 'invalid API key' USING ERRCODE = 'WT301';
-END
-$$;
+-- Every backend caches keys with their accounts (extension/apikeys.c).
+CREATE TRIGGER cache_invalidate
+	AFTER INSERT OR DELETE OR TRUNCATE
+	   OR UPDATE OF principal_id, prefix, key_hash, scopes, expires_at, revoked_at
+	ON warden.api_keys FOR EACH STATEMENT EXECUTE FUNCTION warden.cache_invalidate();
 
 CREATE FUNCTION warden.create_api_key(service_account text, scopes text[] DEFAULT '{}',
 	expires_at timestamptz DEFAULT NULL)
@@ -934,25 +919,9 @@ COMMENT ON FUNCTION warden.create_api_key(text, text[], timestamptz) IS 'creates
 
 CREATE FUNCTION warden.verify_api_key(key text)
 RETURNS jsonb
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-	k warden.api_keys := warden._api_key_row(key);
-	p warden.principals;
-BEGIN
-	SELECT * INTO p FROM warden.principals WHERE id = k.principal_id;
-	IF NOT p.enabled THEN
-		PERFORM warden._login_failed(p.id, p.name, 'disabled', false);
-		RAISE EXCEPTION 'invalid API key' USING ERRCODE = 'WT301';
-	END IF;
-	-- last use to the minute: a write per call would cost more than the check
-	UPDATE warden.api_keys SET last_used_at = now()
-	 WHERE id = k.id AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute');
-	RETURN jsonb_strip_nulls(jsonb_build_object('service_account', p.name, 'tenant', p.tenant,
-		'scopes', to_jsonb(k.scopes), 'prefix', k.prefix, 'expires_at', k.expires_at));
-END
-$$;
+AS 'MODULE_PATHNAME', 'warden_verify_api_key'
+LANGUAGE C STRICT VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION warden.verify_api_key(text) IS 'checks an API key: its service account, tenant and scopes';
 
 -- Takes the key or its prefix (wdn_<prefix>), so a key can be revoked by
@@ -982,33 +951,16 @@ $$;
 COMMENT ON FUNCTION warden.revoke_api_key(text) IS 'revokes an API key, given the key or its prefix';
 
 -- OAuth 2.0 client credentials: an access token for the key's service
--- account, carrying the key's scopes; no refresh token.
+-- account, carrying the key's scopes (when it has any: a key without
+-- scopes may do what its account may); no refresh token.
 CREATE FUNCTION warden.client_credentials(api_key text)
 RETURNS warden.token_response
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-	k warden.api_keys := warden._api_key_row(api_key);
-	p warden.principals;
-	ttl integer := warden._setting_seconds('warden.access_token_ttl');
-BEGIN
-	SELECT * INTO p FROM warden.principals WHERE id = k.principal_id;
-	IF NOT p.enabled THEN
-		PERFORM warden._login_failed(p.id, p.name, 'disabled', false);
-		RAISE EXCEPTION 'invalid API key' USING ERRCODE = 'WT301';
-	END IF;
-	UPDATE warden.api_keys SET last_used_at = now()
-	 WHERE id = k.id AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute');
-	PERFORM warden._audit('client_credentials', p.name, jsonb_build_object('prefix', k.prefix));
-	RETURN (warden._access_token(p.name, p.tenant, NULL, array_to_string(k.scopes, ' '),
-	                             p.tokens_valid_after, NULL, warden.principal_roles(p.name)),
-	        NULL, ttl, 'Bearer')::warden.token_response;
-END
-$$;
+AS 'MODULE_PATHNAME', 'warden_client_credentials'
+LANGUAGE C STRICT VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION warden.client_credentials(text) IS 'issues an access token for a service account''s API key';
 
-REVOKE ALL ON FUNCTION warden._api_key_row(text), warden.create_api_key(text, text[], timestamptz),
+REVOKE ALL ON FUNCTION warden.create_api_key(text, text[], timestamptz),
 	warden.verify_api_key(text), warden.revoke_api_key(text), warden.client_credentials(text)
 	FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION warden.create_api_key(text, text[], timestamptz),

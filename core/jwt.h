@@ -143,6 +143,25 @@ extern jwt_status jwt_verify(const char *token, size_t len, size_t max_len,
 							 jwt_key_lookup lookup, void *arg,
 							 const jwt_policy *p, jwt_token *out);
 
+/*
+ * A public key prepared for repeated verification (the OpenSSL contexts are
+ * set up once). Not thread-safe: keep one per thread, or per backend. The
+ * verifier holds its own reference to the key.
+ */
+typedef struct jwt_verifier jwt_verifier;
+
+extern jwt_status jwt_verifier_new(EVP_PKEY *pub, jwt_verifier **out);
+extern void jwt_verifier_free(jwt_verifier *v);
+extern EVP_PKEY *jwt_verifier_key(const jwt_verifier *v);
+
+typedef jwt_verifier *(*jwt_verifier_lookup) (void *arg, const char *kid);
+
+/* jwt_verify() with prepared keys: the same checks in the same order. */
+extern jwt_status jwt_verify_prepared(const char *token, size_t len,
+									  size_t max_len,
+									  jwt_verifier_lookup lookup, void *arg,
+									  const jwt_policy *p, jwt_token *out);
+
 extern void jwt_token_free(jwt_token *t);
 
 /*

@@ -21,6 +21,8 @@
  *	  thus survive a restart (login reads principals.locked_until too), and
  *	  until the writer commits, refresh() sees a queued family revocation
  *	  through warden._family_revoked().
+ *	- The same queue carries the audit events of hot paths (a token issued
+ *	  for an API key), so that those calls write nothing themselves.
  *
  * Locking: FailureShared->lock (the tranche "warden") guards every field of
  * FailureShared. Nothing under it calls out or raises errors.
@@ -38,12 +40,14 @@
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
 #include "storage/ipc.h"
+#include "storage/latch.h"
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
 #include "utils/builtins.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 #include "utils/uuid.h"
+#include "utils/wait_event.h"
 
 #include "warden.h"
 
@@ -51,6 +55,8 @@
 #define FAILURE_EVENTS 1024
 #define FAILURE_WRITERS 8
 #define PRINCIPAL_NAME_MAX 256
+#define WRITER_POLL_MS 20		/* how often an idle writer looks again */
+#define WRITER_LINGER_POLLS 50	/* for a second, then it exits */
 #define REASON_MAX 32
 
 typedef struct FailureAccount
@@ -65,6 +71,7 @@ typedef struct FailureAccount
 typedef enum FailureKind
 {
 	FAILURE_LOGIN,
+	FAILURE_AUDIT,				/* an audit event of a hot path */
 	FAILURE_REFRESH_REUSE
 } FailureKind;
 
@@ -75,6 +82,7 @@ typedef struct FailureEvent
 	FailureKind kind;
 	Oid			dboid;
 	pg_uuid_t	family;			/* FAILURE_REFRESH_REUSE */
+	char		prefix[16];		/* FAILURE_AUDIT: the API key's prefix */
 	int64		principal_id;	/* 0: no such principal */
 	char		principal[PRINCIPAL_NAME_MAX + 1];
 	char		reason[REASON_MAX];
@@ -257,14 +265,29 @@ PG_FUNCTION_INFO_V1(warden_login_failed);
 Datum
 warden_login_failed(PG_FUNCTION_ARGS)
 {
-	int64		principal_id = PG_ARGISNULL(0) ? 0 : PG_GETARG_INT64(0);
-	char	   *principal = PG_ARGISNULL(1) ? pstrdup("") : text_to_cstring(PG_GETARG_TEXT_PP(1));
-	char	   *reason = PG_ARGISNULL(2) ? pstrdup("") : text_to_cstring(PG_GETARG_TEXT_PP(2));
+	TimestampTz locked_until;
+
+	locked_until = warden_login_failure(PG_ARGISNULL(0) ? 0 : PG_GETARG_INT64(0),
+										PG_ARGISNULL(1) ? "" : text_to_cstring(PG_GETARG_TEXT_PP(1)),
+										PG_ARGISNULL(2) ? "" : text_to_cstring(PG_GETARG_TEXT_PP(2)),
+										PG_ARGISNULL(3) || PG_GETARG_BOOL(3));
+	if (locked_until == 0)
+		PG_RETURN_NULL();
+	PG_RETURN_TIMESTAMPTZ(locked_until);
+}
+
+/*
+ * The C side of warden._login_failed(): counts (with count) and queues a
+ * failed authentication; returns the end of the lock it caused, or 0.
+ */
+TimestampTz
+warden_login_failure(int64 principal_id, const char *principal,
+					 const char *reason, bool count)
+{
 	TimestampTz now = GetCurrentTimestamp();
 	TimestampTz locked_until = 0;
 	int			failures = 0;
 	FailureEvent *e;
-	bool		count = PG_ARGISNULL(3) || PG_GETARG_BOOL(3);
 
 	failures_check_shmem();
 	LWLockAcquire(failure_shared->lock, LW_EXCLUSIVE);
@@ -300,10 +323,32 @@ warden_login_failed(PG_FUNCTION_ARGS)
 		ereport(LOG,
 				(errmsg("warden: login failed for \"%s\" (%s); the failure queue is full, so this event is not in warden.audit_log",
 						principal, reason)));
+	return locked_until;
+}
 
-	if (locked_until == 0)
-		PG_RETURN_NULL();
-	PG_RETURN_TIMESTAMPTZ(locked_until);
+/*
+ * Queues an audit event of a hot path (a token issued for an API key) for
+ * the writer, so that the caller's transaction writes nothing and waits for
+ * no WAL flush. The event reaches warden.audit_log within milliseconds; if
+ * the queue is full it goes to the server log instead.
+ */
+void
+warden_audit_async(const char *event, const char *principal, const char *prefix)
+{
+	FailureEvent *e;
+
+	failures_check_shmem();
+	LWLockAcquire(failure_shared->lock, LW_EXCLUSIVE);
+	e = failures_queue(FAILURE_AUDIT, 0, principal, event, GetCurrentTimestamp());
+	if (e != NULL)
+		strlcpy(e->prefix, prefix, sizeof(e->prefix));
+	LWLockRelease(failure_shared->lock);
+	if (e != NULL)
+		failures_start_writer();
+	else
+		ereport(LOG,
+				(errmsg("warden: %s for \"%s\" (key %s); the failure queue is full, so this event is not in warden.audit_log",
+						event, principal, prefix)));
 }
 
 PG_FUNCTION_INFO_V1(warden_refresh_reused);
@@ -449,6 +494,22 @@ failure_write_login(const FailureEvent *e)
 		elog(ERROR, "could not write an account lock");
 }
 
+static void
+failure_write_audit(const FailureEvent *e)
+{
+	Datum		values[4];
+	Oid			types[4] = {TEXTOID, TEXTOID, TIMESTAMPTZOID, TEXTOID};
+
+	values[0] = CStringGetTextDatum(e->reason);
+	values[1] = CStringGetTextDatum(e->principal);
+	values[2] = TimestampTzGetDatum(e->at);
+	values[3] = CStringGetTextDatum(e->prefix);
+	if (SPI_execute_with_args("INSERT INTO warden.audit_log (at, event, principal, actor, detail) "
+							  "VALUES ($3, $1, $2, 'warden', jsonb_build_object('prefix', $4))",
+							  4, types, values, NULL, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "could not write an audit event");
+}
+
 /*
  * Revokes every refresh token of the family and the access tokens they
  * were issued with.
@@ -463,6 +524,22 @@ failure_write_reuse(const FailureEvent *e)
 	if (SPI_execute_with_args("SELECT warden._revoke_family($1, 'refresh_token_reused')",
 							  1, types, values, NULL, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not revoke a refresh token family");
+}
+
+/* Are events of this database waiting for a writer? */
+static bool
+warden_failures_queued(Oid dboid)
+{
+	bool		any = false;
+	int			i;
+
+	LWLockAcquire(failure_shared->lock, LW_SHARED);
+	for (i = 0; i < FAILURE_EVENTS && !any; i++)
+		any = failure_shared->events[i].in_use &&
+			!failure_shared->events[i].claimed &&
+			failure_shared->events[i].dboid == dboid;
+	LWLockRelease(failure_shared->lock);
+	return any;
 }
 
 /* Writes one claimed batch in its own transaction; false when none left. */
@@ -500,6 +577,8 @@ failure_writer_pass(Oid dboid)
 	{
 		if (batch[i].kind == FAILURE_LOGIN)
 			failure_write_login(&batch[i]);
+		else if (batch[i].kind == FAILURE_AUDIT)
+			failure_write_audit(&batch[i]);
 		else
 			failure_write_reuse(&batch[i]);
 	}
@@ -567,12 +646,33 @@ warden_failure_writer_main(Datum arg)
 	BackgroundWorkerUnblockSignals();
 	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
 
-	do
+	/*
+	 * Events come in bursts (a stream of API-key tokens, a password
+	 * guesser): stay a little while after the queue empties, polling, so a
+	 * burst is served by one writer rather than a process per event.
+	 */
+	for (;;)
 	{
+		int			idle;
+
 		CHECK_FOR_INTERRUPTS();
 		while (failure_writer_pass(dboid))
 			CHECK_FOR_INTERRUPTS();
-	} while (!failure_writer_done(dboid));
+		for (idle = 0; idle < WRITER_LINGER_POLLS; idle++)
+		{
+			int			rc = WaitLatch(MyLatch,
+									   WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+									   WRITER_POLL_MS, PG_WAIT_EXTENSION);
+
+			if (rc & WL_LATCH_SET)
+				ResetLatch(MyLatch);
+			CHECK_FOR_INTERRUPTS();
+			if (warden_failures_queued(dboid))
+				break;
+		}
+		if (idle == WRITER_LINGER_POLLS && failure_writer_done(dboid))
+			break;
+	}
 	proc_exit(0);
 }
 

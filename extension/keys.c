@@ -32,6 +32,7 @@
 #include "utils/timestamp.h"
 
 #include "jwk.h"
+#include "jwt.h"
 #include "warden.h"
 
 #define MAX_KEYS 64
@@ -42,7 +43,7 @@ typedef struct SigningKey
 	char		kid[KID_MAX + 1];
 	char		state;			/* 'n'ext, 'a'ctive or 'r'etiring */
 	TimestampTz verify_until;	/* retiring keys only */
-	EVP_PKEY   *pub;
+	jwt_verifier *ver;			/* the public key, prepared */
 	EVP_PKEY   *priv;			/* active key only */
 } SigningKey;
 
@@ -57,7 +58,7 @@ keys_free_all(void)
 
 	for (i = 0; i < nkeys; i++)
 	{
-		EVP_PKEY_free(keys[i].pub);
+		jwt_verifier_free(keys[i].ver);
 		EVP_PKEY_free(keys[i].priv);
 	}
 	memset(keys, 0, sizeof(keys));
@@ -70,14 +71,19 @@ key_context(const char *kid)
 	return psprintf("warden/signing_key/%s", kid);
 }
 
-/* Parses a stored public JWK; NULL with *err set on failure. */
-static EVP_PKEY *
+/*
+ * Parses a stored public JWK into a verifier prepared for repeated use;
+ * NULL with *err set on failure.
+ */
+static jwt_verifier *
 key_parse_public(const char *jwk_text, const char **err)
 {
 	json_error_t jerr;
 	json_t	   *jwk = json_loads(jwk_text, JSON_REJECT_DUPLICATES, &jerr);
 	EVP_PKEY   *pub = NULL;
+	jwt_verifier *ver = NULL;
 	jwk_status	st;
+	jwt_status	jst;
 
 	if (jwk == NULL)
 	{
@@ -91,7 +97,11 @@ key_parse_public(const char *jwk_text, const char **err)
 		*err = jwk_strerror(st);
 		return NULL;
 	}
-	return pub;
+	jst = jwt_verifier_new(pub, &ver);
+	EVP_PKEY_free(pub);
+	if (jst != JWT_OK)
+		*err = jwt_strerror(jst);
+	return ver;
 }
 
 static EVP_PKEY *
@@ -172,8 +182,8 @@ keys_load(void)
 			k->verify_until = isnull ? DT_NOEND : DatumGetTimestampTz(d);
 			nkeys++;
 
-			k->pub = key_parse_public(jwk, &err);
-			if (k->pub == NULL)
+			k->ver = key_parse_public(jwk, &err);
+			if (k->ver == NULL)
 				ereport(ERROR,
 						(errcode(ERRCODE_DATA_CORRUPTED),
 						 errmsg("public key of signing key \"%s\" is invalid: %s",
@@ -329,12 +339,12 @@ warden_signing_key(const char **kid)
 }
 
 /*
- * jwt_key_lookup for verification: active keys, and retiring keys until
- * the last token they signed has expired. A next key has signed nothing,
- * so a token naming it is refused like an unknown key. Must not throw:
- * the cache is loaded before verification starts.
+ * jwt_verifier_lookup for verification: active keys, and retiring keys
+ * until the last token they signed has expired. A next key has signed
+ * nothing, so a token naming it is refused like an unknown key. Must not
+ * throw: the cache is loaded before verification starts.
  */
-EVP_PKEY *
+jwt_verifier *
 warden_lookup_verify_key(void *arg, const char *kid)
 {
 	TimestampTz now = *(TimestampTz *) arg;
@@ -345,7 +355,7 @@ warden_lookup_verify_key(void *arg, const char *kid)
 		{
 			if (keys[i].state == 'a' ||
 				(keys[i].state == 'r' && keys[i].verify_until > now))
-				return keys[i].pub;
+				return keys[i].ver;
 			return NULL;
 		}
 	return NULL;

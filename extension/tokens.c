@@ -290,20 +290,23 @@ token_error(jwt_status st)
 
 /*
  * Verifies a token completely: signature, claims, revocation. Returns its
- * claims as compact JSON text (palloc'd), or NULL for an expired token when
- * allow_expired.
+ * claims as JSON text (palloc'd, the payload as the token carries it, which
+ * jsonb then normalises), or NULL for an expired token when allow_expired.
  */
 static char *
 token_verify(text *token, bool allow_expired)
 {
 	size_t		len = VARSIZE_ANY_EXHDR(token);
+	const char *data = VARDATA_ANY(token);
 	TimestampTz now = GetCurrentTimestamp();
 	jwt_policy	policy;
 	jwt_token	tok;
 	jwt_status	st;
-	char	   *json;
-	char	   *result;
 	bool		revoked;
+	const char *p1;
+	const char *p2;
+	char	   *payload;
+	size_t		plen;
 
 	if (len > (size_t) warden_max_token_size)
 		token_error(JWT_ERR_TOO_LARGE);
@@ -316,26 +319,29 @@ token_verify(text *token, bool allow_expired)
 	policy.leeway = warden_token_leeway;
 	policy.require_jti = true;
 
-	st = jwt_verify(VARDATA_ANY(token), len, warden_max_token_size,
-					warden_lookup_verify_key, &now, &policy, &tok);
+	st = jwt_verify_prepared(data, len, warden_max_token_size,
+							 warden_lookup_verify_key,
+							 &now, &policy, &tok);
 	if (st == JWT_ERR_EXPIRED && allow_expired)
 		return NULL;
 	if (st != JWT_OK)
 		token_error(st);
-
 	revoked = token_is_revoked(tok.claims);
-	json = json_dumps(tok.claims, JSON_COMPACT);
 	jwt_token_free(&tok);
-	if (json == NULL)
-		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY),
-						errmsg("out of memory")));
-	result = pstrdup(json);
-	free(json);
 	if (revoked)
 		ereport(ERROR,
 				(errcode(ERRCODE_WARDEN_TOKEN_REVOKED),
 				 errmsg("invalid token: revoked")));
-	return result;
+
+	/* the payload segment, which verification proved well-formed */
+	p1 = memchr(data, '.', len);
+	p2 = memchr(p1 + 1, '.', len - (p1 + 1 - data));
+	payload = palloc(b64url_decoded_max(p2 - p1 - 1) + 1);
+	if (b64url_decode(p1 + 1, p2 - p1 - 1, (unsigned char *) payload,
+					  b64url_decoded_max(p2 - p1 - 1), &plen) != B64URL_OK)
+		elog(ERROR, "verified token payload does not decode");
+	payload[plen] = '\0';
+	return payload;
 }
 
 PG_FUNCTION_INFO_V1(warden_verify);
@@ -428,29 +434,18 @@ claims_set_strings(json_t *claims, const char *name, char **strs, int n)
 	return arr != NULL && json_object_set_new(claims, name, arr) == 0;
 }
 
-PG_FUNCTION_INFO_V1(warden_access_token);
-
 /*
- * warden._access_token(sub text, tenant text, amr text[], scope text,
- *						valid_after timestamptz, jti uuid, roles text[])
- *						returns text
- *
- * Signs an access token for a principal that the calling warden function
- * has already authenticated; the caller chooses the jti (a random UUID) so
- * that it can record which refresh token the access token came with. iat
- * is never below the principal's valid_after second, so a token issued
+ * Signs an access token for a principal that the caller has already
+ * authenticated. jti NULL means a random one; valid_after 0 means none.
+ * iat is never below the principal's valid_after second, so a token issued
  * right after revoke_all is valid.
  */
-Datum
-warden_access_token(PG_FUNCTION_ARGS)
+text *
+warden_sign_access_token(const char *sub, const char *tenant,
+						 char **amr, int namr, const char *scope,
+						 TimestampTz valid_after, const char *jti_in,
+						 char **roles, int nroles)
 {
-	char	   *sub;
-	char	   *tenant = PG_ARGISNULL(1) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(1));
-	char	   *scope = PG_ARGISNULL(3) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(3));
-	char	  **amr;
-	char	  **roles;
-	int			namr;
-	int			nroles;
 	int64		iat;
 	char		jti[37];
 	const char *kid;
@@ -460,22 +455,13 @@ warden_access_token(PG_FUNCTION_ARGS)
 	size_t		len = 0;
 	jwt_status	st = JWT_ERR_NOMEM;
 
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("subject must not be null")));
-	sub = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	amr = text_array_arg(fcinfo, 2, &namr);
-	roles = text_array_arg(fcinfo, 6, &nroles);
 	iat = warden_unix_time(GetCurrentTimestamp());
-	if (!PG_ARGISNULL(4))
-		iat = Max(iat, timestamptz_ceil_unix(PG_GETARG_TIMESTAMPTZ(4)));
-	if (PG_ARGISNULL(5))
+	if (valid_after != 0)
+		iat = Max(iat, timestamptz_ceil_unix(valid_after));
+	if (jti_in == NULL)
 		random_uuid_text(jti);
 	else
-		snprintf(jti, sizeof(jti), "%s",
-				 DatumGetCString(DirectFunctionCall1(uuid_out,
-													 PG_GETARG_DATUM(5))));
+		strlcpy(jti, jti_in, sizeof(jti));
 	priv = warden_signing_key(&kid);
 
 	/* no ereport from here until the jansson objects are freed */
@@ -500,7 +486,42 @@ warden_access_token(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INTERNAL_ERROR),
 				 errmsg("could not sign access token: %s", jwt_strerror(st))));
-	PG_RETURN_TEXT_P(cstring_to_text_with_len(buf, len));
+	return cstring_to_text_with_len(buf, len);
+}
+
+PG_FUNCTION_INFO_V1(warden_access_token);
+
+/*
+ * warden._access_token(sub text, tenant text, amr text[], scope text,
+ *						valid_after timestamptz, jti uuid, roles text[])
+ *						returns text
+ *
+ * The caller chooses the jti (a random UUID) so that it can record which
+ * refresh token the access token came with.
+ */
+Datum
+warden_access_token(PG_FUNCTION_ARGS)
+{
+	char	  **amr;
+	char	  **roles;
+	int			namr;
+	int			nroles;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("subject must not be null")));
+	amr = text_array_arg(fcinfo, 2, &namr);
+	roles = text_array_arg(fcinfo, 6, &nroles);
+	PG_RETURN_TEXT_P(warden_sign_access_token(
+		text_to_cstring(PG_GETARG_TEXT_PP(0)),
+		PG_ARGISNULL(1) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(1)),
+		amr, namr,
+		PG_ARGISNULL(3) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(3)),
+		PG_ARGISNULL(4) ? 0 : PG_GETARG_TIMESTAMPTZ(4),
+		PG_ARGISNULL(5) ? NULL :
+		DatumGetCString(DirectFunctionCall1(uuid_out, PG_GETARG_DATUM(5))),
+		roles, nroles));
 }
 
 PG_FUNCTION_INFO_V1(warden_random_token);

@@ -91,11 +91,22 @@ extern bool warden_check_identity_setting(char **newval, void **extra,
 extern Size warden_failures_shmem_size(void);
 extern void warden_failures_shmem_request(void);
 extern void warden_failures_shmem_startup(void);
+extern TimestampTz warden_login_failure(int64 principal_id, const char *principal,
+										const char *reason, bool count);
+extern void warden_audit_async(const char *event, const char *principal,
+							   const char *prefix);
+
+/* tokens.c */
+extern text *warden_sign_access_token(const char *sub, const char *tenant,
+									  char **amr, int namr, const char *scope,
+									  TimestampTz valid_after, const char *jti,
+									  char **roles, int nroles);
 
 /* keys.c */
 struct evp_pkey_st;
+struct jwt_verifier;
 extern struct evp_pkey_st *warden_signing_key(const char **kid);
-extern struct evp_pkey_st *warden_lookup_verify_key(void *arg, const char *kid);
+extern struct jwt_verifier *warden_lookup_verify_key(void *arg, const char *kid);
 extern void warden_keys_prepare(void);
 
 #endif							/* WARDEN_H */

@@ -855,6 +855,70 @@ test_hostile_table(void)
 	}
 }
 
+/* The same hostile table through prepared verifiers (jwt_verify_prepared). */
+static jwt_verifier *ver_a;
+static jwt_verifier *ver_b;
+static jwt_verifier *ver_a2;
+
+static jwt_verifier *
+verifier_lookup(void *arg, const char *kid)
+{
+	(void) arg;
+	if (strcmp(kid, "k1") == 0)
+		return ver_a;
+	if (strcmp(kid, "k2") == 0)
+		return ver_b;
+	if (strcmp(kid, "a2") == 0)
+		return ver_a2;
+	return NULL;				/* weak and EC keys cannot be prepared */
+}
+
+static void
+test_prepared(void)
+{
+	jwt_verifier *v = NULL;
+
+	UNIT_CHECK(jwt_verifier_new(key_a, &ver_a) == JWT_OK, "prepare k1");
+	UNIT_CHECK(jwt_verifier_new(key_b, &ver_b) == JWT_OK, "prepare k2");
+	UNIT_CHECK(jwt_verifier_new(key_a2, &ver_a2) == JWT_OK, "prepare a2");
+	UNIT_CHECK(jwt_verifier_key(ver_a) == key_a, "verifier keeps its key");
+	UNIT_CHECK(jwt_verifier_new(key_weak, &v) == JWT_ERR_KEY && v == NULL,
+			   "a 1024-bit key is not prepared");
+	UNIT_CHECK(jwt_verifier_new(key_ec, &v) == JWT_ERR_KEY && v == NULL,
+			   "an EC key is not prepared");
+	UNIT_CHECK(jwt_verifier_new(NULL, &v) == JWT_ERR_KEY, "no key");
+
+	for (size_t i = 0; i < sizeof(hostile_cases) / sizeof(hostile_cases[0]); i++)
+	{
+		const hostile_case *c = &hostile_cases[i];
+		char		tok[8192];
+		size_t		len;
+		jwt_token	t;
+		jwt_status	st;
+		jwt_status	want = c->want == JWT_ERR_KEY ? JWT_ERR_UNKNOWN_KEY : c->want;
+
+		len = build_token(c->header, c->hlen ? c->hlen : strlen(c->header),
+						  c->payload, c->plen ? c->plen : strlen(c->payload),
+						  c->sign, tok, sizeof(tok));
+		len = apply_mutation(c, tok, len, sizeof(tok));
+		/* twice: a verifier is reused across calls */
+		for (int round = 0; round < 2; round++)
+		{
+			st = jwt_verify_prepared(tok, len, 0, verifier_lookup, NULL,
+									 &base_policy, &t);
+			UNIT_CHECK(st == want, "%s (prepared, round %d): got \"%s\", want \"%s\"",
+					   c->name, round, jwt_strerror(st), jwt_strerror(want));
+			UNIT_CHECK(ERR_peek_error() == 0,
+					   "%s (prepared): OpenSSL error queue left clean", c->name);
+			jwt_token_free(&t);
+		}
+	}
+	jwt_verifier_free(ver_a);
+	jwt_verifier_free(ver_b);
+	jwt_verifier_free(ver_a2);
+	jwt_verifier_free(NULL);
+}
+
 static void
 test_raw_table(void)
 {
@@ -1032,6 +1096,7 @@ main(void)
 	test_round_trip();
 	test_sign_errors();
 	test_hostile_table();
+	test_prepared();
 	test_raw_table();
 	test_size_limits();
 	test_policy_variants();
