@@ -121,7 +121,16 @@ SELECT warden.verify((SELECT access_token FROM before))->>'sub' AS old_key_verif
 SELECT (string_to_array((warden.login('alice', 'a new long password')).access_token, '.'))[1]
        = (SELECT (string_to_array(access_token, '.'))[1] FROM before) AS same_header;
 
+-- Once its last token has expired, a retiring key retires: it leaves the
+-- JWKS and verifies nothing more
+UPDATE warden.signing_keys SET verify_until = now() - interval '1 second' WHERE state = 'retiring';
+SELECT jsonb_array_length(warden.jwks()->'keys') AS published_after_retirement;
+SELECT pg_temp.try($$SELECT warden.verify((SELECT access_token FROM before))$$);
+SELECT warden.rotate_signing_key() IS NOT NULL AS rotated_again;
+SELECT state, count(*) FROM warden.signing_keys GROUP BY state ORDER BY state;
+
 -- Hostile input gets its SQLSTATE, never a crash
+CREATE TEMP TABLE fresh AS SELECT * FROM warden.login('alice', 'a new long password');
 SELECT pg_temp.try($$SELECT warden.verify('')$$);
 SELECT pg_temp.try($$SELECT warden.verify('a.b')$$);
 SELECT pg_temp.try($$SELECT warden.verify('a.b.c.d')$$);
@@ -129,15 +138,15 @@ SELECT pg_temp.try($$SELECT warden.verify('!!!.???.***')$$);
 SELECT pg_temp.try($$SELECT warden.verify(repeat('a', 9000))$$);
 -- alg none, with the claims of a real token
 SELECT pg_temp.try(format($$SELECT warden.verify(%L)$$,
-	'eyJhbGciOiJub25lIn0.' || (string_to_array((SELECT access_token FROM before), '.'))[2] || '.'));
+	'eyJhbGciOiJub25lIn0.' || (string_to_array((SELECT access_token FROM fresh), '.'))[2] || '.'));
 -- a real token with its payload swapped for another token's
 SELECT pg_temp.try(format($$SELECT warden.verify(%L)$$,
-	(string_to_array((SELECT access_token FROM before), '.'))[1] || '.' ||
+	(string_to_array((SELECT access_token FROM fresh), '.'))[1] || '.' ||
 	(string_to_array((SELECT access_token FROM t), '.'))[2] || '.' ||
-	(string_to_array((SELECT access_token FROM before), '.'))[3]));
+	(string_to_array((SELECT access_token FROM fresh), '.'))[3]));
 -- truncated signature
 SELECT pg_temp.try(format($$SELECT warden.verify(%L)$$,
-	left((SELECT access_token FROM before), -4)));
+	left((SELECT access_token FROM fresh), -4)));
 SELECT warden.verify(NULL) IS NULL AS strict;
 
 -- Privileges: ordinary roles can read the JWKS and nothing else
