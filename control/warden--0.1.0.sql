@@ -1650,3 +1650,229 @@ GRANT EXECUTE ON FUNCTION
 GRANT EXECUTE ON FUNCTION warden.explain_check(text, text, text) TO warden_admin, warden_auth;
 -- check, check_all, current_principal, current_claims and policy_version
 -- stay callable by everyone: RLS policies call them.
+
+/* ------------------------------------------------------------------------
+ * Encryption at rest (AES-256-GCM under the master key)
+ * ------------------------------------------------------------------------ */
+
+CREATE FUNCTION warden.encrypt(data bytea, context text DEFAULT '')
+RETURNS bytea
+AS 'MODULE_PATHNAME', 'warden_encrypt'
+LANGUAGE C STRICT VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION warden.encrypt(bytea, text) IS 'AES-256-GCM under the master key, bound to a context; the result names its key';
+
+CREATE FUNCTION warden.decrypt(data bytea, context text DEFAULT '')
+RETURNS bytea
+AS 'MODULE_PATHNAME', 'warden_decrypt'
+LANGUAGE C STRICT VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION warden.decrypt(bytea, text) IS 'opens what warden.encrypt() sealed (with the same context)';
+
+CREATE FUNCTION warden.reencrypt(data bytea, context text DEFAULT '')
+RETURNS bytea
+AS 'MODULE_PATHNAME', 'warden_reencrypt'
+LANGUAGE C STRICT VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION warden.reencrypt(bytea, text) IS 'seals encrypted data again under the current master key (after a rotation)';
+
+CREATE FUNCTION warden._reseal(sealed bytea, context text) RETURNS bytea
+AS 'MODULE_PATHNAME', 'warden_reseal' LANGUAGE C STRICT VOLATILE;
+
+CREATE FUNCTION warden._hmac_hex(key bytea, data text) RETURNS text
+AS 'MODULE_PATHNAME', 'warden_hmac_hex' LANGUAGE C STRICT IMMUTABLE;
+
+-- Keys of warden's own, sealed under the master key: the pseudonym key
+-- (so pseudonyms survive a master key rotation).
+CREATE TABLE warden.keyring (
+	name text PRIMARY KEY,
+	secret bytea NOT NULL,
+	created_at timestamptz NOT NULL DEFAULT now()
+);
+REVOKE ALL ON warden.keyring FROM PUBLIC;
+
+-- A stable pseudonym of a value: HMAC-SHA-256 under the pseudonym key,
+-- created on first use. The same value always gives the same pseudonym,
+-- so erased people stay joinable in the audit log without being named.
+CREATE FUNCTION warden.pseudonym(value text)
+RETURNS text
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	sealed bytea;
+BEGIN
+	IF value IS NULL THEN
+		RETURN NULL;
+	END IF;
+	SELECT secret INTO sealed FROM warden.keyring WHERE name = 'pseudonym';
+	IF NOT FOUND THEN
+		INSERT INTO warden.keyring (name, secret)
+		VALUES ('pseudonym', warden.encrypt(decode(replace(warden._random_token(''), '-', '+') || '=', 'base64'), 'keyring/pseudonym'))
+		ON CONFLICT (name) DO NOTHING;
+		SELECT secret INTO sealed FROM warden.keyring WHERE name = 'pseudonym';
+	END IF;
+	RETURN 'anon-' || left(warden._hmac_hex(warden.decrypt(sealed, 'keyring/pseudonym'), value), 20);
+END
+$$;
+COMMENT ON FUNCTION warden.pseudonym(text) IS 'a stable keyed pseudonym of a value (HMAC-SHA-256)';
+
+-- Seals every secret warden stores again under the current master key.
+-- Run it after pointing warden.master_key_file at a new key (with the old
+-- one in warden.master_key_previous_files); returns how many it re-sealed.
+CREATE FUNCTION warden.rotate_master_key()
+RETURNS integer
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	n integer := 0;
+	c integer;
+BEGIN
+	UPDATE warden.signing_keys k
+	   SET private_key = warden._reseal(private_key, 'warden/signing_key/' || kid)
+	 WHERE warden._reseal(private_key, 'warden/signing_key/' || kid) IS NOT NULL;
+	GET DIAGNOSTICS c = ROW_COUNT;
+	n := n + c;
+	UPDATE warden.mfa_totp
+	   SET secret = warden._reseal(secret, 'warden/totp/' || principal_id)
+	 WHERE warden._reseal(secret, 'warden/totp/' || principal_id) IS NOT NULL;
+	GET DIAGNOSTICS c = ROW_COUNT;
+	n := n + c;
+	UPDATE warden.keyring
+	   SET secret = warden._reseal(secret, 'warden/data/keyring/' || name)
+	 WHERE warden._reseal(secret, 'warden/data/keyring/' || name) IS NOT NULL;
+	GET DIAGNOSTICS c = ROW_COUNT;
+	n := n + c;
+	PERFORM warden._audit('master_key_rotated', NULL, jsonb_build_object('resealed', n));
+	RETURN n;
+END
+$$;
+COMMENT ON FUNCTION warden.rotate_master_key() IS 'seals every stored secret again under the current master key';
+
+/* ------------------------------------------------------------------------
+ * GDPR: right of access, right to erasure, audit retention
+ * ------------------------------------------------------------------------ */
+
+CREATE FUNCTION warden.export_principal(principal text)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	p warden.principals := warden._principal(principal);
+BEGIN
+	RETURN jsonb_build_object(
+		'principal', jsonb_build_object('name', p.name, 'kind', p.kind, 'tenant', p.tenant,
+			'enabled', p.enabled, 'created_at', p.created_at, 'updated_at', p.updated_at,
+			'locked_until', p.locked_until),
+		'password', (SELECT jsonb_build_object('set', true, 'changed_at', changed_at)
+		               FROM warden.passwords WHERE principal_id = p.id),
+		'mfa', (SELECT jsonb_build_object('enrolled_at', created_at, 'confirmed_at', confirmed_at,
+		                   'recovery_codes_left',
+		                   (SELECT count(*) FROM warden.recovery_codes
+		                     WHERE principal_id = p.id AND used_at IS NULL))
+		          FROM warden.mfa_totp WHERE principal_id = p.id),
+		'groups', (SELECT coalesce(jsonb_agg(g.name ORDER BY g.name), '[]')
+		             FROM warden.group_members gm JOIN warden.principals g ON g.id = gm.group_id
+		            WHERE gm.member_id = p.id),
+		'grants', (SELECT coalesce(jsonb_agg(jsonb_build_object('role', r.name, 'scope', b.scope,
+		                      'expires_at', b.expires_at, 'created_at', b.created_at)
+		                      ORDER BY r.name, b.scope), '[]')
+		             FROM warden.bindings b JOIN warden.roles r ON r.id = b.role_id
+		            WHERE b.principal_id = p.id),
+		'denies', (SELECT coalesce(jsonb_agg(jsonb_build_object('permission',
+		                      d.resource_type || ':' || d.action, 'scope', d.scope)), '[]')
+		             FROM warden.denies d WHERE d.principal_id = p.id),
+		'sessions', (SELECT coalesce(jsonb_agg(jsonb_build_object('family', family_id,
+		                      'issued_at', issued_at, 'expires_at', expires_at, 'used_at', used_at,
+		                      'revoked_at', revoked_at, 'amr', amr) ORDER BY issued_at), '[]')
+		               FROM warden.refresh_tokens WHERE principal_id = p.id),
+		'api_keys', (SELECT coalesce(jsonb_agg(jsonb_build_object('prefix', prefix, 'scopes', scopes,
+		                      'created_at', created_at, 'expires_at', expires_at,
+		                      'last_used_at', last_used_at, 'revoked_at', revoked_at)
+		                      ORDER BY created_at), '[]')
+		               FROM warden.api_keys WHERE principal_id = p.id),
+		'audit', (SELECT coalesce(jsonb_agg(jsonb_build_object('at', at, 'event', event,
+		                   'actor', actor, 'detail', detail) ORDER BY id), '[]')
+		            FROM warden.audit_log WHERE audit_log.principal = p.name));
+END
+$$;
+COMMENT ON FUNCTION warden.export_principal(text) IS 'everything warden holds about a principal, without secrets (right of access)';
+
+-- Right to erasure: every credential and session ends, personal data is
+-- deleted, the principal row stays (other rows refer to it) under a
+-- pseudonym, disabled, and the audit log keeps its rows with the person
+-- replaced by the same pseudonym.
+CREATE FUNCTION warden.erase_principal(principal text)
+RETURNS text
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	p warden.principals := warden._principal(principal);
+	alias text := warden.pseudonym(principal);
+BEGIN
+	PERFORM warden.revoke_all(principal);
+	UPDATE warden.api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE principal_id = p.id;
+	DELETE FROM warden.passwords WHERE principal_id = p.id;
+	DELETE FROM warden.mfa_totp WHERE principal_id = p.id;
+	DELETE FROM warden.recovery_codes WHERE principal_id = p.id;
+	DELETE FROM warden.group_members WHERE member_id = p.id OR group_id = p.id;
+	DELETE FROM warden.bindings WHERE principal_id = p.id;
+	DELETE FROM warden.denies WHERE principal_id = p.id;
+	UPDATE warden.principals
+	   SET name = alias, tenant = NULL, enabled = false, failed_logins = 0,
+	       locked_until = NULL, updated_at = now()
+	 WHERE id = p.id;
+	UPDATE warden.audit_log SET principal = alias WHERE audit_log.principal = erase_principal.principal;
+	PERFORM warden._audit('principal_erased', alias);
+	RETURN alias;
+END
+$$;
+COMMENT ON FUNCTION warden.erase_principal(text) IS 'erases a principal''s personal data, revokes all its credentials; returns its pseudonym';
+
+-- Deletes audit rows older than warden.audit_retention, and revocations
+-- and refresh tokens that can no longer matter, in small batches so that
+-- no lock is held for long. Returns the number of rows deleted.
+CREATE FUNCTION warden.purge(batch_size integer DEFAULT 10000)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	keep interval := make_interval(secs => warden._setting_seconds('warden.audit_retention'));
+	total bigint := 0;
+	c bigint;
+BEGIN
+	IF batch_size IS NULL OR batch_size < 1 THEN
+		RAISE EXCEPTION 'batch_size must be positive' USING ERRCODE = '22023';
+	END IF;
+	LOOP
+		DELETE FROM warden.audit_log WHERE id IN
+			(SELECT id FROM warden.audit_log WHERE at < now() - keep ORDER BY id LIMIT batch_size);
+		GET DIAGNOSTICS c = ROW_COUNT;
+		total := total + c;
+		EXIT WHEN c < batch_size;
+	END LOOP;
+	DELETE FROM warden.revoked_tokens
+	 WHERE expires_at < now() - make_interval(secs => warden._setting_seconds('warden.token_leeway'));
+	GET DIAGNOSTICS c = ROW_COUNT;
+	total := total + c;
+	DELETE FROM warden.refresh_tokens WHERE expires_at < now() - interval '1 day';
+	GET DIAGNOSTICS c = ROW_COUNT;
+	total := total + c;
+	RETURN total;
+END
+$$;
+COMMENT ON FUNCTION warden.purge(integer) IS 'deletes audit rows past warden.audit_retention and expired revocations and refresh tokens';
+
+REVOKE ALL ON FUNCTION warden.encrypt(bytea, text), warden.decrypt(bytea, text),
+	warden.reencrypt(bytea, text), warden._reseal(bytea, text), warden._hmac_hex(bytea, text),
+	warden.pseudonym(text), warden.rotate_master_key(), warden.export_principal(text),
+	warden.erase_principal(text), warden.purge(integer)
+	FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION warden.encrypt(bytea, text), warden.decrypt(bytea, text),
+	warden.reencrypt(bytea, text), warden.pseudonym(text), warden.rotate_master_key(),
+	warden.export_principal(text), warden.erase_principal(text), warden.purge(integer)
+	TO warden_admin;

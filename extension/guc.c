@@ -12,11 +12,14 @@
  */
 #include "postgres.h"
 
+#include <limits.h>
+
 #include "utils/guc.h"
 
 #include "warden.h"
 
 char	   *warden_issuer = NULL;
+int			warden_audit_retention = 365 * 24 * 60;
 char	   *warden_audience = NULL;
 int			warden_access_token_ttl = 900;
 int			warden_refresh_token_ttl = 7 * 24 * 3600;
@@ -44,6 +47,13 @@ warden_define_gucs(void)
 							   "Empty means warden_master.key in the data directory, created on first use.",
 							   &warden_master_key_file, "",
 							   PGC_SIGHUP, GUC_SUPERUSER_ONLY,
+							   NULL, assign_master_key_file, NULL);
+
+	DefineCustomStringVariable("warden.master_key_previous_files",
+							   "Files with earlier master keys, which still open secrets sealed before a rotation.",
+							   "A comma-separated list; warden.rotate_master_key() seals everything again with the current key.",
+							   &warden_master_key_previous_files, "",
+							   PGC_SIGHUP, GUC_SUPERUSER_ONLY | GUC_LIST_INPUT,
 							   NULL, assign_master_key_file, NULL);
 
 	/* --- tokens --- */
@@ -94,6 +104,12 @@ warden_define_gucs(void)
 							"How long a locked account stays locked.",
 							NULL, &warden_lockout_duration, 900, 1, 7 * 24 * 3600,
 							PGC_SUSET, GUC_UNIT_S, NULL, NULL, NULL);
+
+	/* --- GDPR --- */
+	DefineCustomIntVariable("warden.audit_retention",
+							"How long warden.purge() keeps audit log rows.",
+							NULL, &warden_audit_retention, 365 * 24 * 60,
+							60, INT_MAX, PGC_SUSET, GUC_UNIT_MIN, NULL, NULL, NULL);
 
 	/* --- multi-factor authentication --- */
 	DefineCustomStringVariable("warden.totp_issuer",

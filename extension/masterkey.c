@@ -15,7 +15,12 @@
  * readable by others: mode 0600, or 0640 when owned by root.
  *
  * Each backend reads the file once and keeps the key in process memory; a
- * change of the setting (SIGHUP) makes the next use read it again. Messages
+ * change of the setting (SIGHUP) makes the next use read it again.
+ *
+ * Rotation: point warden.master_key_file at a new key and list the old
+ * file in warden.master_key_previous_files; secrets sealed with the old key
+ * still open (each names its key by id), and warden.rotate_master_key()
+ * seals them all again with the new one, after which the old file can go. Messages
  * name the file, never any part of its contents.
  */
 #include "postgres.h"
@@ -30,6 +35,7 @@
 #include "miscadmin.h"
 #include "storage/fd.h"
 #include "utils/guc.h"
+#include "utils/varlena.h"
 
 #include "hex.h"
 #include "warden.h"
@@ -37,15 +43,25 @@
 #define MASTER_KEY_DEFAULT_FILE "warden_master.key"
 #define MASTER_KEY_FILE_MAX 256
 
+#define MAX_PREVIOUS_KEYS 8
+
 char	   *warden_master_key_file = NULL;
+char	   *warden_master_key_previous_files = NULL;
 
 static bool master_key_loaded = false;
 static uint8 master_key[WARDEN_MASTER_KEY_LEN];
 static uint32 master_key_id;
 
+/* keys of warden.master_key_previous_files, which only open old secrets */
+static bool previous_loaded = false;
+static int	nprevious = 0;
+static uint8 previous_keys[MAX_PREVIOUS_KEYS][WARDEN_MASTER_KEY_LEN];
+static uint32 previous_ids[MAX_PREVIOUS_KEYS];
+
 static char *master_key_path(bool *is_default);
+static char *master_key_abs(const char *file);
 static void master_key_create(const char *path);
-static void master_key_read(const char *path);
+static void master_key_read(const char *path, uint8 *out, uint32 *id);
 static bool master_key_parse(const char *text, size_t len,
 							 uint8 key[WARDEN_MASTER_KEY_LEN]);
 
@@ -58,6 +74,55 @@ warden_master_key_reset(void)
 {
 	OPENSSL_cleanse(master_key, sizeof(master_key));
 	master_key_loaded = false;
+	OPENSSL_cleanse(previous_keys, sizeof(previous_keys));
+	nprevious = 0;
+	previous_loaded = false;
+}
+
+/*
+ * The key with this id: the current one, or one of the previous keys kept
+ * so that secrets sealed before a rotation still open. NULL if none.
+ */
+const uint8 *
+warden_master_key_by_id(uint32 key_id)
+{
+	uint32		current_id;
+	const uint8 *current = warden_master_key(&current_id);
+	int			i;
+
+	if (key_id == current_id)
+		return current;
+	if (!previous_loaded)
+	{
+		char	   *list = pstrdup(warden_master_key_previous_files ?
+								   warden_master_key_previous_files : "");
+		List	   *files;
+		ListCell   *lc;
+
+		if (!SplitDirectoriesString(list, ',', &files))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("warden.master_key_previous_files is not a list of files")));
+		nprevious = 0;
+		foreach(lc, files)
+		{
+			char	   *path = master_key_abs((char *) lfirst(lc));
+
+			if (nprevious == MAX_PREVIOUS_KEYS)
+				ereport(ERROR,
+						(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+						 errmsg("warden.master_key_previous_files names more than %d files",
+								MAX_PREVIOUS_KEYS)));
+			master_key_read(path, previous_keys[nprevious],
+							&previous_ids[nprevious]);
+			nprevious++;
+		}
+		previous_loaded = true;
+	}
+	for (i = 0; i < nprevious; i++)
+		if (previous_ids[i] == key_id)
+			return previous_keys[i];
+	return NULL;
 }
 
 /*
@@ -74,11 +139,21 @@ warden_master_key(uint32 *key_id)
 
 		if (is_default && access(path, F_OK) != 0 && errno == ENOENT)
 			master_key_create(path);
-		master_key_read(path);
+		master_key_read(path, master_key, &master_key_id);
+		master_key_loaded = true;
 		pfree(path);
 	}
 	*key_id = master_key_id;
 	return master_key;
+}
+
+/* A key file's absolute path (relative ones are in the data directory). */
+static char *
+master_key_abs(const char *file)
+{
+	if (is_absolute_path(file))
+		return pstrdup(file);
+	return psprintf("%s/%s", DataDir, file);
 }
 
 /* The absolute path of the key file, palloc'd. */
@@ -87,11 +162,8 @@ master_key_path(bool *is_default)
 {
 	*is_default = warden_master_key_file == NULL ||
 		warden_master_key_file[0] == '\0';
-	if (*is_default)
-		return psprintf("%s/%s", DataDir, MASTER_KEY_DEFAULT_FILE);
-	if (is_absolute_path(warden_master_key_file))
-		return pstrdup(warden_master_key_file);
-	return psprintf("%s/%s", DataDir, warden_master_key_file);
+	return master_key_abs(*is_default ? MASTER_KEY_DEFAULT_FILE :
+						  warden_master_key_file);
 }
 
 /*
@@ -170,7 +242,7 @@ master_key_create(const char *path)
 }
 
 static void
-master_key_read(const char *path)
+master_key_read(const char *path, uint8 *out, uint32 *id)
 {
 	struct stat st;
 	char		buf[MASTER_KEY_FILE_MAX + 1];
@@ -228,11 +300,10 @@ master_key_read(const char *path)
 		OPENSSL_cleanse(key, sizeof(key));
 		elog(ERROR, "could not compute the master key id");
 	}
-	memcpy(master_key, key, sizeof(key));
+	memcpy(out, key, sizeof(key));
 	OPENSSL_cleanse(key, sizeof(key));
-	master_key_id = (uint32) digest[0] << 24 | (uint32) digest[1] << 16 |
+	*id = (uint32) digest[0] << 24 | (uint32) digest[1] << 16 |
 		(uint32) digest[2] << 8 | digest[3];
-	master_key_loaded = true;
 }
 
 /* Accepts 64 hex digits or base64 of 32 bytes, with trailing white space. */

@@ -59,6 +59,7 @@ extern int	warden_refresh_token_ttl;
 extern int	warden_token_leeway;
 extern int	warden_max_token_size;
 extern int	warden_signing_key_bits;
+extern int	warden_audit_retention;
 extern int	warden_password_cost;
 extern int	warden_password_min_length;
 extern int	warden_lockout_threshold;
@@ -69,7 +70,9 @@ extern void warden_define_gucs(void);
 /* masterkey.c */
 #define WARDEN_MASTER_KEY_LEN 32
 extern char *warden_master_key_file;
+extern char *warden_master_key_previous_files;
 extern const uint8 *warden_master_key(uint32 *key_id);
+extern const uint8 *warden_master_key_by_id(uint32 key_id);
 extern void warden_master_key_reset(void);
 
 /* secrets.c */

@@ -97,7 +97,26 @@ use_key_file ''
 t_eq "back on the default key, the first database works again" ok "$(login_error "$DB")"
 t_eq "the default key file was not changed" "$original" "$(cat "$key")"
 
-psql -X -q -c "ALTER SYSTEM RESET warden.master_key_file" -c 'SELECT pg_reload_conf()' >/dev/null
+# --- rotation: a new key, the old one kept as previous until re-sealed --------
+
+secret=$(q "SELECT warden.encrypt('app data', 'app')")
+psql -X -q -c "ALTER SYSTEM SET warden.master_key_previous_files = '$T/same.hex'" >/dev/null
+use_key_file "$T/other.key"
+t_eq "with the old key as previous, old secrets still open" ok "$(login_error "$DB")"
+resealed=$(q "SELECT warden.rotate_master_key()")
+t_match "rotate_master_key re-seals every stored secret" '^[1-9][0-9]*$' "$resealed"
+t_eq "a second rotation finds nothing left to re-seal" 0 "$(q "SELECT warden.rotate_master_key()")"
+secret=$(q "SELECT warden.reencrypt('$secret', 'app')")
+psql -X -q -c "ALTER SYSTEM RESET warden.master_key_previous_files" -c 'SELECT pg_reload_conf()' >/dev/null
+sleep 0.3
+t_eq "without the old key, everything re-sealed still opens" ok "$(login_error "$DB")"
+t_eq "application data re-encrypted with reencrypt() opens" "app data" \
+  "$(q "SELECT convert_from(warden.decrypt('$secret', 'app'), 'UTF8')")"
+t_eq "the rotation is audited" 2 "$(q "SELECT count(*) FROM warden.audit_log WHERE event = 'master_key_rotated'")"
+use_key_file ''
+
+psql -X -q -c "ALTER SYSTEM RESET warden.master_key_file" \
+  -c "ALTER SYSTEM RESET warden.master_key_previous_files" -c 'SELECT pg_reload_conf()' >/dev/null
 for db in "$DB" "${DB}_2"; do
   psql -X -q -d postgres -c "DROP DATABASE $db" >/dev/null 2>&1 || true
 done
