@@ -144,9 +144,9 @@ SELECT pg_temp.try(format($$SELECT warden.verify(%L)$$,
 	(string_to_array((SELECT access_token FROM fresh), '.'))[1] || '.' ||
 	(string_to_array((SELECT access_token FROM t), '.'))[2] || '.' ||
 	(string_to_array((SELECT access_token FROM fresh), '.'))[3]));
--- truncated signature
+-- truncated signature (by whole bytes, so it still decodes)
 SELECT pg_temp.try(format($$SELECT warden.verify(%L)$$,
-	left((SELECT access_token FROM fresh), -4)));
+	left((SELECT access_token FROM fresh), -2)));
 SELECT warden.verify(NULL) IS NULL AS strict;
 
 -- Privileges: ordinary roles can read the JWKS and nothing else
