@@ -31,7 +31,8 @@ COMMENT ON FUNCTION warden.version() IS 'version of the loaded warden library';
  * Roles
  *
  * warden_admin manages principals, keys and policy; warden_auth may use
- * the token functions (the edge's database user is granted it). Roles are
+ * the token functions (the edge's database user is granted it);
+ * warden_pii_reader sees unmasked columns (as does the pii:read permission). Roles are
  * cluster-wide, so they are created only when missing and survive DROP
  * EXTENSION, like the users granted them.
  * ------------------------------------------------------------------------ */
@@ -43,6 +44,9 @@ BEGIN
 	END IF;
 	IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'warden_auth') THEN
 		CREATE ROLE warden_auth NOLOGIN;
+	END IF;
+	IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'warden_pii_reader') THEN
+		CREATE ROLE warden_pii_reader NOLOGIN;
 	END IF;
 END
 $$;
@@ -1708,7 +1712,7 @@ BEGIN
 	SELECT secret INTO sealed FROM warden.keyring WHERE name = 'pseudonym';
 	IF NOT FOUND THEN
 		INSERT INTO warden.keyring (name, secret)
-		VALUES ('pseudonym', warden.encrypt(decode(replace(warden._random_token(''), '-', '+') || '=', 'base64'), 'keyring/pseudonym'))
+		VALUES ('pseudonym', warden.encrypt(decode(translate(warden._random_token(''), '-_', '+/') || '=', 'base64'), 'keyring/pseudonym'))
 		ON CONFLICT (name) DO NOTHING;
 		SELECT secret INTO sealed FROM warden.keyring WHERE name = 'pseudonym';
 	END IF;
@@ -1876,3 +1880,131 @@ GRANT EXECUTE ON FUNCTION warden.encrypt(bytea, text), warden.decrypt(bytea, tex
 	warden.reencrypt(bytea, text), warden.pseudonym(text), warden.rotate_master_key(),
 	warden.export_principal(text), warden.erase_principal(text), warden.purge(integer)
 	TO warden_admin;
+
+/* ------------------------------------------------------------------------
+ * PII masking (core/pii.c: the same scanner as the edge's access log)
+ * ------------------------------------------------------------------------ */
+
+CREATE FUNCTION warden.mask(value text) RETURNS text
+AS 'MODULE_PATHNAME', 'warden_mask'
+LANGUAGE C STRICT STABLE PARALLEL SAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION warden.mask(text) IS 'the text with every PII finding masked (warden.mask_style, warden.mask_styles)';
+
+CREATE FUNCTION warden.mask_jsonb(value jsonb) RETURNS jsonb
+AS 'MODULE_PATHNAME', 'warden_mask_jsonb'
+LANGUAGE C STRICT STABLE PARALLEL SAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION warden.mask_jsonb(jsonb) IS 'the document with PII in strings masked, and values under keys naming PII masked whole';
+
+CREATE FUNCTION warden.find_pii(value text, OUT type text, OUT start integer, OUT length integer)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'warden_find_pii'
+LANGUAGE C STRICT STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION warden.find_pii(text) IS 'every PII finding: its type, start (1-based, in characters) and length';
+
+CREATE FUNCTION warden.mask_value(value text, style text) RETURNS text
+AS 'MODULE_PATHNAME', 'warden_mask_value'
+LANGUAGE C STRICT STABLE PARALLEL SAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION warden.mask_value(text, text) IS 'a whole value masked in a style: full, partial, hash or scan';
+
+CREATE TABLE warden.column_masks (
+	table_oid regclass NOT NULL,
+	column_name name NOT NULL,
+	style text NOT NULL CHECK (style IN ('full', 'partial', 'hash', 'scan')),
+	PRIMARY KEY (table_oid, column_name)
+);
+REVOKE ALL ON warden.column_masks FROM PUBLIC;
+GRANT SELECT ON warden.column_masks TO warden_admin;
+
+-- May the current caller read the table's PII? Members of
+-- warden_pii_reader, and request principals holding pii:read on
+-- table:<schema>.<table> (or any wider scope).
+CREATE FUNCTION warden.pii_reader(tbl regclass) RETURNS boolean
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT pg_has_role(current_user, 'warden_pii_reader', 'MEMBER')
+	    OR warden.check(warden.current_principal(), 'pii:read',
+	                    'table:' || (SELECT n.nspname || '.' || c.relname
+	                                   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+	                                  WHERE c.oid = tbl))
+$$;
+COMMENT ON FUNCTION warden.pii_reader(regclass) IS 'may the caller see the unmasked columns of the table?';
+
+-- (Re)creates <table>_masked beside the table: every column, the masked
+-- ones through warden.mask_value() for callers who are not PII readers.
+-- security_invoker: the caller's own privileges and row level security
+-- apply, as if they read the table.
+CREATE FUNCTION warden._refresh_masked_view(tbl regclass) RETURNS text
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	nsp name;
+	rel name;
+	cols text;
+	view text;
+BEGIN
+	SELECT n.nspname, c.relname INTO nsp, rel
+	  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = tbl;
+	view := format('%I.%I', nsp, rel || '_masked');
+	IF NOT EXISTS (SELECT FROM warden.column_masks WHERE table_oid = tbl) THEN
+		IF to_regclass(view) IS NOT NULL THEN
+			EXECUTE format('DROP VIEW %s', view);
+		END IF;
+		RETURN NULL;
+	END IF;
+	SELECT string_agg(CASE WHEN m.style IS NULL THEN format('%I', a.attname)
+	                       ELSE format('CASE WHEN warden.pii_reader(%L::regclass) THEN %I::text ELSE warden.mask_value(%I::text, %L) END AS %I',
+	                                   tbl::oid::regclass::text, a.attname, a.attname, m.style, a.attname) END,
+	                  ', ' ORDER BY a.attnum)
+	  INTO cols
+	  FROM pg_attribute a
+	  LEFT JOIN warden.column_masks m ON m.table_oid = tbl AND m.column_name = a.attname
+	 WHERE a.attrelid = tbl AND a.attnum > 0 AND NOT a.attisdropped;
+	IF to_regclass(view) IS NOT NULL THEN
+		EXECUTE format('DROP VIEW %s', view);
+	END IF;
+	EXECUTE format('CREATE VIEW %s WITH (security_invoker = true, security_barrier = true) AS SELECT %s FROM %s',
+	               view, cols, tbl::text);
+	EXECUTE format('COMMENT ON VIEW %s IS %L', view,
+	               'masked view of ' || tbl::text || ', made by warden.mask_column()');
+	RETURN view;
+END
+$$;
+
+CREATE FUNCTION warden.mask_column(tbl regclass, col name, style text DEFAULT 'full')
+RETURNS text
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v text;
+BEGIN
+	IF NOT EXISTS (SELECT FROM pg_attribute WHERE attrelid = tbl AND attname = col
+	               AND attnum > 0 AND NOT attisdropped) THEN
+		RAISE EXCEPTION 'column "%" of % does not exist', col, tbl USING ERRCODE = '42703';
+	END IF;
+	IF style IS NULL OR style NOT IN ('full', 'partial', 'hash', 'scan', 'off') THEN
+		RAISE EXCEPTION 'unknown masking style "%"', style USING ERRCODE = '22023',
+			HINT = 'The styles are full, partial, hash, scan, and off to remove a rule.';
+	END IF;
+	IF style = 'off' THEN
+		DELETE FROM warden.column_masks WHERE table_oid = tbl AND column_name = col;
+	ELSE
+		INSERT INTO warden.column_masks (table_oid, column_name, style) VALUES (tbl, col, style)
+		ON CONFLICT ON CONSTRAINT column_masks_pkey DO UPDATE SET style = excluded.style;
+	END IF;
+	v := warden._refresh_masked_view(tbl);
+	PERFORM warden._audit('column_mask_set', NULL,
+		jsonb_build_object('table', tbl::text, 'column', col, 'style', style));
+	RETURN v;
+END
+$$;
+COMMENT ON FUNCTION warden.mask_column(regclass, name, text) IS 'masks a column for callers without pii:read, through the view <table>_masked';
+
+REVOKE ALL ON FUNCTION warden._refresh_masked_view(regclass), warden.mask_column(regclass, name, text)
+	FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION warden.mask_column(regclass, name, text) TO warden_admin;

@@ -32,6 +32,14 @@ int			warden_lockout_threshold = 5;
 int			warden_lockout_duration = 900;
 char	   *warden_totp_issuer = NULL;
 
+static const struct config_enum_entry warden_mask_style_options[] = {
+	{"off", 0, false},
+	{"full", 1, false},
+	{"partial", 2, false},
+	{"hash", 3, false},
+	{NULL, 0, false}
+};
+
 static void
 assign_master_key_file(const char *newval, void *extra)
 {
@@ -104,6 +112,22 @@ warden_define_gucs(void)
 							"How long a locked account stays locked.",
 							NULL, &warden_lockout_duration, 900, 1, 7 * 24 * 3600,
 							PGC_SUSET, GUC_UNIT_S, NULL, NULL, NULL);
+
+	/* --- PII masking --- */
+	DefineCustomBoolVariable("warden.mask_logs",
+							 "Masks PII and credentials in everything PostgreSQL writes to its log.",
+							 NULL, &warden_mask_logs, true,
+							 PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomEnumVariable("warden.mask_style",
+							 "How PII is masked: off, full ([EMAIL]), partial (j***@example.com) or hash ([EMAIL:3fa9...]).",
+							 "warden.mask_styles overrides it per type.",
+							 &warden_mask_style, 1, warden_mask_style_options,
+							 PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable("warden.mask_styles",
+							   "Per-type masking styles, such as 'email:partial, card:partial, ipv4:off'.",
+							   NULL, &warden_mask_styles, "",
+							   PGC_SUSET, GUC_LIST_INPUT,
+							   warden_check_mask_styles, warden_assign_mask_styles, NULL);
 
 	/* --- GDPR --- */
 	DefineCustomIntVariable("warden.audit_retention",

@@ -53,6 +53,7 @@ _PG_init(void)
 				 errhint("Add warden to shared_preload_libraries in postgresql.conf and restart the server.")));
 
 	warden_define_gucs();
+	warden_install_log_hook();
 
 	prev_shmem_request_hook = shmem_request_hook;
 	shmem_request_hook = warden_shmem_request;

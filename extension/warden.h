@@ -90,6 +90,15 @@ extern char *warden_claims;
 extern bool warden_check_identity_setting(char **newval, void **extra,
 										  GucSource source);
 
+/* pii.c */
+extern bool warden_mask_logs;
+extern int	warden_mask_style;
+extern char *warden_mask_styles;
+extern bool warden_check_mask_styles(char **newval, void **extra,
+									 GucSource source);
+extern void warden_assign_mask_styles(const char *newval, void *extra);
+extern void warden_install_log_hook(void);
+
 /* failures.c */
 extern Size warden_failures_shmem_size(void);
 extern void warden_failures_shmem_request(void);
