@@ -194,17 +194,17 @@ COMMENT ON TYPE warden.token_response IS 'an OAuth 2.0 token response (RFC 6749 
  * Internal functions: called by warden's own functions only.
  * ------------------------------------------------------------------------ */
 
-CREATE FUNCTION warden.cache_invalidate() RETURNS trigger
+CREATE FUNCTION warden._cache_invalidate() RETURNS trigger
 AS 'MODULE_PATHNAME', 'warden_cache_invalidate' LANGUAGE C;
 
 -- Every backend caches keys and revocations; these triggers make a
 -- committed change reach every cache at once (see extension/cache.c).
 CREATE TRIGGER cache_invalidate AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
-	ON warden.signing_keys FOR EACH STATEMENT EXECUTE FUNCTION warden.cache_invalidate();
+	ON warden.signing_keys FOR EACH STATEMENT EXECUTE FUNCTION warden._cache_invalidate();
 CREATE TRIGGER cache_invalidate AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
-	ON warden.revoked_tokens FOR EACH STATEMENT EXECUTE FUNCTION warden.cache_invalidate();
+	ON warden.revoked_tokens FOR EACH STATEMENT EXECUTE FUNCTION warden._cache_invalidate();
 CREATE TRIGGER cache_invalidate AFTER UPDATE OF name, enabled, tokens_valid_after OR DELETE OR TRUNCATE
-	ON warden.principals FOR EACH STATEMENT EXECUTE FUNCTION warden.cache_invalidate();
+	ON warden.principals FOR EACH STATEMENT EXECUTE FUNCTION warden._cache_invalidate();
 
 CREATE FUNCTION warden._create_signing_key(state text) RETURNS text
 AS 'MODULE_PATHNAME', 'warden_create_signing_key' LANGUAGE C STRICT VOLATILE;
@@ -398,7 +398,7 @@ BEGIN
 END
 $$;
 
-REVOKE ALL ON FUNCTION warden.cache_invalidate(), warden._create_signing_key(text),
+REVOKE ALL ON FUNCTION warden._cache_invalidate(), warden._create_signing_key(text),
 	warden._access_token(text, text, text[], text, timestamptz, uuid, text[]),
 	warden._token_claims(text), warden._random_token(text),
 	warden._password_hash(text), warden._password_check(text, text),
@@ -886,7 +886,7 @@ GRANT EXECUTE ON FUNCTION warden.mfa_disable(text) TO warden_admin;
 CREATE TRIGGER cache_invalidate
 	AFTER INSERT OR DELETE OR TRUNCATE
 	   OR UPDATE OF principal_id, prefix, key_hash, scopes, expires_at, revoked_at
-	ON warden.api_keys FOR EACH STATEMENT EXECUTE FUNCTION warden.cache_invalidate();
+	ON warden.api_keys FOR EACH STATEMENT EXECUTE FUNCTION warden._cache_invalidate();
 
 CREATE FUNCTION warden.create_api_key(service_account text, scopes text[] DEFAULT '{}',
 	expires_at timestamptz DEFAULT NULL)
@@ -1068,7 +1068,7 @@ BEGIN
 		EXECUTE format('CREATE TRIGGER policy_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
 			ON warden.%I FOR EACH STATEMENT EXECUTE FUNCTION warden._policy_changed()', t);
 		EXECUTE format('CREATE TRIGGER cache_invalidate AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
-			ON warden.%I FOR EACH STATEMENT EXECUTE FUNCTION warden.cache_invalidate()', t);
+			ON warden.%I FOR EACH STATEMENT EXECUTE FUNCTION warden._cache_invalidate()', t);
 	END LOOP;
 END
 $$;

@@ -98,7 +98,7 @@ warden_cache_invalidate(PG_FUNCTION_ARGS)
 	TriggerData *trigdata = (TriggerData *) fcinfo->context;
 
 	if (!CALLED_AS_TRIGGER(fcinfo))
-		elog(ERROR, "warden.cache_invalidate() must be called as a trigger");
+		elog(ERROR, "warden._cache_invalidate() must be called as a trigger");
 	CacheInvalidateRelcache(trigdata->tg_relation);
 	return PointerGetDatum(NULL);
 }
