@@ -74,26 +74,10 @@ static HTAB *
 key_cache_table(void)
 {
 	if (!key_cache_valid || key_cache == NULL)
-	{
-		HASHCTL		ctl;
-		int			i;
-
-		if (key_cxt == NULL)
-			key_cxt = AllocSetContextCreate(TopMemoryContext,
-											"warden API key cache",
-											ALLOCSET_SMALL_SIZES);
-		else
-			MemoryContextReset(key_cxt);
-		for (i = 0; i < (int) lengthof(key_tables); i++)
-			warden_cache_watch(key_tables[i], &key_cache_valid);
-		key_cache_valid = true;
-		memset(&ctl, 0, sizeof(ctl));
-		ctl.keysize = PREFIX_LEN + 1;
-		ctl.entrysize = sizeof(ApiKey);
-		ctl.hcxt = key_cxt;
-		key_cache = hash_create("warden API keys", 64, &ctl,
-								HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
-	}
+		key_cache = warden_cache_table("warden API key cache", &key_cxt,
+									   key_tables, lengthof(key_tables),
+									   &key_cache_valid, PREFIX_LEN + 1,
+									   sizeof(ApiKey), 64, HASH_STRINGS);
 	return key_cache;
 }
 

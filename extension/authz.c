@@ -71,40 +71,15 @@ static bool claims_have_scopes = false;
 static int	claims_nscopes = 0;
 static char *claims_scopes[SCOPES_MAX];
 
-static void
-decisions_reset(void)
-{
-	int			i;
-
-	if (decision_cxt == NULL)
-		decision_cxt = AllocSetContextCreate(TopMemoryContext,
-											 "warden decision cache",
-											 ALLOCSET_DEFAULT_SIZES);
-	else
-		MemoryContextReset(decision_cxt);
-	decisions = NULL;
-
-	for (i = 0; i < (int) lengthof(policy_tables); i++)
-		warden_cache_watch(policy_tables[i], &decisions_valid);
-	decisions_valid = true;
-}
-
 static HTAB *
 decisions_table(void)
 {
-	HASHCTL		ctl;
-
 	if (!decisions_valid || decisions == NULL ||
 		hash_get_num_entries(decisions) >= warden_check_cache_size)
-	{
-		decisions_reset();
-		memset(&ctl, 0, sizeof(ctl));
-		ctl.keysize = sizeof(uint64);
-		ctl.entrysize = sizeof(Decision);
-		ctl.hcxt = decision_cxt;
-		decisions = hash_create("warden decisions", 1024, &ctl,
-								HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-	}
+		decisions = warden_cache_table("warden decision cache", &decision_cxt,
+									   policy_tables, lengthof(policy_tables),
+									   &decisions_valid, sizeof(uint64),
+									   sizeof(Decision), 1024, HASH_BLOBS);
 	return decisions;
 }
 

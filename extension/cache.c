@@ -24,6 +24,7 @@
 #include "utils/inval.h"
 #include "utils/rel.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 
 #include "warden.h"
 
@@ -101,4 +102,38 @@ warden_cache_invalidate(PG_FUNCTION_ARGS)
 		elog(ERROR, "warden._cache_invalidate() must be called as a trigger");
 	CacheInvalidateRelcache(trigdata->tg_relation);
 	return PointerGetDatum(NULL);
+}
+
+/*
+ * The common shape of warden's per-backend caches: a hash table in a memory
+ * context of its own, emptied and made anew whenever one of the watched
+ * warden tables changes. Returns the new, empty table; *valid is set and
+ * will be cleared by the next change of any of the tables.
+ */
+HTAB *
+warden_cache_table(const char *name, MemoryContext *cxt,
+				   const char *const *tables, int ntables, bool *valid,
+				   Size keysize, Size entrysize, long nelem, int hash_flags)
+{
+	HASHCTL		ctl;
+	int			i;
+
+	if (*cxt == NULL)
+	{
+		/* name is a string literal of the caller's, so it outlives this */
+		*cxt = AllocSetContextCreate(TopMemoryContext, "warden cache",
+									 ALLOCSET_DEFAULT_SIZES);
+		MemoryContextSetIdentifier(*cxt, name);
+	}
+	else
+		MemoryContextReset(*cxt);
+	for (i = 0; i < ntables; i++)
+		warden_cache_watch(tables[i], valid);
+	*valid = true;
+
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = keysize;
+	ctl.entrysize = entrysize;
+	ctl.hcxt = *cxt;
+	return hash_create(name, nelem, &ctl, HASH_ELEM | HASH_CONTEXT | hash_flags);
 }

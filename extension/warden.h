@@ -82,6 +82,11 @@ extern void *warden_unseal(const bytea *sealed, const char *context,
 
 /* cache.c */
 extern void warden_cache_watch(const char *relname, bool *valid);
+extern struct HTAB *warden_cache_table(const char *name, MemoryContext *cxt,
+									   const char *const *tables, int ntables,
+									   bool *valid, Size keysize,
+									   Size entrysize, long nelem,
+									   int hash_flags);
 
 /* authz.c */
 extern int	warden_check_cache_size;
