@@ -34,7 +34,7 @@ DATA = $(wildcard control/warden--*.sql)
 OBJS = $(patsubst %.c,%.o,$(wildcard extension/*.c) $(CORE_SRCS))
 PG_CPPFLAGS = -Icore -DWARDEN_VERSION='"$(WARDEN_VERSION)"'
 PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter
-SHLIB_LINK = $(CORE_LIBS)
+SHLIB_LINK = $(CORE_LIBS) -lrabbitmq
 REGRESS = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))
 REGRESS_OPTS = --inputdir=. --outputdir=build/regress
 EXTRA_CLEAN = build $(EDGE_BIN)

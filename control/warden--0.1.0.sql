@@ -2008,3 +2008,183 @@ COMMENT ON FUNCTION warden.mask_column(regclass, name, text) IS 'masks a column 
 REVOKE ALL ON FUNCTION warden._refresh_masked_view(regclass), warden.mask_column(regclass, name, text)
 	FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION warden.mask_column(regclass, name, text) TO warden_admin;
+
+/* ------------------------------------------------------------------------
+ * Outbox
+ *
+ * warden.publish() keeps its messages in the calling backend until the
+ * transaction commits; just before the commit it takes a lock per key
+ * (exchange, routing key), numbers the messages from outbox_id_seq and
+ * inserts them. A key's lock is held until the commit is visible, so per key
+ * the ids rise in commit order, and a row that becomes visible never has a
+ * lower id than a delivered row of its key. Background workers publish the
+ * pending rows of their keys in id order to RabbitMQ with publisher
+ * confirms, mark them delivered after the broker's ack, and purge delivered
+ * rows after warden.outbox_retention.
+ * ------------------------------------------------------------------------ */
+
+DO $$
+BEGIN
+	IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'warden_publisher') THEN
+		CREATE ROLE warden_publisher NOLOGIN;
+	END IF;
+END
+$$;
+
+CREATE SEQUENCE warden.outbox_id_seq AS bigint;
+
+CREATE TABLE warden.outbox (
+	id				bigint PRIMARY KEY,
+	message_id		uuid NOT NULL,
+	exchange		text NOT NULL,
+	routing_key		text NOT NULL,
+	key_hash		bigint NOT NULL,		-- core/outbox.c: outbox_key_hash()
+	payload			jsonb NOT NULL,
+	headers			jsonb NOT NULL,
+	published_at	timestamptz NOT NULL,	-- when publish() was called
+	committed_at	timestamptz NOT NULL,	-- when its transaction committed
+	state			text NOT NULL DEFAULT 'pending'
+		CHECK (state IN ('pending', 'delivered', 'dead')),
+	attempts		integer NOT NULL DEFAULT 0,
+	next_attempt_at	timestamptz,
+	last_error		text,
+	delivered_at	timestamptz
+) WITH (fillfactor = 90,
+		-- rows change state once and are purged: keep vacuum close behind
+		autovacuum_vacuum_scale_factor = 0.02, autovacuum_vacuum_insert_scale_factor = 0.02,
+		autovacuum_analyze_scale_factor = 0.05);
+ALTER SEQUENCE warden.outbox_id_seq OWNED BY warden.outbox.id;
+CREATE INDEX outbox_pending ON warden.outbox (id) WHERE state = 'pending';
+CREATE INDEX outbox_delivered ON warden.outbox (delivered_at) WHERE state = 'delivered';
+CREATE INDEX outbox_message_id ON warden.outbox (message_id);
+GRANT SELECT ON warden.outbox TO warden_admin;
+COMMENT ON TABLE warden.outbox IS 'messages published with warden.publish(): pending, delivered (until purged) and dead';
+
+CREATE VIEW warden.outbox_dead AS
+	SELECT id, message_id, exchange, routing_key, payload, headers, published_at,
+	       committed_at, attempts, last_error, next_attempt_at AS failed_at
+	  FROM warden.outbox WHERE state = 'dead';
+GRANT SELECT ON warden.outbox_dead TO warden_admin;
+COMMENT ON VIEW warden.outbox_dead IS 'messages that failed warden.outbox_max_attempts times, with their last error';
+
+CREATE FUNCTION warden.publish(exchange text, routing_key text, payload jsonb,
+							   headers jsonb DEFAULT '{}',
+							   message_id uuid DEFAULT gen_random_uuid())
+RETURNS uuid
+AS 'MODULE_PATHNAME', 'warden_publish'
+LANGUAGE C VOLATILE SECURITY DEFINER PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION warden.publish(text, text, jsonb, jsonb, uuid) IS 'publishes a message to RabbitMQ when, and only if, the calling transaction commits';
+
+CREATE FUNCTION warden._outbox_wake()
+RETURNS void
+AS 'MODULE_PATHNAME', 'warden_outbox_wake'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+CREATE FUNCTION warden.outbox_workers(
+	OUT worker integer, OUT database name, OUT pid integer, OUT state text,
+	OUT connected boolean, OUT started_at timestamptz, OUT delivered bigint,
+	OUT failed bigint, OUT last_delivery_at timestamptz, OUT last_error text,
+	OUT last_error_at timestamptz)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'warden_outbox_worker_states'
+LANGUAGE C VOLATILE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION warden.outbox_workers() IS 'the outbox workers serving this database: state, counters since they started, last error';
+
+CREATE FUNCTION warden.outbox_stats(
+	OUT pending bigint, OUT oldest_pending_age interval, OUT retrying bigint,
+	OUT delivered bigint, OUT dead bigint, OUT delivered_total bigint,
+	OUT failed_total bigint, OUT workers jsonb)
+RETURNS record
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT (SELECT count(*) FROM warden.outbox WHERE state = 'pending'),
+	       (SELECT now() - min(committed_at) FROM warden.outbox WHERE state = 'pending'),
+	       (SELECT count(*) FROM warden.outbox WHERE state = 'pending' AND attempts > 0),
+	       (SELECT count(*) FROM warden.outbox WHERE state = 'delivered'),
+	       (SELECT count(*) FROM warden.outbox WHERE state = 'dead'),
+	       coalesce(sum(w.delivered), 0)::bigint,
+	       coalesce(sum(w.failed), 0)::bigint,
+	       coalesce(jsonb_agg(to_jsonb(w) ORDER BY w.worker), '[]')
+	  FROM warden.outbox_workers() w
+$$;
+COMMENT ON FUNCTION warden.outbox_stats() IS 'outbox backlog, counts and worker states, for operators and /metrics';
+
+CREATE FUNCTION warden.outbox_retry(message_id uuid)
+RETURNS integer
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	n integer;
+BEGIN
+	UPDATE warden.outbox o
+	   SET state = 'pending', attempts = 0, next_attempt_at = NULL
+	 WHERE o.message_id = outbox_retry.message_id AND o.state = 'dead';
+	GET DIAGNOSTICS n = ROW_COUNT;
+	IF n = 0 THEN
+		RAISE EXCEPTION 'no dead outbox message with message_id %', outbox_retry.message_id
+			USING ERRCODE = 'WO001';
+	END IF;
+	PERFORM warden._audit('outbox_retry', NULL,
+		jsonb_build_object('message_id', outbox_retry.message_id, 'messages', n));
+	PERFORM warden._outbox_wake();
+	RETURN n;
+END
+$$;
+COMMENT ON FUNCTION warden.outbox_retry(uuid) IS 'sends a dead message again; returns the number of rows revived';
+
+CREATE FUNCTION warden.outbox_retry_all()
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	n bigint;
+BEGIN
+	UPDATE warden.outbox SET state = 'pending', attempts = 0, next_attempt_at = NULL
+	 WHERE state = 'dead';
+	GET DIAGNOSTICS n = ROW_COUNT;
+	IF n > 0 THEN
+		PERFORM warden._audit('outbox_retry', NULL, jsonb_build_object('messages', n));
+		PERFORM warden._outbox_wake();
+	END IF;
+	RETURN n;
+END
+$$;
+COMMENT ON FUNCTION warden.outbox_retry_all() IS 'sends every dead message again; returns their number';
+
+CREATE FUNCTION warden.outbox_discard(message_id uuid)
+RETURNS integer
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	n integer;
+BEGIN
+	DELETE FROM warden.outbox o
+	 WHERE o.message_id = outbox_discard.message_id AND o.state = 'dead';
+	GET DIAGNOSTICS n = ROW_COUNT;
+	IF n = 0 THEN
+		RAISE EXCEPTION 'no dead outbox message with message_id %', outbox_discard.message_id
+			USING ERRCODE = 'WO001';
+	END IF;
+	PERFORM warden._audit('outbox_discard', NULL,
+		jsonb_build_object('message_id', outbox_discard.message_id, 'messages', n));
+	RETURN n;
+END
+$$;
+COMMENT ON FUNCTION warden.outbox_discard(uuid) IS 'deletes a dead message for good';
+
+REVOKE ALL ON FUNCTION warden.publish(text, text, jsonb, jsonb, uuid), warden._outbox_wake(),
+	warden.outbox_workers(), warden.outbox_stats(), warden.outbox_retry(uuid),
+	warden.outbox_retry_all(), warden.outbox_discard(uuid) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION warden.publish(text, text, jsonb, jsonb, uuid)
+	TO warden_publisher, warden_admin;
+GRANT EXECUTE ON FUNCTION warden.outbox_workers(), warden.outbox_stats(),
+	warden.outbox_retry(uuid), warden.outbox_retry_all(), warden.outbox_discard(uuid)
+	TO warden_admin;
+
+-- Workers of this database wait for the extension; tell them it is here.
+SELECT warden._outbox_wake();

@@ -31,6 +31,18 @@ int			warden_password_min_length = 8;
 int			warden_lockout_threshold = 5;
 int			warden_lockout_duration = 900;
 char	   *warden_totp_issuer = NULL;
+char	   *warden_amqp_url = NULL;
+char	   *warden_amqp_ca_file = NULL;
+char	   *warden_amqp_cert_file = NULL;
+char	   *warden_amqp_key_file = NULL;
+char	   *warden_outbox_databases = NULL;
+int			warden_outbox_workers = 2;
+int			warden_outbox_batch_size = 500;
+int			warden_outbox_max_attempts = 10;
+int			warden_outbox_retry_min = 1000;
+int			warden_outbox_retry_max = 300000;
+int			warden_outbox_retention = 3600;
+int			warden_outbox_confirm_timeout = 30000;
 
 static const struct config_enum_entry warden_mask_style_options[] = {
 	{"off", 0, false},
@@ -140,6 +152,60 @@ warden_define_gucs(void)
 							   "Issuer name shown by authenticator apps for warden's TOTP secrets.",
 							   NULL, &warden_totp_issuer, "warden",
 							   PGC_SUSET, 0, NULL, NULL, NULL);
+
+	/*
+	 * --- outbox ---
+	 * The broker settings take effect at a reload: workers reconnect. The
+	 * URL holds a password, so only superusers may read it.
+	 */
+	DefineCustomStringVariable("warden.amqp_url",
+							   "RabbitMQ URL of the outbox workers (amqp:// or amqps://); empty: no delivery.",
+							   NULL, &warden_amqp_url, "",
+							   PGC_SIGHUP, GUC_SUPERUSER_ONLY, NULL, NULL, NULL);
+	DefineCustomStringVariable("warden.amqp_ca_file",
+							   "CA certificates that verify the broker of an amqps:// URL (default: the system's).",
+							   NULL, &warden_amqp_ca_file, "",
+							   PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable("warden.amqp_cert_file",
+							   "Client certificate presented to the broker of an amqps:// URL.",
+							   NULL, &warden_amqp_cert_file, "",
+							   PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable("warden.amqp_key_file",
+							   "Private key of warden.amqp_cert_file.",
+							   NULL, &warden_amqp_key_file, "",
+							   PGC_SIGHUP, GUC_SUPERUSER_ONLY, NULL, NULL, NULL);
+	DefineCustomStringVariable("warden.outbox_databases",
+							   "Databases whose outbox the workers deliver (comma-separated).",
+							   NULL, &warden_outbox_databases, "",
+							   PGC_POSTMASTER, GUC_LIST_INPUT, NULL, NULL, NULL);
+	DefineCustomIntVariable("warden.outbox_workers",
+							"Outbox workers per database; keys are spread over them by hash.",
+							NULL, &warden_outbox_workers, 2, 1, 32,
+							PGC_POSTMASTER, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("warden.outbox_batch_size",
+							"Messages a worker publishes before it waits for their confirms.",
+							NULL, &warden_outbox_batch_size, 500, 1, 10000,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("warden.outbox_max_attempts",
+							"Failed attempts after which a message is dead (see warden.outbox_dead).",
+							NULL, &warden_outbox_max_attempts, 10, 1, 1000,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("warden.outbox_retry_min",
+							"Wait after a message's first failed attempt; doubles per attempt, with jitter.",
+							NULL, &warden_outbox_retry_min, 1000, 1, 3600 * 1000,
+							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("warden.outbox_retry_max",
+							"The longest wait between a message's attempts.",
+							NULL, &warden_outbox_retry_max, 300000, 1, 24 * 3600 * 1000,
+							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("warden.outbox_retention",
+							"How long delivered messages stay in warden.outbox before they are purged.",
+							NULL, &warden_outbox_retention, 3600, 0, INT_MAX,
+							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
+	DefineCustomIntVariable("warden.outbox_confirm_timeout",
+							"How long a worker waits for the broker's confirms before it reconnects.",
+							NULL, &warden_outbox_confirm_timeout, 30000, 100, 3600 * 1000,
+							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
 
 	/* --- authorization --- */
 	DefineCustomIntVariable("warden.check_cache_size",

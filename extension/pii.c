@@ -59,8 +59,12 @@ static unsigned char hash_key[32];
 static emit_log_hook_type prev_emit_log_hook = NULL;
 static bool in_log_hook = false;
 
-/* the last statement text the hook masked, and its masked copy */
-static const char *masked_stmt_source = NULL;
+/*
+ * A copy of the last statement text the hook masked, and its masked copy.
+ * Compared by content: the next statement often arrives at the same
+ * address (the protocol's input buffer is reused).
+ */
+static char *masked_stmt_source = NULL;
 static char *masked_stmt = NULL;
 
 /* --- settings ------------------------------------------------------------ */
@@ -247,7 +251,8 @@ mask_log_statement(const pii_mask_config *cfg)
 
 	if (debug_query_string == NULL || debug_query_string == masked_stmt)
 		return;
-	if (masked_stmt != NULL && masked_stmt_source == debug_query_string)
+	if (masked_stmt != NULL && masked_stmt_source != NULL &&
+		strcmp(masked_stmt_source, debug_query_string) == 0)
 	{
 		debug_query_string = masked_stmt;
 		return;
@@ -256,8 +261,14 @@ mask_log_statement(const pii_mask_config *cfg)
 					   TopMemoryContext, true);
 	if (masked_stmt != NULL)
 		pfree(masked_stmt);
+	if (masked_stmt_source != NULL)
+		pfree(masked_stmt_source);
 	masked_stmt = masked;
-	masked_stmt_source = debug_query_string;
+	masked_stmt_source = masked == NULL ? NULL :
+		MemoryContextAllocExtended(TopMemoryContext, strlen(debug_query_string) + 1,
+								   MCXT_ALLOC_NO_OOM);
+	if (masked_stmt_source != NULL)
+		strcpy(masked_stmt_source, debug_query_string);
 	debug_query_string = masked != NULL ? masked : withheld;
 }
 

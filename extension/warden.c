@@ -31,6 +31,7 @@ warden_shmem_request(void)
 	if (prev_shmem_request_hook)
 		prev_shmem_request_hook();
 	warden_failures_shmem_request();
+	warden_outbox_shmem_request();
 }
 
 static void
@@ -40,6 +41,7 @@ warden_shmem_startup(void)
 		prev_shmem_startup_hook();
 	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
 	warden_failures_shmem_startup();
+	warden_outbox_shmem_startup();
 	LWLockRelease(AddinShmemInitLock);
 }
 
@@ -54,6 +56,7 @@ _PG_init(void)
 
 	warden_define_gucs();
 	warden_install_log_hook();
+	warden_outbox_register_workers();
 
 	prev_shmem_request_hook = shmem_request_hook;
 	shmem_request_hook = warden_shmem_request;

@@ -43,6 +43,10 @@
 #define ERRCODE_WARDEN_DUPLICATE_ROLE		MAKE_SQLSTATE('W','A','0','0','6')
 #define ERRCODE_WARDEN_NESTED_GROUP			MAKE_SQLSTATE('W','A','0','0','7')
 
+/* class WO: outbox */
+#define ERRCODE_WARDEN_OUTBOX_NO_DEAD_MESSAGE	MAKE_SQLSTATE('W','O','0','0','1')
+#define ERRCODE_WARDEN_OUTBOX_MALFORMED		MAKE_SQLSTATE('W','O','0','0','2')
+
 /* Seconds since the Unix epoch, as JWT and TOTP count time. */
 static inline int64
 warden_unix_time(TimestampTz t)
@@ -108,6 +112,23 @@ extern void warden_install_log_hook(void);
 extern Size warden_failures_shmem_size(void);
 extern void warden_failures_shmem_request(void);
 extern void warden_failures_shmem_startup(void);
+
+/* outbox.c, outbox_worker.c */
+extern char *warden_amqp_url;
+extern char *warden_amqp_ca_file;
+extern char *warden_amqp_cert_file;
+extern char *warden_amqp_key_file;
+extern char *warden_outbox_databases;
+extern int	warden_outbox_workers;
+extern int	warden_outbox_batch_size;
+extern int	warden_outbox_max_attempts;
+extern int	warden_outbox_retry_min;
+extern int	warden_outbox_retry_max;
+extern int	warden_outbox_retention;
+extern int	warden_outbox_confirm_timeout;
+extern void warden_outbox_shmem_request(void);
+extern void warden_outbox_shmem_startup(void);
+extern void warden_outbox_register_workers(void);
 extern TimestampTz warden_login_failure(int64 principal_id, const char *principal,
 										const char *reason, bool count);
 extern void warden_audit_async(const char *event, const char *principal,
