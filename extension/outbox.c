@@ -264,6 +264,17 @@ static void outbox_xact_callback(XactEvent event, void *arg);
 static void outbox_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 									SubTransactionId parentSubid, void *arg);
 
+static void
+outbox_register_callbacks(void)
+{
+	if (!callbacks_registered)
+	{
+		RegisterXactCallback(outbox_xact_callback, NULL);
+		RegisterSubXactCallback(outbox_subxact_callback, NULL);
+		callbacks_registered = true;
+	}
+}
+
 PG_FUNCTION_INFO_V1(warden_publish);
 
 /*
@@ -306,12 +317,7 @@ warden_publish(PG_FUNCTION_ARGS)
 	if (headers != NULL)
 		outbox_check_headers(headers);
 
-	if (!callbacks_registered)
-	{
-		RegisterXactCallback(outbox_xact_callback, NULL);
-		RegisterSubXactCallback(outbox_subxact_callback, NULL);
-		callbacks_registered = true;
-	}
+	outbox_register_callbacks();
 
 	old = MemoryContextSwitchTo(TopTransactionContext);
 	m = palloc(sizeof(PendingMessage));
@@ -519,11 +525,15 @@ outbox_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 
 PG_FUNCTION_INFO_V1(warden_outbox_wake);
 
-/* warden._outbox_wake(): wakes every worker of this database. */
+/*
+ * warden._outbox_wake(): wakes every worker of this database when the
+ * transaction commits (before that, they would find nothing new).
+ */
 Datum
 warden_outbox_wake(PG_FUNCTION_ARGS)
 {
-	outbox_wake(~UINT64CONST(0));
+	outbox_register_callbacks();
+	wake_partitions = ~UINT64CONST(0);
 	PG_RETURN_VOID();
 }
 

@@ -60,7 +60,7 @@
 #define CONNECT_TIMEOUT_MS 5000
 #define RECONNECT_MIN_MS 200
 #define RECONNECT_MAX_MS 5000
-#define PURGE_EVERY_MS 10000
+#define PURGE_EVERY_MS 10000	/* or the retention, when shorter (at least 1 s) */
 #define PURGE_BATCH 1000
 #define PURGE_BATCHES_MAX 20	/* per round, so purging never starves delivery */
 #define BLOCKED_MAX 4096
@@ -731,7 +731,8 @@ warden_outbox_worker_main(Datum arg)
 				if (slot->partition == 0 && now >= purge_at)
 				{
 					outbox_purge();
-					purge_at = now + (int64) PURGE_EVERY_MS * 1000;
+					purge_at = now + Max(1000, Min((int64) PURGE_EVERY_MS,
+												   (int64) warden_outbox_retention * 1000)) * 1000;
 				}
 				if (broker == NULL && now >= reconnect_at)
 				{
