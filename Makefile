@@ -60,6 +60,11 @@ build/regress:
 include edge/edge.mk
 all: $(EDGE_BIN)
 
+# --- AMQP tools: the tests' consumer, the benchmark's reference publisher ------
+
+include tests/tools/tools.mk
+all: tools
+
 # --- unit tests of core/ (AddressSanitizer and UBSan) -------------------------
 
 CC_TEST ?= clang

@@ -28,6 +28,7 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "access/xlog.h"
 #include "catalog/pg_type.h"
 #include "commands/extension.h"
 #include "common/pg_prng.h"
@@ -511,6 +512,15 @@ outbox_round(long *wait_ms)
 		return false;
 	}
 
+	/*
+	 * A publisher may have committed with synchronous_commit off: its rows
+	 * are visible before its commit is on disk. Flushing the WAL up to now
+	 * first means no message goes out whose transaction a crash could
+	 * still undo. Usually everything is flushed already and this returns
+	 * at once.
+	 */
+	XLogFlush(GetXLogInsertRecPtr());
+
 	/* Publish it. */
 	bkeys = palloc(n * sizeof(uint64));
 	ids = palloc(n * sizeof(char *));
@@ -682,6 +692,13 @@ warden_outbox_worker_main(Datum arg)
 	slot = &outbox_shared->slots[index];
 	BackgroundWorkerInitializeConnection(MyBgworkerEntry->bgw_extra, NULL, 0);
 	pgstat_report_appname("warden outbox worker");
+
+	/*
+	 * A worker's own commits need not wait for the disk: if a crash loses
+	 * the mark of a delivered row, the row is sent again (at least once, as
+	 * promised); nothing a worker writes can lose a message.
+	 */
+	SetConfigOption("synchronous_commit", "off", PGC_SUSET, PGC_S_OVERRIDE);
 
 	batch_cxt = AllocSetContextCreate(TopMemoryContext, "warden outbox batch",
 									  ALLOCSET_DEFAULT_SIZES);

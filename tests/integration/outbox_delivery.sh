@@ -182,6 +182,21 @@ sleep 5
 c1=$(cpu)
 t_check "idle workers use no CPU ($((c1 - c0)) ticks in 5 s)" test $((c1 - c0)) -le 2
 
+# --- SIGTERM: a worker stops cleanly and the postmaster starts it again ---
+Q=it.outbox.term
+ob_queue "$Q" amq.topic:it.term.# >/dev/null
+read -r victim other <<<"$(oq "SELECT string_agg(pid::text, ' ' ORDER BY worker) FROM warden.outbox_workers()")"
+oq "SELECT pg_terminate_backend($victim)" >/dev/null
+t_check "a worker stopped with SIGTERM is started again" \
+  wait_until 20 sh -c "test \"\$(psql -X -At -d $OB_DB -c 'SELECT count(*) FROM warden.outbox_workers() WHERE connected AND pid <> $victim')\" = 2"
+t_eq "without a crash restart: the other worker runs on" "$other" \
+  "$(oq "SELECT pid FROM warden.outbox_workers() WHERE pid = $other")"
+t_match "the server log shows a clean exit" 'exit code 1' \
+  "$(grep -a "(PID $victim) exited" "$("$WARDEN_ROOT/scripts/stack" logs postgresql)" | tail -1)"
+oq "SELECT warden.publish('amq.topic', 'it.term.' || i, jsonb_build_object('i', i)) FROM generate_series(1, 20) AS i" >/dev/null
+t_eq "and both deliver again" 20 "$(ob_consume "$Q" 20 5000 | wc -l)"
+ob_delete_queue "$Q"
+
 oq "DROP TABLE IF EXISTS public.it_counter; DROP SEQUENCE IF EXISTS public.it_began" >/dev/null
 ob_teardown
 t_done

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# tests/integration/outbox_tls.sh: the outbox workers over amqps://. With
+# the stack's CA they deliver through RabbitMQ's TLS listener; with another
+# CA, or with a host name the certificate does not name, they refuse to
+# connect, say why, and deliver nothing until the settings are fixed. The
+# listener itself is checked with openssl s_client.
+. "$WARDEN_ROOT/tests/lib.sh"
+. "$WARDEN_ROOT/tests/lib_outbox.sh"
+
+ob_setup
+Q=it.outbox.tls
+ob_queue "$Q" amq.topic:it.tls.# >/dev/null
+AMQPS_PORT=$(sed -E 's|.*:([0-9]+)/.*|\1|' <<<"$WARDEN_AMQPS_URL")
+
+out=$(openssl s_client -connect "127.0.0.1:$AMQPS_PORT" -servername localhost -verify_hostname localhost \
+  -CAfile "$WARDEN_STACK_CA_FILE" -verify_return_error -brief </dev/null 2>&1)
+t_match "the broker's TLS listener verifies with the stack's CA (openssl s_client)" 'Verification: OK' "$out"
+t_match "and speaks TLS 1.3" 'Protocol version: TLSv1.3' "$out"
+
+use() { # use URL CA_FILE: the workers' broker settings
+  oq "ALTER SYSTEM SET warden.amqp_url = '$1'" >/dev/null
+  oq "ALTER SYSTEM SET warden.amqp_ca_file = '$2'" >/dev/null
+  oq "SELECT pg_reload_conf()" >/dev/null
+}
+errors() { oq "SELECT string_agg(coalesce(last_error, ''), '; ') FROM warden.outbox_workers()"; }
+disconnected() { [ "$(oq "SELECT count(*) FROM warden.outbox_workers() WHERE NOT connected")" = 2 ]; }
+
+# The stack's CA: delivered over TLS.
+use "$WARDEN_AMQPS_URL" "$WARDEN_STACK_PG_CA_FILE"
+t_check "the workers connect over amqps://" ob_wait_connected 20
+oq "SELECT warden.publish('amq.topic', 'it.tls.' || i, jsonb_build_object('i', i)) FROM generate_series(1, 10) AS i" >/dev/null
+t_eq "messages are delivered over TLS" 10 "$(ob_consume "$Q" 10 5000 | wc -l)"
+
+# Another CA: the broker's certificate does not verify.
+other=$WARDEN_TEST_TMP/other-ca
+mkdir -p "$other"
+openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj "/CN=some other CA" \
+  -keyout "$other/ca.key" -out "$other/ca.crt" >/dev/null 2>&1
+# Beside the stack's CA, where the server's OS user can read it.
+cafile=$WARDEN_STACK_PG_CA_FILE.other
+install -m 644 "$other/ca.crt" "$cafile"
+use "$WARDEN_AMQPS_URL" "$cafile"
+t_check "with a CA that did not sign the broker's certificate, the workers do not connect" \
+  wait_until 20 disconnected
+t_match "and say why" 'certificate|SSL|ssl|verif' "$(errors)"
+oq "SELECT warden.publish('amq.topic', 'it.tls.x', '{\"m\": \"held\"}')" >/dev/null
+sleep 2
+t_eq "nothing is delivered" 0 "$(ob_consume "$Q" 1 1500 | wc -l)"
+t_eq "the message waits in the outbox" 1 "$(ob_pending)"
+
+# The right CA, but the address instead of the name the certificate bears.
+use "${WARDEN_AMQPS_URL/@localhost:/@127.0.0.1:}" "$WARDEN_STACK_PG_CA_FILE"
+sleep 3
+t_check "a host name the certificate does not name is refused" disconnected
+t_eq "still nothing delivered" 1 "$(ob_pending)"
+
+# Fixed: the held message goes out.
+use "$WARDEN_AMQPS_URL" "$WARDEN_STACK_PG_CA_FILE"
+t_check "with the right settings the workers reconnect" ob_wait_connected 20
+t_eq "and deliver the held message" held "$(ob_consume "$Q" 1 5000 | jq -r '.body | fromjson | .m')"
+
+oq "ALTER SYSTEM RESET warden.amqp_url" >/dev/null
+oq "ALTER SYSTEM RESET warden.amqp_ca_file" >/dev/null
+rm -f "$cafile"
+ob_delete_queue "$Q"
+ob_teardown
+t_done
