@@ -40,51 +40,41 @@
 #include <getopt.h>
 #include <limits.h>
 #include <poll.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
-#include <sys/time.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <amqp.h>
 #include <amqp_framing.h>
-#include <amqp_ssl_socket.h>
-#include <amqp_tcp_socket.h>
+
+#include "amqp_common.h"
 
 #define PROG				"amqp_ref"
-#define CHANNEL				1
-#define NS_PER_MS			((uint64_t) 1000000)
-#define NS_PER_S			((uint64_t) 1000000000)
-#define CONNECT_TIMEOUT_MS	10000
-#define RPC_TIMEOUT_MS		15000
 /* a batch whose confirms stop coming for this long is given up */
-#define CONFIRM_STALL_NS	(30 * NS_PER_S)
+#define CONFIRM_STALL_NS	(30 * TOOL_NS_PER_S)
 /* rate mode: how long to wait for the last confirms */
-#define DRAIN_NS			(10 * NS_PER_S)
+#define DRAIN_NS			(10 * TOOL_NS_PER_S)
 /* bounds blocking sends, which rabbitmq-c does without a deadline */
 #define WATCHDOG_MS			60000
 /* rate mode: most messages awaiting a confirm at once */
 #define RATE_WINDOW			((uint64_t) 1 << 20)
 #define MAX_SIZE			(128L * 1024 * 1024)
 #define MAX_RETURNS_SHOWN	5
-#define DEFAULT_CACERT		"/etc/ssl/certs/ca-certificates.crt"
 
-#define EXIT_USAGE			1
-#define EXIT_LOCAL			1
-#define EXIT_BROKER			2
+/* 0, 1 and 2 as every tool (amqp_common.h); 3 is ours */
 #define EXIT_FAILED			3
+
+const char	tool_progname[] = PROG;
 
 typedef struct options
 {
-	const char *url;
+	tool_broker broker;			/* --url, --cacert */
 	const char *exchange;
 	const char *routing_key;
-	const char *cacert;
 	long		routing_keys;	/* 0: K itself */
 	long		size;
 	long		batch;
@@ -139,42 +129,6 @@ typedef struct publisher
 
 /* --- small helpers ---------------------------------------------------------- */
 
-static uint64_t
-now_ns(void)
-{
-	struct timespec ts;
-
-	if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
-	{
-		perror(PROG ": clock_gettime");
-		exit(EXIT_LOCAL);
-	}
-	return (uint64_t) ts.tv_sec * NS_PER_S + (uint64_t) ts.tv_nsec;
-}
-
-static struct timeval
-ms_to_timeval(long ms)
-{
-	struct timeval tv;
-
-	tv.tv_sec = (time_t) (ms / 1000);
-	tv.tv_usec = (suseconds_t) ((ms % 1000) * 1000);
-	return tv;
-}
-
-static void
-watchdog_fired(int signo)
-{
-	static const char msg[] =
-		PROG ": watchdog: no progress for 60 s (broker blocked?), giving up\n";
-
-	(void) signo;
-	/* nothing sensible is left to do if stderr is gone */
-	if (write(STDERR_FILENO, msg, sizeof(msg) - 1) < 0)
-		_exit(EXIT_BROKER);
-	_exit(EXIT_BROKER);
-}
-
 /*
  * Re-armed at every step of every loop: waits have their own timeouts,
  * but a send to a broker that stopped reading (a resource alarm) blocks.
@@ -182,44 +136,11 @@ watchdog_fired(int signo)
 static void
 arm_watchdog(void)
 {
-	struct itimerval it;
-
-	memset(&it, 0, sizeof(it));
-	it.it_value = ms_to_timeval(WATCHDOG_MS);
-	if (setitimer(ITIMER_REAL, &it, NULL) != 0)
+	if (!tool_watchdog_arm(WATCHDOG_MS))
 	{
 		perror(PROG ": setitimer");
-		exit(EXIT_LOCAL);
+		exit(TOOL_EXIT_LOCAL);
 	}
-}
-
-static bool
-parse_long(const char *s, long min, long max, long *out)
-{
-	char	   *end;
-	long		v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno != 0 || end == s || *end != '\0' || v < min || v > max)
-		return false;
-	*out = v;
-	return true;
-}
-
-static bool
-parse_positive_double(const char *s, double max, double *out)
-{
-	char	   *end;
-	double		v;
-
-	errno = 0;
-	v = strtod(s, &end);
-	/* written this way round, NaN fails too */
-	if (errno != 0 || end == s || *end != '\0' || !(v > 0 && v <= max))
-		return false;
-	*out = v;
-	return true;
 }
 
 /* splitmix64: message ids need to be unique, not secret */
@@ -261,198 +182,27 @@ make_uuid(uint64_t *rng, char out[37])
 	out[o] = '\0';
 }
 
-/* --- broker errors and connection ------------------------------------------- */
-
-static void
-describe_reply(amqp_rpc_reply_t r, char *buf, size_t len)
-{
-	switch (r.reply_type)
-	{
-		case AMQP_RESPONSE_NORMAL:
-			snprintf(buf, len, "no error");
-			break;
-		case AMQP_RESPONSE_NONE:
-			snprintf(buf, len, "no reply from the broker");
-			break;
-		case AMQP_RESPONSE_LIBRARY_EXCEPTION:
-			snprintf(buf, len, "%s", amqp_error_string2(r.library_error));
-			break;
-		case AMQP_RESPONSE_SERVER_EXCEPTION:
-			if (r.reply.id == AMQP_CONNECTION_CLOSE_METHOD)
-			{
-				amqp_connection_close_t *m = r.reply.decoded;
-
-				snprintf(buf, len, "broker closed the connection: %u %.*s",
-						 (unsigned) m->reply_code, (int) m->reply_text.len,
-						 (const char *) m->reply_text.bytes);
-			}
-			else if (r.reply.id == AMQP_CHANNEL_CLOSE_METHOD)
-			{
-				amqp_channel_close_t *m = r.reply.decoded;
-
-				snprintf(buf, len, "broker closed the channel: %u %.*s",
-						 (unsigned) m->reply_code, (int) m->reply_text.len,
-						 (const char *) m->reply_text.bytes);
-			}
-			else
-				snprintf(buf, len, "unexpected broker method 0x%08x",
-						 (unsigned) r.reply.id);
-			break;
-	}
-}
-
-static bool
-rpc_ok(amqp_connection_state_t conn, const char *what)
-{
-	amqp_rpc_reply_t r = amqp_get_rpc_reply(conn);
-	char		why[512];
-
-	if (r.reply_type == AMQP_RESPONSE_NORMAL)
-		return true;
-	describe_reply(r, why, sizeof(why));
-	fprintf(stderr, PROG ": %s: %s\n", what, why);
-	return false;
-}
+/* --- connection ------------------------------------------------------------------ */
 
 /*
- * Connects, logs in and opens CHANNEL; NULL (with a message) on failure.
- * The URL is never echoed: it carries the password.
+ * Connects (see tool_connect) and puts the channel into confirm mode; NULL
+ * (with a message) on failure.
  */
 static amqp_connection_state_t
-broker_connect(const char *url, const char *cacert, bool *ssl)
+broker_connect(const tool_broker *broker, bool *ssl)
 {
-	struct amqp_connection_info ci;
-	amqp_connection_state_t conn = NULL;
-	amqp_socket_t *sock;
-	struct timeval tv = ms_to_timeval(CONNECT_TIMEOUT_MS);
-	struct timeval rpc_tv = ms_to_timeval(RPC_TIMEOUT_MS);
-	amqp_rpc_reply_t r;
-	char		why[512];
-	char	   *buf;
-	int			rc;
+	amqp_connection_state_t conn;
 
-	/* amqp_parse_url cuts the string it parses into pieces */
-	buf = strdup(url);
-	if (buf == NULL)
+	conn = tool_connect(broker, TOOL_CONNECT_TIMEOUT_MS, NULL, ssl);
+	if (conn == NULL)
+		return NULL;
+	if (amqp_confirm_select(conn, TOOL_CHANNEL) == NULL &&
+		!tool_rpc_ok(conn, "cannot enable publisher confirms"))
 	{
-		fprintf(stderr, PROG ": out of memory\n");
+		tool_abandon(conn);
 		return NULL;
 	}
-	amqp_default_connection_info(&ci);
-	if (amqp_parse_url(buf, &ci) != AMQP_STATUS_OK)
-	{
-		fprintf(stderr, PROG ": invalid --url (expected "
-				"amqp[s]://user:password@host:port/vhost)\n");
-		goto fail;
-	}
-	*ssl = ci.ssl;
-
-	conn = amqp_new_connection();
-	if (conn == NULL)
-	{
-		fprintf(stderr, PROG ": out of memory\n");
-		goto fail;
-	}
-	sock = ci.ssl ? amqp_ssl_socket_new(conn) : amqp_tcp_socket_new(conn);
-	if (sock == NULL)
-	{
-		fprintf(stderr, PROG ": cannot create a %s socket\n",
-				ci.ssl ? "TLS" : "TCP");
-		goto fail;
-	}
-	if (ci.ssl)
-	{
-		rc = amqp_ssl_socket_set_cacert(sock, cacert);
-		if (rc != AMQP_STATUS_OK)
-		{
-			fprintf(stderr, PROG ": cannot load CA certificates from %s: %s\n",
-					cacert, amqp_error_string2(rc));
-			goto fail;
-		}
-	}
-
-	rc = amqp_socket_open_noblock(sock, ci.host, ci.port, &tv);
-	if (rc != AMQP_STATUS_OK)
-	{
-		fprintf(stderr, PROG ": cannot connect to %s:%d: %s\n",
-				ci.host, ci.port, amqp_error_string2(rc));
-		goto fail;
-	}
-	rc = amqp_set_handshake_timeout(conn, &tv);
-	if (rc == AMQP_STATUS_OK)
-		rc = amqp_set_rpc_timeout(conn, &rpc_tv);
-	if (rc != AMQP_STATUS_OK)
-	{
-		fprintf(stderr, PROG ": cannot set timeouts: %s\n",
-				amqp_error_string2(rc));
-		goto fail;
-	}
-
-	/*
-	 * No heartbeats: the benchmark should measure publishing alone, every
-	 * wait has a timeout, and the watchdog covers sends.
-	 */
-	r = amqp_login(conn, ci.vhost, 0, AMQP_DEFAULT_FRAME_SIZE, 0,
-				   AMQP_SASL_METHOD_PLAIN, ci.user, ci.password);
-	if (r.reply_type != AMQP_RESPONSE_NORMAL)
-	{
-		describe_reply(r, why, sizeof(why));
-		fprintf(stderr, PROG ": cannot log in to %s:%d vhost \"%s\" as \"%s\": %s\n",
-				ci.host, ci.port, ci.vhost, ci.user, why);
-		goto fail;
-	}
-	if (amqp_channel_open(conn, CHANNEL) == NULL &&
-		!rpc_ok(conn, "cannot open a channel"))
-		goto fail;
-	if (amqp_confirm_select(conn, CHANNEL) == NULL &&
-		!rpc_ok(conn, "cannot enable publisher confirms"))
-		goto fail;
-
-	free(buf);
 	return conn;
-
-fail:
-	/* the socket belongs to the connection and goes with it */
-	if (conn != NULL && amqp_destroy_connection(conn) != AMQP_STATUS_OK)
-		fprintf(stderr, PROG ": cannot tear down the connection\n");
-	free(buf);
-	return NULL;
-}
-
-/* Closes cleanly after a run; false (with a message) if that failed. */
-static bool
-broker_close(amqp_connection_state_t conn)
-{
-	amqp_rpc_reply_t r;
-	char		why[512];
-	bool		ok = true;
-	int			rc;
-
-	r = amqp_channel_close(conn, CHANNEL, AMQP_REPLY_SUCCESS);
-	if (r.reply_type != AMQP_RESPONSE_NORMAL)
-	{
-		describe_reply(r, why, sizeof(why));
-		fprintf(stderr, PROG ": cannot close the channel: %s\n", why);
-		ok = false;
-	}
-	else
-	{
-		r = amqp_connection_close(conn, AMQP_REPLY_SUCCESS);
-		if (r.reply_type != AMQP_RESPONSE_NORMAL)
-		{
-			describe_reply(r, why, sizeof(why));
-			fprintf(stderr, PROG ": cannot close the connection: %s\n", why);
-			ok = false;
-		}
-	}
-	rc = amqp_destroy_connection(conn);
-	if (rc != AMQP_STATUS_OK)
-	{
-		fprintf(stderr, PROG ": cannot tear down the connection: %s\n",
-				amqp_error_string2(rc));
-		ok = false;
-	}
-	return ok;
 }
 
 /* --- confirms ------------------------------------------------------------------ */
@@ -526,7 +276,7 @@ record_latency(tracker *t, double ms)
 static bool
 tracker_confirm(tracker *t, uint64_t tag, bool multiple, bool ok)
 {
-	uint64_t	now = t->record ? now_ns() : 0;
+	uint64_t	now = t->record ? tool_now_ns() : 0;
 	uint64_t	from = multiple ? t->low : tag;
 	uint64_t	i;
 
@@ -551,7 +301,7 @@ tracker_confirm(tracker *t, uint64_t tag, bool multiple, bool ok)
 		else
 			t->nacked++;
 		if (t->record &&
-			!record_latency(t, (double) (now - t->sent_ns[slot]) / (double) NS_PER_MS))
+			!record_latency(t, (double) (now - t->sent_ns[slot]) / (double) TOOL_NS_PER_MS))
 			return false;
 	}
 	while (t->low < t->next_tag && !t->waiting[t->low & (t->cap - 1)])
@@ -567,7 +317,7 @@ handle_frame(publisher *p, const amqp_frame_t *f)
 {
 	if (f->frame_type == AMQP_FRAME_HEADER)
 	{
-		if (!p->want_header || f->channel != CHANNEL)
+		if (!p->want_header || f->channel != TOOL_CHANNEL)
 		{
 			fprintf(stderr, PROG ": protocol error: unexpected content header\n");
 			return false;
@@ -578,7 +328,7 @@ handle_frame(publisher *p, const amqp_frame_t *f)
 	}
 	if (f->frame_type == AMQP_FRAME_BODY)
 	{
-		if (p->want_header || f->channel != CHANNEL ||
+		if (p->want_header || f->channel != TOOL_CHANNEL ||
 			f->payload.body_fragment.len > p->body_left)
 		{
 			fprintf(stderr, PROG ": protocol error: unexpected content body\n");
@@ -593,34 +343,11 @@ handle_frame(publisher *p, const amqp_frame_t *f)
 	switch (f->payload.method.id)
 	{
 		case AMQP_CONNECTION_CLOSE_METHOD:
-			{
-				amqp_connection_close_t *m = f->payload.method.decoded;
-				amqp_connection_close_ok_t ok;
-
-				fprintf(stderr, PROG ": broker closed the connection: %u %.*s\n",
-						(unsigned) m->reply_code, (int) m->reply_text.len,
-						(const char *) m->reply_text.bytes);
-				/* best effort: the connection is gone either way */
-				memset(&ok, 0, sizeof(ok));
-				(void) amqp_send_method(p->conn, 0,
-										AMQP_CONNECTION_CLOSE_OK_METHOD, &ok);
-				p->closed_by_broker = true;
-				return false;
-			}
 		case AMQP_CHANNEL_CLOSE_METHOD:
-			{
-				amqp_channel_close_t *m = f->payload.method.decoded;
-				amqp_channel_close_ok_t ok;
-
-				fprintf(stderr, PROG ": broker closed the channel: %u %.*s\n",
-						(unsigned) m->reply_code, (int) m->reply_text.len,
-						(const char *) m->reply_text.bytes);
-				memset(&ok, 0, sizeof(ok));
-				(void) amqp_send_method(p->conn, f->channel,
-										AMQP_CHANNEL_CLOSE_OK_METHOD, &ok);
-				p->closed_by_broker = true;
-				return false;
-			}
+			tool_report_close(f);
+			tool_answer_close(p->conn, f);
+			p->closed_by_broker = true;
+			return false;
 		default:
 			break;
 	}
@@ -677,12 +404,11 @@ drain_ready(publisher *p)
 	for (;;)
 	{
 		amqp_frame_t frame;
-		struct timeval zero = {0, 0};
 		int			rc;
 
 		/* handle_frame keeps nothing from a frame: recycle its memory */
 		amqp_maybe_release_buffers(p->conn);
-		rc = amqp_simple_wait_frame_noblock(p->conn, &frame, &zero);
+		rc = tool_wait_frame(p->conn, &frame, 0);
 		if (rc == AMQP_STATUS_TIMEOUT)
 			return true;
 		if (rc != AMQP_STATUS_OK)
@@ -706,7 +432,7 @@ drain_ready(publisher *p)
 static bool
 wait_and_drain(publisher *p, uint64_t timeout_ns)
 {
-	uint64_t	cap = p->ssl ? NS_PER_MS : 50 * NS_PER_MS;
+	uint64_t	cap = p->ssl ? TOOL_NS_PER_MS : 50 * TOOL_NS_PER_MS;
 
 	if (timeout_ns > cap)
 		timeout_ns = cap;
@@ -719,8 +445,8 @@ wait_and_drain(publisher *p, uint64_t timeout_ns)
 		pfd.fd = amqp_get_sockfd(p->conn);
 		pfd.events = POLLIN;
 		pfd.revents = 0;
-		ts.tv_sec = (time_t) (timeout_ns / NS_PER_S);
-		ts.tv_nsec = (long) (timeout_ns % NS_PER_S);
+		ts.tv_sec = (time_t) (timeout_ns / TOOL_NS_PER_S);
+		ts.tv_nsec = (long) (timeout_ns % TOOL_NS_PER_S);
 		if (pfd.fd < 0)
 		{
 			fprintf(stderr, PROG ": lost the connection\n");
@@ -773,8 +499,8 @@ publish_one(publisher *p)
 	props.headers.entries = &header;
 
 	/* latency starts at the call: serialising and sending are part of it */
-	tracker_sent(&p->t, now_ns());
-	rc = amqp_basic_publish(p->conn, CHANNEL, amqp_cstring_bytes(opt->exchange),
+	tracker_sent(&p->t, tool_now_ns());
+	rc = amqp_basic_publish(p->conn, TOOL_CHANNEL, amqp_cstring_bytes(opt->exchange),
 							key, 1, 0, &props, p->body);
 	if (rc != AMQP_STATUS_OK)
 	{
@@ -790,8 +516,8 @@ static bool
 run_batches(publisher *p, double *elapsed_s)
 {
 	const options *opt = p->opt;
-	uint64_t	start = now_ns();
-	uint64_t	limit_ns = (uint64_t) (opt->seconds * (double) NS_PER_S);
+	uint64_t	start = tool_now_ns();
+	uint64_t	limit_ns = (uint64_t) (opt->seconds * (double) TOOL_NS_PER_S);
 	bool		ok = true;
 
 	for (;;)
@@ -802,7 +528,7 @@ run_batches(publisher *p, double *elapsed_s)
 
 		if (opt->messages > 0 && p->published >= (uint64_t) opt->messages)
 			break;
-		if (limit_ns > 0 && now_ns() - start >= limit_ns)
+		if (limit_ns > 0 && tool_now_ns() - start >= limit_ns)
 			break;
 		if (opt->messages > 0 && (uint64_t) opt->messages - p->published < n)
 			n = (uint64_t) opt->messages - p->published;
@@ -812,7 +538,7 @@ run_batches(publisher *p, double *elapsed_s)
 			if (!publish_one(p))
 				return false;
 
-		last_progress = now_ns();
+		last_progress = tool_now_ns();
 		while (p->t.pending > 0)
 		{
 			uint64_t	before = p->t.pending;
@@ -821,14 +547,14 @@ run_batches(publisher *p, double *elapsed_s)
 			arm_watchdog();
 			if (!wait_and_drain(p, CONFIRM_STALL_NS))
 				return false;
-			now = now_ns();
+			now = tool_now_ns();
 			if (p->t.pending < before)
 				last_progress = now;
 			else if (now - last_progress >= CONFIRM_STALL_NS)
 			{
 				fprintf(stderr, PROG ": no confirm for %llu s, giving up on "
 						"%llu messages\n",
-						(unsigned long long) (CONFIRM_STALL_NS / NS_PER_S),
+						(unsigned long long) (CONFIRM_STALL_NS / TOOL_NS_PER_S),
 						(unsigned long long) p->t.pending);
 				p->unconfirmed = p->t.pending;
 				ok = false;
@@ -838,7 +564,7 @@ run_batches(publisher *p, double *elapsed_s)
 		if (!ok)
 			break;
 	}
-	*elapsed_s = (double) (now_ns() - start) / (double) NS_PER_S;
+	*elapsed_s = (double) (tool_now_ns() - start) / (double) TOOL_NS_PER_S;
 	/* a stall is reported through failed=, not as a broker error */
 	return true;
 }
@@ -848,9 +574,9 @@ static bool
 run_rate(publisher *p)
 {
 	const options *opt = p->opt;
-	uint64_t	interval = (uint64_t) ((double) NS_PER_S / opt->rate);
-	uint64_t	start = now_ns();
-	uint64_t	end = start + (uint64_t) (opt->seconds * (double) NS_PER_S);
+	uint64_t	interval = (uint64_t) ((double) TOOL_NS_PER_S / opt->rate);
+	uint64_t	start = tool_now_ns();
+	uint64_t	end = start + (uint64_t) (opt->seconds * (double) TOOL_NS_PER_S);
 	uint64_t	due = start;
 	uint64_t	drain_end;
 
@@ -861,7 +587,7 @@ run_rate(publisher *p)
 		uint64_t	now;
 
 		arm_watchdog();
-		now = now_ns();
+		now = tool_now_ns();
 		if (now >= end)
 			break;
 		if (opt->messages > 0 && p->published >= (uint64_t) opt->messages)
@@ -877,7 +603,7 @@ run_rate(publisher *p)
 		if (tracker_full(&p->t))
 		{
 			/* a million confirms behind: the broker sets the pace now */
-			if (!wait_and_drain(p, NS_PER_MS))
+			if (!wait_and_drain(p, TOOL_NS_PER_MS))
 				return false;
 			continue;
 		}
@@ -889,24 +615,24 @@ run_rate(publisher *p)
 		 * rather than publish a burst.
 		 */
 		due += interval;
-		if (now > due + NS_PER_S)
+		if (now > due + TOOL_NS_PER_S)
 			due = now;
 		if (!drain_ready(p))
 			return false;
 	}
 
-	drain_end = now_ns() + DRAIN_NS;
+	drain_end = tool_now_ns() + DRAIN_NS;
 	while (p->t.pending > 0)
 	{
 		uint64_t	now;
 
 		arm_watchdog();
-		now = now_ns();
+		now = tool_now_ns();
 		if (now >= drain_end)
 		{
 			fprintf(stderr, PROG ": %llu messages not confirmed within %llu s\n",
 					(unsigned long long) p->t.pending,
-					(unsigned long long) (DRAIN_NS / NS_PER_S));
+					(unsigned long long) (DRAIN_NS / TOOL_NS_PER_S));
 			p->unconfirmed = p->t.pending;
 			break;
 		}
@@ -956,11 +682,52 @@ usage(FILE *f)
 			"Exit: 0 ok, 1 usage/local, 2 broker, 3 some messages failed.\n");
 }
 
+/* One option for tool_parse_args; false (with a message) if it is bad. */
+static bool
+take_option(int c, const char *arg, void *ctx)
+{
+	options    *opt = ctx;
+
+	switch (c)
+	{
+		case 'x':
+			opt->exchange = arg;
+			return true;
+		case 'k':
+			opt->routing_key = arg;
+			return true;
+		case 'K':
+			return tool_option_long("--routing-keys", arg, 0, INT_MAX,
+									"a number >= 0", &opt->routing_keys);
+		case 's':
+			/* {"pad":""} is the smallest body of the shape */
+			if (tool_parse_long(arg, 10, MAX_SIZE, &opt->size))
+				return true;
+			fprintf(stderr, PROG ": --size: expected 10 .. %ld bytes\n",
+					MAX_SIZE);
+			return false;
+		case 'b':
+			return tool_option_long("--batch", arg, 1, 1000000,
+									"1 .. 1000000", &opt->batch);
+		case 'm':
+			return tool_option_long("--messages", arg, 0, LONG_MAX,
+									"a number >= 0", &opt->messages);
+		case 'r':
+			return tool_option_double("--rate", arg, 1e9,
+									  "messages per second > 0", &opt->rate);
+		case 'S':
+			return tool_option_double("--seconds", arg, 1e6,
+									  "a number > 0", &opt->seconds);
+		default:
+			/* longopts has no other codes */
+			return false;
+	}
+}
+
 static bool
 parse_options(int argc, char **argv, options *opt)
 {
 	static const struct option longopts[] = {
-		{"url", required_argument, NULL, 'u'},
 		{"exchange", required_argument, NULL, 'x'},
 		{"routing-key", required_argument, NULL, 'k'},
 		{"routing-keys", required_argument, NULL, 'K'},
@@ -969,91 +736,17 @@ parse_options(int argc, char **argv, options *opt)
 		{"messages", required_argument, NULL, 'm'},
 		{"rate", required_argument, NULL, 'r'},
 		{"seconds", required_argument, NULL, 'S'},
-		{"cacert", required_argument, NULL, 'c'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0}
+		TOOL_LONGOPTS
 	};
-	int			c;
 
 	memset(opt, 0, sizeof(*opt));
 	opt->size = 256;
 	opt->batch = 100;
-	opt->cacert = DEFAULT_CACERT;
 
-	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1)
-	{
-		switch (c)
-		{
-			case 'u':
-				opt->url = optarg;
-				break;
-			case 'x':
-				opt->exchange = optarg;
-				break;
-			case 'k':
-				opt->routing_key = optarg;
-				break;
-			case 'K':
-				if (!parse_long(optarg, 0, INT_MAX, &opt->routing_keys))
-				{
-					fprintf(stderr, PROG ": --routing-keys: expected a number >= 0\n");
-					return false;
-				}
-				break;
-			case 's':
-				/* {"pad":""} is the smallest body of the shape */
-				if (!parse_long(optarg, 10, MAX_SIZE, &opt->size))
-				{
-					fprintf(stderr, PROG ": --size: expected 10 .. %ld bytes\n",
-							MAX_SIZE);
-					return false;
-				}
-				break;
-			case 'b':
-				if (!parse_long(optarg, 1, 1000000, &opt->batch))
-				{
-					fprintf(stderr, PROG ": --batch: expected 1 .. 1000000\n");
-					return false;
-				}
-				break;
-			case 'm':
-				if (!parse_long(optarg, 0, LONG_MAX, &opt->messages))
-				{
-					fprintf(stderr, PROG ": --messages: expected a number >= 0\n");
-					return false;
-				}
-				break;
-			case 'r':
-				if (!parse_positive_double(optarg, 1e9, &opt->rate))
-				{
-					fprintf(stderr, PROG ": --rate: expected messages per second > 0\n");
-					return false;
-				}
-				break;
-			case 'S':
-				if (!parse_positive_double(optarg, 1e6, &opt->seconds))
-				{
-					fprintf(stderr, PROG ": --seconds: expected a number > 0\n");
-					return false;
-				}
-				break;
-			case 'c':
-				opt->cacert = optarg;
-				break;
-			case 'h':
-				usage(stdout);
-				exit(0);
-			default:
-				/* getopt_long said what was wrong */
-				return false;
-		}
-	}
-	if (optind < argc)
-	{
-		fprintf(stderr, PROG ": unexpected argument: %s\n", argv[optind]);
+	if (!tool_parse_args(argc, argv, longopts, &opt->broker, take_option, opt,
+						 usage))
 		return false;
-	}
-	if (opt->url == NULL || opt->exchange == NULL || opt->routing_key == NULL)
+	if (opt->broker.url == NULL || opt->exchange == NULL || opt->routing_key == NULL)
 	{
 		fprintf(stderr, PROG ": --url, --exchange and --routing-key are required\n");
 		return false;
@@ -1092,7 +785,6 @@ main(int argc, char **argv)
 {
 	options		opt;
 	publisher	p;
-	struct sigaction sa;
 	double		elapsed = 0;
 	uint64_t	failed;
 	bool		ran;
@@ -1101,7 +793,7 @@ main(int argc, char **argv)
 	if (!parse_options(argc, argv, &opt))
 	{
 		usage(stderr);
-		return EXIT_USAGE;
+		return TOOL_EXIT_USAGE;
 	}
 
 	memset(&p, 0, sizeof(p));
@@ -1118,7 +810,7 @@ main(int argc, char **argv)
 		free(p.key);
 		free(p.body.bytes);
 		tracker_free(&p.t);
-		return EXIT_LOCAL;
+		return TOOL_EXIT_LOCAL;
 	}
 	if (getrandom(&p.rng, sizeof(p.rng), 0) != (ssize_t) sizeof(p.rng))
 	{
@@ -1126,29 +818,27 @@ main(int argc, char **argv)
 		free(p.key);
 		free(p.body.bytes);
 		tracker_free(&p.t);
-		return EXIT_LOCAL;
+		return TOOL_EXIT_LOCAL;
 	}
 
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = watchdog_fired;
-	sigemptyset(&sa.sa_mask);
-	if (sigaction(SIGALRM, &sa, NULL) != 0)
+	if (!tool_watchdog_install("no progress for 60 s (broker blocked?), "
+							   "giving up", TOOL_EXIT_BROKER))
 	{
 		perror(PROG ": sigaction");
 		free(p.key);
 		free(p.body.bytes);
 		tracker_free(&p.t);
-		return EXIT_LOCAL;
+		return TOOL_EXIT_LOCAL;
 	}
 	arm_watchdog();
 
-	p.conn = broker_connect(opt.url, opt.cacert, &p.ssl);
+	p.conn = broker_connect(&opt.broker, &p.ssl);
 	if (p.conn == NULL)
 	{
 		free(p.key);
 		free(p.body.bytes);
 		tracker_free(&p.t);
-		return EXIT_BROKER;
+		return TOOL_EXIT_BROKER;
 	}
 
 	ran = opt.rate > 0 ? run_rate(&p) : run_batches(&p, &elapsed);
@@ -1156,9 +846,8 @@ main(int argc, char **argv)
 	if (!ran)
 	{
 		/* the connection is broken or closed by the broker: no goodbyes */
-		if (amqp_destroy_connection(p.conn) != AMQP_STATUS_OK)
-			fprintf(stderr, PROG ": cannot tear down the connection\n");
-		status = EXIT_BROKER;
+		tool_abandon(p.conn);
+		status = TOOL_EXIT_BROKER;
 	}
 	else
 	{
@@ -1188,10 +877,10 @@ main(int argc, char **argv)
 		if (fflush(stdout) == EOF)
 		{
 			fprintf(stderr, PROG ": cannot write to stdout: %s\n", strerror(errno));
-			status = EXIT_LOCAL;
+			status = TOOL_EXIT_LOCAL;
 		}
-		if (!broker_close(p.conn) && status == 0)
-			status = EXIT_BROKER;
+		if (!tool_close(p.conn, true) && status == 0)
+			status = TOOL_EXIT_BROKER;
 	}
 
 	free(p.key);

@@ -2111,73 +2111,62 @@ AS $$
 $$;
 COMMENT ON FUNCTION warden.outbox_stats() IS 'outbox backlog, counts and worker states, for operators and /metrics';
 
-CREATE FUNCTION warden.outbox_retry(message_id uuid)
-RETURNS integer
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-	n integer;
-BEGIN
-	UPDATE warden.outbox o
-	   SET state = 'pending', attempts = 0, next_attempt_at = NULL
-	 WHERE o.message_id = outbox_retry.message_id AND o.state = 'dead';
-	GET DIAGNOSTICS n = ROW_COUNT;
-	IF n = 0 THEN
-		RAISE EXCEPTION 'no dead outbox message with message_id %', outbox_retry.message_id
-			USING ERRCODE = 'WO001';
-	END IF;
-	PERFORM warden._audit('outbox_retry', NULL,
-		jsonb_build_object('message_id', outbox_retry.message_id, 'messages', n));
-	PERFORM warden._outbox_wake();
-	RETURN n;
-END
-$$;
-COMMENT ON FUNCTION warden.outbox_retry(uuid) IS 'sends a dead message again; returns the number of rows revived';
-
-CREATE FUNCTION warden.outbox_retry_all()
+-- Sends dead messages again (discard: deletes them instead): those with
+-- this message_id, or all of them when it is null. Returns their number.
+CREATE FUNCTION warden._outbox_dead_letters(wanted uuid, discard boolean)
 RETURNS bigint
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	n bigint;
 BEGIN
-	UPDATE warden.outbox SET state = 'pending', attempts = 0, next_attempt_at = NULL
-	 WHERE state = 'dead';
+	IF discard THEN
+		DELETE FROM warden.outbox o
+		 WHERE o.state = 'dead' AND (wanted IS NULL OR o.message_id = wanted);
+	ELSE
+		UPDATE warden.outbox o SET state = 'pending', attempts = 0, next_attempt_at = NULL
+		 WHERE o.state = 'dead' AND (wanted IS NULL OR o.message_id = wanted);
+	END IF;
 	GET DIAGNOSTICS n = ROW_COUNT;
+	IF n = 0 AND wanted IS NOT NULL THEN
+		RAISE EXCEPTION 'no dead outbox message with message_id %', wanted
+			USING ERRCODE = 'WO001';
+	END IF;
 	IF n > 0 THEN
-		PERFORM warden._audit('outbox_retry', NULL, jsonb_build_object('messages', n));
-		PERFORM warden._outbox_wake();
+		PERFORM warden._audit(CASE WHEN discard THEN 'outbox_discard' ELSE 'outbox_retry' END, NULL,
+			jsonb_strip_nulls(jsonb_build_object('message_id', wanted, 'messages', n)));
+		IF NOT discard THEN
+			PERFORM warden._outbox_wake();
+		END IF;
 	END IF;
 	RETURN n;
 END
 $$;
+
+CREATE FUNCTION warden.outbox_retry(message_id uuid)
+RETURNS integer
+LANGUAGE sql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT warden._outbox_dead_letters(message_id, false)::integer $$;
+COMMENT ON FUNCTION warden.outbox_retry(uuid) IS 'sends a dead message again; returns the number of rows revived';
+
+CREATE FUNCTION warden.outbox_retry_all()
+RETURNS bigint
+LANGUAGE sql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT warden._outbox_dead_letters(NULL, false) $$;
 COMMENT ON FUNCTION warden.outbox_retry_all() IS 'sends every dead message again; returns their number';
 
 CREATE FUNCTION warden.outbox_discard(message_id uuid)
 RETURNS integer
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+LANGUAGE sql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-	n integer;
-BEGIN
-	DELETE FROM warden.outbox o
-	 WHERE o.message_id = outbox_discard.message_id AND o.state = 'dead';
-	GET DIAGNOSTICS n = ROW_COUNT;
-	IF n = 0 THEN
-		RAISE EXCEPTION 'no dead outbox message with message_id %', outbox_discard.message_id
-			USING ERRCODE = 'WO001';
-	END IF;
-	PERFORM warden._audit('outbox_discard', NULL,
-		jsonb_build_object('message_id', outbox_discard.message_id, 'messages', n));
-	RETURN n;
-END
-$$;
+AS $$ SELECT warden._outbox_dead_letters(message_id, true)::integer $$;
 COMMENT ON FUNCTION warden.outbox_discard(uuid) IS 'deletes a dead message for good';
 
 REVOKE ALL ON FUNCTION warden.publish(text, text, jsonb, jsonb, uuid), warden._outbox_wake(),
+	warden._outbox_dead_letters(uuid, boolean),
 	warden.outbox_workers(), warden.outbox_stats(), warden.outbox_retry(uuid),
 	warden.outbox_retry_all(), warden.outbox_discard(uuid) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION warden.publish(text, text, jsonb, jsonb, uuid)

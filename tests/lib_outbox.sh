@@ -52,11 +52,16 @@ ob_pending() { oq "SELECT count(*) FROM warden.outbox WHERE state = 'pending'"; 
 ob_drained() { [ "$(ob_pending 2>/dev/null)" = 0 ]; }
 ob_wait_drained() { wait_until "$1" ob_drained; }
 
-# ob_queue NAME BIND...: a durable queue, emptied, bound to each
-# EXCHANGE:ROUTING_KEY.
+# ob_queue NAME [--max-length N] BIND...: a durable queue, emptied, bound to
+# each EXCHANGE:ROUTING_KEY; with --max-length it holds at most N messages
+# and the broker nacks the rest.
 ob_queue() {
   local q=$1 b args=()
   shift
+  if [ "${1:-}" = --max-length ]; then
+    args+=(--max-length "$2")
+    shift 2
+  fi
   for b in "$@"; do args+=(--bind "$b"); done
   "$OB_TAP" --url "$WARDEN_AMQP_URL" --queue "$q" "${args[@]}" --declare-only --purge
 }
@@ -65,11 +70,14 @@ ob_delete_queue() {
   amqp-delete-queue --url "$WARDEN_AMQP_URL" -q "$1" >/dev/null 2>&1 || true
 }
 
-# ob_consume QUEUE COUNT [IDLE_MS]: prints the queue's messages (JSON lines),
-# stopping after COUNT or when none came for IDLE_MS (default 3000).
+# ob_consume QUEUE COUNT [IDLE_MS [TAP-ARGS...]]: prints the queue's
+# messages (JSON lines), stopping after COUNT or when none came for IDLE_MS
+# (default 3000). TAP-ARGS repeat how the queue was declared (--max-length).
 ob_consume() {
-  "$OB_TAP" --url "$WARDEN_AMQP_URL" --queue "$1" --count "$2" \
-    --idle-ms "${3:-3000}" --timeout-ms 180000 2>"$WARDEN_TEST_TMP/amqp_tap.err"
+  local q=$1 n=$2 idle=${3:-3000}
+  shift 3 2>/dev/null || shift $#
+  "$OB_TAP" --url "$WARDEN_AMQP_URL" --queue "$q" --count "$n" \
+    --idle-ms "$idle" --timeout-ms 180000 "$@" 2>"$WARDEN_TEST_TMP/amqp_tap.err"
 }
 
 # ob_publisher FILE ROUTING_PREFIX BATCHES PER_BATCH KEYS [PAUSE]:

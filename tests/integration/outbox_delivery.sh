@@ -132,6 +132,29 @@ t_eq "all 400 arrive, none missing, none extra" "missing 0 phantom 0 duplicates 
   "$(ob_compare "$WARDEN_TEST_TMP/late.only.jsonl")"
 ob_delete_queue "$Q"
 
+# --- a nack means retry, and nothing later with the key overtakes --------
+# A queue that holds 3 messages and nacks the rest (x-overflow
+# reject-publish): m4 is nacked and retried with backoff; m5 and m6, sent in
+# the same batch, go again after it without counting an attempt.
+Q=it.outbox.full
+ob_queue "$Q" --max-length 3 amq.topic:it.full.k >/dev/null
+oq "ALTER SYSTEM SET warden.outbox_max_attempts = 20" >/dev/null
+oq "SELECT pg_reload_conf()" >/dev/null
+oq "SELECT warden.publish('amq.topic', 'it.full.k', jsonb_build_object('m', i)) FROM generate_series(1, 6) AS i" >/dev/null
+wait_until 10 sh -c "test \"\$(psql -X -At -d $OB_DB -c \"SELECT count(*) FROM warden.outbox WHERE routing_key = 'it.full.k' AND last_error LIKE '%nack%'\")\" -ge 1"
+t_match "the broker's nack is recorded as the failure" 'nack' \
+  "$(oq "SELECT last_error FROM warden.outbox WHERE payload->>'m' = '4' AND routing_key = 'it.full.k'")"
+ob_consume "$Q" 6 8000 --max-length 3 >"$WARDEN_TEST_TMP/full.jsonl"
+t_eq "once the queue has room, the rest arrive, in order, once each" "1 2 3 4 5 6" \
+  "$(jq -r '.body | fromjson | .m' "$WARDEN_TEST_TMP/full.jsonl" | tr '\n' ' ' | sed 's/ $//')"
+t_match "the nacked message counted its attempts" '^[2-9]|^1[0-9]' \
+  "$(oq "SELECT attempts FROM warden.outbox WHERE payload->>'m' = '4' AND routing_key = 'it.full.k'")"
+t_eq "the messages held behind it counted one attempt, their delivery" "1 1" \
+  "$(oq "SELECT string_agg(attempts::text, ' ' ORDER BY id) FROM warden.outbox WHERE payload->>'m' IN ('5', '6') AND routing_key = 'it.full.k'")"
+oq "ALTER SYSTEM SET warden.outbox_max_attempts = 3" >/dev/null
+oq "SELECT pg_reload_conf()" >/dev/null
+ob_delete_queue "$Q"
+
 # --- dead letters: a missing exchange and an unroutable message ----------
 Q=it.outbox.dead
 ob_queue "$Q" amq.topic:it.dead.ok >/dev/null

@@ -6,14 +6,18 @@
  *
  * Usage:
  *   amqp_tap --url URL --queue NAME [--bind EXCHANGE:ROUTING_KEY]...
- *            [--declare-only] [--purge] [--count N] [--idle-ms MS]
- *            [--timeout-ms MS] [--cacert FILE]
+ *            [--declare-only] [--purge] [--max-length N] [--count N]
+ *            [--idle-ms MS] [--timeout-ms MS] [--cacert FILE]
  *
  * The queue is declared durable, non-exclusive and non-auto-delete, so a
  * test can declare it first (--declare-only) and messages published while
  * no consumer runs are kept.  --bind splits at the first ':' (exchange names
  * in this project never contain one, routing keys might); bindings to the
  * default exchange "" are skipped, as every queue is bound to it by name.
+ * --max-length N declares the queue to hold at most N messages and to
+ * refuse the rest (x-overflow reject-publish): the broker then nacks what a
+ * publisher sends to it while it is full, which is how the outbox tests
+ * provoke a basic.nack.
  *
  * Each message goes to stdout on one line, flushed, and is acknowledged
  * only after that (with multiple, so acks are batched), so a message this
@@ -47,321 +51,61 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
-#include <time.h>
-#include <unistd.h>
 
 #include <amqp.h>
 #include <amqp_framing.h>
-#include <amqp_ssl_socket.h>
-#include <amqp_tcp_socket.h>
 #include <jansson.h>
 
+#include "amqp_common.h"
+
 #define PROG				"amqp_tap"
-#define CHANNEL				1
 #define PREFETCH			1000
 /* ack at the latest after this many messages, earlier when idle */
 #define ACK_BATCH			100
-#define CONNECT_TIMEOUT_MS	10000
-#define RPC_TIMEOUT_MS		15000
 /* header and body frames follow a basic.deliver right away */
 #define CONTENT_TIMEOUT_MS	10000
 /* the watchdog only catches what the timeouts above cannot (blocked sends) */
 #define WATCHDOG_GRACE_MS	5000
 /* RabbitMQ's own limit on a message body */
 #define MAX_BODY			((uint64_t) 512 * 1024 * 1024)
-#define DEFAULT_CACERT		"/etc/ssl/certs/ca-certificates.crt"
 
-#define EXIT_USAGE			1
-#define EXIT_LOCAL			1
-#define EXIT_BROKER			2
+/* 0, 1 and 2 as every tool (amqp_common.h); 3 is ours */
 #define EXIT_TIMEOUT		3
+
+const char	tool_progname[] = PROG;
 
 typedef struct options
 {
-	const char *url;
+	tool_broker broker;			/* --url, --cacert */
 	const char *queue;
-	const char *cacert;
 	const char **binds;
 	int			nbinds;
 	bool		declare_only;
 	bool		purge;
+	long		max_length;		/* 0: unbounded */
 	long		count;			/* 0: no count */
 	long		idle_ms;
 	bool		idle_given;
 	long		timeout_ms;
 } options;
 
-/* --- small helpers ---------------------------------------------------------- */
-
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	/* CLOCK_MONOTONIC cannot fail with a valid pointer; be loud if it does */
-	if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
-	{
-		perror(PROG ": clock_gettime");
-		exit(EXIT_LOCAL);
-	}
-	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static struct timeval
-ms_to_timeval(int64_t ms)
-{
-	struct timeval tv;
-
-	if (ms < 0)
-		ms = 0;
-	tv.tv_sec = (time_t) (ms / 1000);
-	tv.tv_usec = (suseconds_t) ((ms % 1000) * 1000);
-	return tv;
-}
-
-static void
-watchdog_fired(int signo)
-{
-	static const char msg[] =
-		PROG ": watchdog: the broker stopped responding, giving up\n";
-
-	(void) signo;
-	/* nothing sensible is left to do if stderr is gone */
-	if (write(STDERR_FILENO, msg, sizeof(msg) - 1) < 0)
-		_exit(EXIT_TIMEOUT);
-	_exit(EXIT_TIMEOUT);
-}
-
-/*
- * rabbitmq-c sends without a deadline, so a broker that stops reading (a
- * resource alarm, a frozen host) could block an ack forever; every wait of
- * ours has a timeout, and this bounds the sends too.
- */
-static void
-arm_watchdog(int64_t ms)
-{
-	struct sigaction sa;
-	struct itimerval it;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = watchdog_fired;
-	sigemptyset(&sa.sa_mask);
-	memset(&it, 0, sizeof(it));
-	it.it_value = ms_to_timeval(ms);
-	if (sigaction(SIGALRM, &sa, NULL) != 0 ||
-		setitimer(ITIMER_REAL, &it, NULL) != 0)
-	{
-		perror(PROG ": cannot arm the watchdog");
-		exit(EXIT_LOCAL);
-	}
-}
-
-static bool
-parse_long(const char *s, long min, long max, long *out)
-{
-	char	   *end;
-	long		v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno != 0 || end == s || *end != '\0' || v < min || v > max)
-		return false;
-	*out = v;
-	return true;
-}
-
-/* --- broker errors ------------------------------------------------------------ */
-
-/* Text of a failed RPC reply, for "<what>: <text>" messages. */
-static void
-describe_reply(amqp_rpc_reply_t r, char *buf, size_t len)
-{
-	switch (r.reply_type)
-	{
-		case AMQP_RESPONSE_NORMAL:
-			snprintf(buf, len, "no error");
-			break;
-		case AMQP_RESPONSE_NONE:
-			snprintf(buf, len, "no reply from the broker");
-			break;
-		case AMQP_RESPONSE_LIBRARY_EXCEPTION:
-			snprintf(buf, len, "%s", amqp_error_string2(r.library_error));
-			break;
-		case AMQP_RESPONSE_SERVER_EXCEPTION:
-			if (r.reply.id == AMQP_CONNECTION_CLOSE_METHOD)
-			{
-				amqp_connection_close_t *m = r.reply.decoded;
-
-				snprintf(buf, len, "broker closed the connection: %u %.*s",
-						 (unsigned) m->reply_code, (int) m->reply_text.len,
-						 (const char *) m->reply_text.bytes);
-			}
-			else if (r.reply.id == AMQP_CHANNEL_CLOSE_METHOD)
-			{
-				amqp_channel_close_t *m = r.reply.decoded;
-
-				snprintf(buf, len, "broker closed the channel: %u %.*s",
-						 (unsigned) m->reply_code, (int) m->reply_text.len,
-						 (const char *) m->reply_text.bytes);
-			}
-			else
-				snprintf(buf, len, "unexpected broker method 0x%08x",
-						 (unsigned) r.reply.id);
-			break;
-	}
-}
-
-/* true if the RPC just made succeeded, else prints "what: why" */
-static bool
-rpc_ok(amqp_connection_state_t conn, const char *what)
-{
-	amqp_rpc_reply_t r = amqp_get_rpc_reply(conn);
-	char		why[512];
-
-	if (r.reply_type == AMQP_RESPONSE_NORMAL)
-		return true;
-	describe_reply(r, why, sizeof(why));
-	fprintf(stderr, PROG ": %s: %s\n", what, why);
-	return false;
-}
-
-/*
- * Answers a close the broker sent, so it logs a clean shutdown rather than
- * an abrupt one.  Best effort: the connection is going away anyway.
- */
-static void
-answer_close(amqp_connection_state_t conn, const amqp_frame_t *frame)
-{
-	if (frame->payload.method.id == AMQP_CONNECTION_CLOSE_METHOD)
-	{
-		amqp_connection_close_ok_t ok;
-
-		memset(&ok, 0, sizeof(ok));
-		(void) amqp_send_method(conn, 0, AMQP_CONNECTION_CLOSE_OK_METHOD, &ok);
-	}
-	else if (frame->payload.method.id == AMQP_CHANNEL_CLOSE_METHOD)
-	{
-		amqp_channel_close_ok_t ok;
-
-		memset(&ok, 0, sizeof(ok));
-		(void) amqp_send_method(conn, frame->channel,
-								AMQP_CHANNEL_CLOSE_OK_METHOD, &ok);
-	}
-}
-
-/* Reports a close method the broker sent; false if the frame is not one. */
-static bool
-report_close(const amqp_frame_t *frame)
-{
-	if (frame->frame_type != AMQP_FRAME_METHOD)
-		return false;
-	if (frame->payload.method.id == AMQP_CONNECTION_CLOSE_METHOD)
-	{
-		amqp_connection_close_t *m = frame->payload.method.decoded;
-
-		fprintf(stderr, PROG ": broker closed the connection: %u %.*s\n",
-				(unsigned) m->reply_code, (int) m->reply_text.len,
-				(const char *) m->reply_text.bytes);
-		return true;
-	}
-	if (frame->payload.method.id == AMQP_CHANNEL_CLOSE_METHOD)
-	{
-		amqp_channel_close_t *m = frame->payload.method.decoded;
-
-		fprintf(stderr, PROG ": broker closed the channel: %u %.*s\n",
-				(unsigned) m->reply_code, (int) m->reply_text.len,
-				(const char *) m->reply_text.bytes);
-		return true;
-	}
-	return false;
-}
-
 /* --- connection ---------------------------------------------------------------- */
 
 /*
- * Connects, logs in and opens CHANNEL; NULL (with a message) on failure.
- * The URL is never echoed: it carries the password.
+ * Connects as a consumer (see tool_connect); NULL (with a message) on
+ * failure.
  */
 static amqp_connection_state_t
-broker_connect(const char *url, const char *cacert, int64_t timeout_ms)
+broker_connect(const tool_broker *broker, int64_t timeout_ms)
 {
-	struct amqp_connection_info ci;
-	amqp_connection_state_t conn = NULL;
-	amqp_socket_t *sock;
-	struct timeval tv;
-	struct timeval rpc_tv;
 	amqp_table_entry_t capability;
 	amqp_table_entry_t props[2];
 	amqp_table_t client_props;
-	amqp_rpc_reply_t r;
-	char		why[512];
-	char	   *buf;
-	int			rc;
-
-	/* amqp_parse_url cuts the string it parses into pieces */
-	buf = strdup(url);
-	if (buf == NULL)
-	{
-		fprintf(stderr, PROG ": out of memory\n");
-		return NULL;
-	}
-	amqp_default_connection_info(&ci);
-	if (amqp_parse_url(buf, &ci) != AMQP_STATUS_OK)
-	{
-		fprintf(stderr, PROG ": invalid --url (expected "
-				"amqp[s]://user:password@host:port/vhost)\n");
-		goto fail;
-	}
-
-	conn = amqp_new_connection();
-	if (conn == NULL)
-	{
-		fprintf(stderr, PROG ": out of memory\n");
-		goto fail;
-	}
-	sock = ci.ssl ? amqp_ssl_socket_new(conn) : amqp_tcp_socket_new(conn);
-	if (sock == NULL)
-	{
-		fprintf(stderr, PROG ": cannot create a %s socket\n",
-				ci.ssl ? "TLS" : "TCP");
-		goto fail;
-	}
-	if (ci.ssl)
-	{
-		rc = amqp_ssl_socket_set_cacert(sock, cacert);
-		if (rc != AMQP_STATUS_OK)
-		{
-			fprintf(stderr, PROG ": cannot load CA certificates from %s: %s\n",
-					cacert, amqp_error_string2(rc));
-			goto fail;
-		}
-	}
-
-	tv = ms_to_timeval(timeout_ms);
-	rc = amqp_socket_open_noblock(sock, ci.host, ci.port, &tv);
-	if (rc != AMQP_STATUS_OK)
-	{
-		fprintf(stderr, PROG ": cannot connect to %s:%d: %s\n",
-				ci.host, ci.port, amqp_error_string2(rc));
-		goto fail;
-	}
-	rpc_tv = ms_to_timeval(RPC_TIMEOUT_MS);
-	rc = amqp_set_handshake_timeout(conn, &tv);
-	if (rc == AMQP_STATUS_OK)
-		rc = amqp_set_rpc_timeout(conn, &rpc_tv);
-	if (rc != AMQP_STATUS_OK)
-	{
-		fprintf(stderr, PROG ": cannot set timeouts: %s\n",
-				amqp_error_string2(rc));
-		goto fail;
-	}
 
 	/*
 	 * Without consumer_cancel_notify RabbitMQ silently drops the consumer
 	 * of a deleted queue, and we would wait for the timeout instead of
-	 * failing at once.  The library merges this into its own properties.
-	 * No heartbeats: every wait of ours is short and has its own timeout.
+	 * failing at once.
 	 */
 	capability.key = amqp_cstring_bytes("consumer_cancel_notify");
 	capability.value.kind = AMQP_FIELD_KIND_BOOLEAN;
@@ -376,64 +120,7 @@ broker_connect(const char *url, const char *cacert, int64_t timeout_ms)
 	props[1].value.value.bytes = amqp_cstring_bytes(PROG);
 	client_props.num_entries = 2;
 	client_props.entries = props;
-	r = amqp_login_with_properties(conn, ci.vhost, 0, AMQP_DEFAULT_FRAME_SIZE,
-								   0, &client_props, AMQP_SASL_METHOD_PLAIN,
-								   ci.user, ci.password);
-	if (r.reply_type != AMQP_RESPONSE_NORMAL)
-	{
-		describe_reply(r, why, sizeof(why));
-		fprintf(stderr, PROG ": cannot log in to %s:%d vhost \"%s\" as \"%s\": %s\n",
-				ci.host, ci.port, ci.vhost, ci.user, why);
-		goto fail;
-	}
-	if (amqp_channel_open(conn, CHANNEL) == NULL &&
-		!rpc_ok(conn, "cannot open a channel"))
-		goto fail;
-
-	free(buf);
-	return conn;
-
-fail:
-	/* the socket belongs to the connection and goes with it */
-	if (conn != NULL && amqp_destroy_connection(conn) != AMQP_STATUS_OK)
-		fprintf(stderr, PROG ": cannot tear down the connection\n");
-	free(buf);
-	return NULL;
-}
-
-/* Closes cleanly after a successful run; false (with a message) if not. */
-static bool
-broker_close(amqp_connection_state_t conn)
-{
-	amqp_rpc_reply_t r;
-	char		why[512];
-	bool		ok = true;
-	int			rc;
-
-	/* closing the connection closes the channel; unacked messages requeue */
-	r = amqp_connection_close(conn, AMQP_REPLY_SUCCESS);
-	if (r.reply_type != AMQP_RESPONSE_NORMAL)
-	{
-		describe_reply(r, why, sizeof(why));
-		fprintf(stderr, PROG ": cannot close the connection: %s\n", why);
-		ok = false;
-	}
-	rc = amqp_destroy_connection(conn);
-	if (rc != AMQP_STATUS_OK)
-	{
-		fprintf(stderr, PROG ": cannot tear down the connection: %s\n",
-				amqp_error_string2(rc));
-		ok = false;
-	}
-	return ok;
-}
-
-/* Teardown after an error: no handshake, the broker or socket is gone. */
-static void
-broker_abandon(amqp_connection_state_t conn)
-{
-	if (amqp_destroy_connection(conn) != AMQP_STATUS_OK)
-		fprintf(stderr, PROG ": cannot tear down the connection\n");
+	return tool_connect(broker, timeout_ms, &client_props, NULL);
 }
 
 /* --- AMQP values to JSON ------------------------------------------------------ */
@@ -692,13 +379,25 @@ setup_queue(amqp_connection_state_t conn, const options *opt)
 {
 	amqp_bytes_t queue = amqp_cstring_bytes(opt->queue);
 	amqp_queue_declare_ok_t *decl;
+	amqp_table_entry_t limits[2];
+	amqp_table_t args = amqp_empty_table;
 	uint32_t	ready;
 	int			i;
 
+	if (opt->max_length > 0)
+	{
+		limits[0].key = amqp_cstring_bytes("x-max-length");
+		limits[0].value.kind = AMQP_FIELD_KIND_I64;
+		limits[0].value.value.i64 = opt->max_length;
+		limits[1].key = amqp_cstring_bytes("x-overflow");
+		limits[1].value.kind = AMQP_FIELD_KIND_UTF8;
+		limits[1].value.value.bytes = amqp_cstring_bytes("reject-publish");
+		args.num_entries = 2;
+		args.entries = limits;
+	}
 	/* durable, not exclusive, not auto-delete: outlives this process */
-	decl = amqp_queue_declare(conn, CHANNEL, queue, 0, 1, 0, 0,
-							  amqp_empty_table);
-	if (decl == NULL && !rpc_ok(conn, "cannot declare the queue"))
+	decl = amqp_queue_declare(conn, TOOL_CHANNEL, queue, 0, 1, 0, 0, args);
+	if (decl == NULL && !tool_rpc_ok(conn, "cannot declare the queue"))
 		return false;
 	if (decl == NULL)
 	{
@@ -730,10 +429,10 @@ setup_queue(amqp_connection_state_t conn, const options *opt)
 			continue;
 		}
 		snprintf(what, sizeof(what), "cannot bind to %s", opt->binds[i]);
-		if (amqp_queue_bind(conn, CHANNEL, queue, amqp_cstring_bytes(exchange),
+		if (amqp_queue_bind(conn, TOOL_CHANNEL, queue, amqp_cstring_bytes(exchange),
 							amqp_cstring_bytes(colon + 1),
 							amqp_empty_table) == NULL &&
-			!rpc_ok(conn, what))
+			!tool_rpc_ok(conn, what))
 		{
 			free(exchange);
 			return false;
@@ -743,9 +442,9 @@ setup_queue(amqp_connection_state_t conn, const options *opt)
 
 	if (opt->purge)
 	{
-		amqp_queue_purge_ok_t *purged = amqp_queue_purge(conn, CHANNEL, queue);
+		amqp_queue_purge_ok_t *purged = amqp_queue_purge(conn, TOOL_CHANNEL, queue);
 
-		if (purged == NULL && !rpc_ok(conn, "cannot purge the queue"))
+		if (purged == NULL && !tool_rpc_ok(conn, "cannot purge the queue"))
 			return false;
 		fprintf(stderr, PROG ": purged %u messages from %s\n",
 				purged ? (unsigned) purged->message_count : 0u, opt->queue);
@@ -767,14 +466,6 @@ typedef enum
 	TAP_LOCAL_ERROR
 } tap_result;
 
-static int
-wait_frame(amqp_connection_state_t conn, amqp_frame_t *frame, int64_t ms)
-{
-	struct timeval tv = ms_to_timeval(ms);
-
-	return amqp_simple_wait_frame_noblock(conn, frame, &tv);
-}
-
 /*
  * Reads the header and body frames that follow the basic.deliver in
  * *deliver and prints the message.  The deliver frame's data lives in the
@@ -794,17 +485,17 @@ take_delivery(amqp_connection_state_t conn, const amqp_frame_t *deliver)
 	char	   *line;
 	int			rc;
 
-	rc = wait_frame(conn, &frame, CONTENT_TIMEOUT_MS);
+	rc = tool_wait_frame(conn, &frame, CONTENT_TIMEOUT_MS);
 	if (rc != AMQP_STATUS_OK)
 	{
 		fprintf(stderr, PROG ": waiting for a message header: %s\n",
 				amqp_error_string2(rc));
 		return TAP_BROKER_ERROR;
 	}
-	if (frame.frame_type != AMQP_FRAME_HEADER || frame.channel != CHANNEL)
+	if (frame.frame_type != AMQP_FRAME_HEADER || frame.channel != TOOL_CHANNEL)
 	{
-		if (report_close(&frame))
-			answer_close(conn, &frame);
+		if (tool_report_close(&frame))
+			tool_answer_close(conn, &frame);
 		else
 			fprintf(stderr, PROG ": protocol error: expected a message header "
 					"(frame type %u on channel %u)\n",
@@ -830,7 +521,7 @@ take_delivery(amqp_connection_state_t conn, const amqp_frame_t *deliver)
 	}
 	while (got < size)
 	{
-		rc = wait_frame(conn, &frame, CONTENT_TIMEOUT_MS);
+		rc = tool_wait_frame(conn, &frame, CONTENT_TIMEOUT_MS);
 		if (rc != AMQP_STATUS_OK)
 		{
 			fprintf(stderr, PROG ": waiting for a message body: %s\n",
@@ -838,11 +529,11 @@ take_delivery(amqp_connection_state_t conn, const amqp_frame_t *deliver)
 			free(body.bytes);
 			return TAP_BROKER_ERROR;
 		}
-		if (frame.frame_type != AMQP_FRAME_BODY || frame.channel != CHANNEL ||
+		if (frame.frame_type != AMQP_FRAME_BODY || frame.channel != TOOL_CHANNEL ||
 			frame.payload.body_fragment.len > size - got)
 		{
-			if (report_close(&frame))
-				answer_close(conn, &frame);
+			if (tool_report_close(&frame))
+				tool_answer_close(conn, &frame);
 			else
 				fprintf(stderr, PROG ": protocol error: expected %llu more "
 						"body bytes (frame type %u on channel %u)\n",
@@ -885,7 +576,7 @@ take_delivery(amqp_connection_state_t conn, const amqp_frame_t *deliver)
 static bool
 ack_upto(amqp_connection_state_t conn, uint64_t tag)
 {
-	int			rc = amqp_basic_ack(conn, CHANNEL, tag, 1);
+	int			rc = amqp_basic_ack(conn, TOOL_CHANNEL, tag, 1);
 
 	if (rc != AMQP_STATUS_OK)
 	{
@@ -907,19 +598,19 @@ consume(amqp_connection_state_t conn, const options *opt, int64_t deadline,
 	uint64_t	acked_tag = 0;
 	tap_result	res;
 
-	if (amqp_basic_qos(conn, CHANNEL, 0, PREFETCH, 0) == NULL &&
-		!rpc_ok(conn, "cannot set the prefetch count"))
+	if (amqp_basic_qos(conn, TOOL_CHANNEL, 0, PREFETCH, 0) == NULL &&
+		!tool_rpc_ok(conn, "cannot set the prefetch count"))
 		return TAP_BROKER_ERROR;
-	if (amqp_basic_consume(conn, CHANNEL, amqp_cstring_bytes(opt->queue),
+	if (amqp_basic_consume(conn, TOOL_CHANNEL, amqp_cstring_bytes(opt->queue),
 						   amqp_empty_bytes, 0, 0, 0, amqp_empty_table) == NULL &&
-		!rpc_ok(conn, "cannot start consuming"))
+		!tool_rpc_ok(conn, "cannot start consuming"))
 		return TAP_BROKER_ERROR;
 
-	last_msg = now_ms();
+	last_msg = tool_now_ms();
 	for (;;)
 	{
 		amqp_frame_t frame;
-		int64_t		now = now_ms();
+		int64_t		now = tool_now_ms();
 		int64_t		until = deadline;
 		int			rc;
 
@@ -965,7 +656,7 @@ consume(amqp_connection_state_t conn, const options *opt, int64_t deadline,
 
 		/* the previous frame's data is no longer used */
 		amqp_maybe_release_buffers(conn);
-		rc = wait_frame(conn, &frame, until - now);
+		rc = tool_wait_frame(conn, &frame, until - now);
 		if (rc == AMQP_STATUS_TIMEOUT)
 			continue;
 		if (rc != AMQP_STATUS_OK)
@@ -988,12 +679,12 @@ consume(amqp_connection_state_t conn, const options *opt, int64_t deadline,
 					return res;
 				(*received)++;
 				last_tag = ((amqp_basic_deliver_t *) frame.payload.method.decoded)->delivery_tag;
-				last_msg = now_ms();
+				last_msg = tool_now_ms();
 				break;
 			case AMQP_CONNECTION_CLOSE_METHOD:
 			case AMQP_CHANNEL_CLOSE_METHOD:
-				report_close(&frame);
-				answer_close(conn, &frame);
+				tool_report_close(&frame);
+				tool_answer_close(conn, &frame);
 				return TAP_BROKER_ERROR;
 			case AMQP_BASIC_CANCEL_METHOD:
 				fprintf(stderr, PROG ": the broker cancelled the consumer "
@@ -1017,7 +708,7 @@ usage(FILE *f)
 {
 	fprintf(f,
 			"usage: " PROG " --url URL --queue NAME [--bind EXCHANGE:ROUTING_KEY]...\n"
-			"                [--declare-only] [--purge] [--count N]\n"
+			"                [--declare-only] [--purge] [--max-length N] [--count N]\n"
 			"                [--idle-ms MS (3000)] [--timeout-ms MS (120000)]\n"
 			"                [--cacert FILE (amqps only)]\n"
 			"Prints each message of the queue as one JSON line on stdout; stops\n"
@@ -1025,28 +716,71 @@ usage(FILE *f)
 			"or the timeout.  Exit: 0 done, 1 usage/local, 2 broker, 3 timeout.\n");
 }
 
+/* One option for tool_parse_args; false (with a message) if it is bad. */
+static bool
+take_option(int c, const char *arg, void *ctx)
+{
+	options    *opt = ctx;
+
+	switch (c)
+	{
+		case 'q':
+			opt->queue = arg;
+			return true;
+		case 'b':
+			if (strchr(arg, ':') == NULL)
+			{
+				fprintf(stderr, PROG ": --bind %s: expected EXCHANGE:ROUTING_KEY\n",
+						arg);
+				return false;
+			}
+			opt->binds[opt->nbinds++] = arg;
+			return true;
+		case 'd':
+			opt->declare_only = true;
+			return true;
+		case 'p':
+			opt->purge = true;
+			return true;
+		case 'm':
+			return tool_option_long("--max-length", arg, 1, INT_MAX,
+									"a number > 0", &opt->max_length);
+		case 'n':
+			return tool_option_long("--count", arg, 0, LONG_MAX,
+									"a number >= 0", &opt->count);
+		case 'i':
+			if (!tool_option_long("--idle-ms", arg, 0, INT_MAX,
+								  "a number >= 0", &opt->idle_ms))
+				return false;
+			opt->idle_given = true;
+			return true;
+		case 't':
+			return tool_option_long("--timeout-ms", arg, 1, INT_MAX,
+									"a number > 0", &opt->timeout_ms);
+		default:
+			/* longopts has no other codes */
+			return false;
+	}
+}
+
 static bool
 parse_options(int argc, char **argv, options *opt)
 {
 	static const struct option longopts[] = {
-		{"url", required_argument, NULL, 'u'},
 		{"queue", required_argument, NULL, 'q'},
 		{"bind", required_argument, NULL, 'b'},
 		{"declare-only", no_argument, NULL, 'd'},
 		{"purge", no_argument, NULL, 'p'},
+		{"max-length", required_argument, NULL, 'm'},
 		{"count", required_argument, NULL, 'n'},
 		{"idle-ms", required_argument, NULL, 'i'},
 		{"timeout-ms", required_argument, NULL, 't'},
-		{"cacert", required_argument, NULL, 'c'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0}
+		TOOL_LONGOPTS
 	};
-	int			c;
 
 	memset(opt, 0, sizeof(*opt));
 	opt->idle_ms = 3000;
 	opt->timeout_ms = 120000;
-	opt->cacert = DEFAULT_CACERT;
 	/* every --bind fits in an array of argc entries */
 	opt->binds = calloc((size_t) argc, sizeof(*opt->binds));
 	if (opt->binds == NULL)
@@ -1055,70 +789,10 @@ parse_options(int argc, char **argv, options *opt)
 		return false;
 	}
 
-	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1)
-	{
-		switch (c)
-		{
-			case 'u':
-				opt->url = optarg;
-				break;
-			case 'q':
-				opt->queue = optarg;
-				break;
-			case 'b':
-				if (strchr(optarg, ':') == NULL)
-				{
-					fprintf(stderr, PROG ": --bind %s: expected EXCHANGE:ROUTING_KEY\n",
-							optarg);
-					return false;
-				}
-				opt->binds[opt->nbinds++] = optarg;
-				break;
-			case 'd':
-				opt->declare_only = true;
-				break;
-			case 'p':
-				opt->purge = true;
-				break;
-			case 'n':
-				if (!parse_long(optarg, 0, LONG_MAX, &opt->count))
-				{
-					fprintf(stderr, PROG ": --count: expected a number >= 0\n");
-					return false;
-				}
-				break;
-			case 'i':
-				if (!parse_long(optarg, 0, INT_MAX, &opt->idle_ms))
-				{
-					fprintf(stderr, PROG ": --idle-ms: expected a number >= 0\n");
-					return false;
-				}
-				opt->idle_given = true;
-				break;
-			case 't':
-				if (!parse_long(optarg, 1, INT_MAX, &opt->timeout_ms))
-				{
-					fprintf(stderr, PROG ": --timeout-ms: expected a number > 0\n");
-					return false;
-				}
-				break;
-			case 'c':
-				opt->cacert = optarg;
-				break;
-			case 'h':
-				usage(stdout);
-				exit(0);
-			default:
-				/* getopt_long said what was wrong */
-				return false;
-		}
-	}
-	if (optind < argc)
-	{
-		fprintf(stderr, PROG ": unexpected argument: %s\n", argv[optind]);
+	if (!tool_parse_args(argc, argv, longopts, &opt->broker, take_option, opt,
+						 usage))
 		return false;
-	}
-	if (opt->url == NULL || opt->queue == NULL || opt->queue[0] == '\0')
+	if (opt->broker.url == NULL || opt->queue == NULL || opt->queue[0] == '\0')
 	{
 		fprintf(stderr, PROG ": --url and --queue are required\n");
 		return false;
@@ -1131,7 +805,7 @@ main(int argc, char **argv)
 {
 	options		opt;
 	amqp_connection_state_t conn;
-	int64_t		start = now_ms();
+	int64_t		start = tool_now_ms();
 	int64_t		deadline;
 	long		received = 0;
 	tap_result	res;
@@ -1141,7 +815,7 @@ main(int argc, char **argv)
 	{
 		usage(stderr);
 		free(opt.binds);
-		return EXIT_USAGE;
+		return TOOL_EXIT_USAGE;
 	}
 	deadline = start + opt.timeout_ms;
 
@@ -1150,27 +824,39 @@ main(int argc, char **argv)
 	{
 		perror(PROG ": signal");
 		free(opt.binds);
-		return EXIT_LOCAL;
+		return TOOL_EXIT_LOCAL;
 	}
-	arm_watchdog(opt.timeout_ms + WATCHDOG_GRACE_MS);
+	/*
+	 * rabbitmq-c sends without a deadline, so a broker that stops reading
+	 * could block an ack forever; every wait of ours has a timeout, and the
+	 * watchdog bounds the sends too.
+	 */
+	if (!tool_watchdog_install("the broker stopped responding, giving up",
+							   EXIT_TIMEOUT) ||
+		!tool_watchdog_arm(opt.timeout_ms + WATCHDOG_GRACE_MS))
+	{
+		perror(PROG ": cannot arm the watchdog");
+		free(opt.binds);
+		return TOOL_EXIT_LOCAL;
+	}
 
-	conn = broker_connect(opt.url, opt.cacert,
-						  opt.timeout_ms < CONNECT_TIMEOUT_MS ?
-						  opt.timeout_ms : CONNECT_TIMEOUT_MS);
+	conn = broker_connect(&opt.broker,
+						  opt.timeout_ms < TOOL_CONNECT_TIMEOUT_MS ?
+						  opt.timeout_ms : TOOL_CONNECT_TIMEOUT_MS);
 	if (conn == NULL)
 	{
 		free(opt.binds);
-		return EXIT_BROKER;
+		return TOOL_EXIT_BROKER;
 	}
 	if (!setup_queue(conn, &opt))
 	{
-		broker_abandon(conn);
+		tool_abandon(conn);
 		free(opt.binds);
-		return EXIT_BROKER;
+		return TOOL_EXIT_BROKER;
 	}
 	if (opt.declare_only)
 	{
-		status = broker_close(conn) ? 0 : EXIT_BROKER;
+		status = tool_close(conn, false) ? 0 : TOOL_EXIT_BROKER;
 		free(opt.binds);
 		return status;
 	}
@@ -1181,17 +867,17 @@ main(int argc, char **argv)
 		case TAP_DONE:
 		case TAP_TIMEOUT:
 			status = res == TAP_DONE ? 0 : EXIT_TIMEOUT;
-			if (!broker_close(conn) && status == 0)
-				status = EXIT_BROKER;
+			if (!tool_close(conn, false) && status == 0)
+				status = TOOL_EXIT_BROKER;
 			break;
 		case TAP_LOCAL_ERROR:
-			status = EXIT_LOCAL;
-			broker_abandon(conn);
+			status = TOOL_EXIT_LOCAL;
+			tool_abandon(conn);
 			break;
 		case TAP_BROKER_ERROR:
 		default:
-			status = EXIT_BROKER;
-			broker_abandon(conn);
+			status = TOOL_EXIT_BROKER;
+			tool_abandon(conn);
 			break;
 	}
 	fprintf(stderr, PROG ": %ld messages\n", received);

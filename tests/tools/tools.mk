@@ -4,9 +4,13 @@
 #   make tools        build/tools/amqp_tap   test consumer (integration tests)
 #                     build/bench/amqp_ref   reference publisher (benchmark)
 #
-# They are built with flags of their own (TOOLS_CFLAGS, TOOLS_LIBS), never
-# with CFLAGS/CPPFLAGS/LDFLAGS, which belong to PGXS and the extension. This
-# fragment defines no generic target (all, clean, install).
+# Both link tests/tools/amqp_common.c (connecting, closing, broker errors,
+# the watchdog, option parsing), built as build/tools/amqp_common.o.
+#
+# They are built with flags of their own (TOOLS_CPPFLAGS, TOOLS_CFLAGS,
+# TOOLS_LIBS), never with CFLAGS/CPPFLAGS/LDFLAGS, which belong to PGXS and
+# the extension. This fragment defines no generic target (all, clean,
+# install).
 #
 # Extra flags for a one-off build go in TOOLS_EXTRA_CFLAGS, e.g.
 #   make -B tools TOOLS_EXTRA_CFLAGS='-fsanitize=address,undefined'
@@ -22,18 +26,28 @@ TOOLS_LIBS = -lrabbitmq -ljansson
 
 TOOLS_TAP := build/tools/amqp_tap
 TOOLS_REF := build/bench/amqp_ref
+# What both share (tests/tools/amqp_common.c), compiled once and linked
+# into each; bench/amqp_ref.c finds the header through TOOLS_CPPFLAGS.
+TOOLS_COMMON_OBJ := build/tools/amqp_common.o
+TOOLS_COMMON_HDR := tests/tools/amqp_common.h
+TOOLS_CPPFLAGS = -Itests/tools
 
 .PHONY: tools
 
 tools: $(TOOLS_TAP) $(TOOLS_REF)
 
-# One source file each: the binary depends on it and on this fragment.
-$(TOOLS_TAP): tests/tools/amqp_tap.c tests/tools/tools.mk
+# Every object and binary depends on the shared header and on this fragment
+# (flags); a binary also on the shared object.
+$(TOOLS_COMMON_OBJ): tests/tools/amqp_common.c $(TOOLS_COMMON_HDR) tests/tools/tools.mk
 	@mkdir -p $(@D)
-	$(TOOLS_CC) $(TOOLS_CFLAGS) -o $@ $< $(TOOLS_LIBS)
+	$(TOOLS_CC) $(TOOLS_CPPFLAGS) $(TOOLS_CFLAGS) -c -o $@ $<
 
-$(TOOLS_REF): bench/amqp_ref.c tests/tools/tools.mk
+$(TOOLS_TAP): tests/tools/amqp_tap.c $(TOOLS_COMMON_OBJ) $(TOOLS_COMMON_HDR) tests/tools/tools.mk
 	@mkdir -p $(@D)
-	$(TOOLS_CC) $(TOOLS_CFLAGS) -o $@ $< $(TOOLS_LIBS)
+	$(TOOLS_CC) $(TOOLS_CPPFLAGS) $(TOOLS_CFLAGS) -o $@ $< $(TOOLS_COMMON_OBJ) $(TOOLS_LIBS)
+
+$(TOOLS_REF): bench/amqp_ref.c $(TOOLS_COMMON_OBJ) $(TOOLS_COMMON_HDR) tests/tools/tools.mk
+	@mkdir -p $(@D)
+	$(TOOLS_CC) $(TOOLS_CPPFLAGS) $(TOOLS_CFLAGS) -o $@ $< $(TOOLS_COMMON_OBJ) $(TOOLS_LIBS)
 
 .DEFAULT_GOAL := $(TOOLS_SAVED_DEFAULT_GOAL)
