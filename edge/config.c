@@ -104,6 +104,37 @@ static const ConfigSetting config_settings[] = {
 		.max = 1024,
 	},
 	{
+		.name = "WARDEN_DB_POOL_SIZE",
+		.type = CONFIG_INT,
+		.default_value = "10",
+		.description = "PostgreSQL connections of this edge (each with a thread); "
+		"keep replicas x this within the server's max_connections",
+		.offset = offsetof(EdgeConfig, db_pool_size),
+		.min = 1,
+		.max = 100,
+	},
+	{
+		.name = "WARDEN_DB_QUEUE_MAX",
+		.type = CONFIG_INT,
+		.default_value = "1000",
+		.description = "requests that may wait for a PostgreSQL connection; "
+		"more get 503 at once",
+		.offset = offsetof(EdgeConfig, db_queue_max),
+		.min = 1,
+		.max = 1000000,
+	},
+	{
+		.name = "WARDEN_DB_TIMEOUT_MS",
+		.type = CONFIG_MS,
+		.default_value = "3000",
+		.description = "the longest a request waits for PostgreSQL, queueing, "
+		"connecting and statements included (then 503); also the "
+		"statement_timeout of the edge's sessions",
+		.offset = offsetof(EdgeConfig, db_timeout_ms),
+		.min = 100,
+		.max = 600000,
+	},
+	{
 		.name = "WARDEN_HEALTH_INTERVAL_MS",
 		.type = CONFIG_MS,
 		.default_value = "1000",

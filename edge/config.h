@@ -56,6 +56,9 @@ typedef struct EdgeConfig
 	const char *redis_url;
 	RedisUrl	redis;
 	int			threads;		/* 0: one per online CPU */
+	int			db_pool_size;
+	int			db_queue_max;
+	int			db_timeout_ms;
 	int			health_interval_ms;
 	int			health_timeout_ms;
 	int			drain_timeout_ms;

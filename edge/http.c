@@ -40,6 +40,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -78,6 +79,8 @@ struct HttpRequest
 	size_t		bytes;			/* body bytes of the response */
 	int			nheaders;
 	char	   *headers[HTTP_EXTRA_HEADERS_MAX][2];
+	HttpHandler complete;		/* set while suspended: runs after resume */
+	void	   *data;			/* the handler's, free()d with the request */
 };
 
 static struct MHD_Daemon *http_daemon;
@@ -259,6 +262,8 @@ http_format_allow(unsigned methods, char *out, size_t outlen)
 	}
 }
 
+static enum MHD_Result http_run(HttpRequest *req, HttpHandler handler);
+
 /* The last call: the whole request is here; route it to its handler. */
 static enum MHD_Result
 http_dispatch(HttpRequest *req)
@@ -281,8 +286,20 @@ http_dispatch(HttpRequest *req)
 			MHD_YES : MHD_NO;
 	}
 
-	if (!req->route->handler(req))
+	return http_run(req, req->route->handler);
+}
+
+/*
+ * Runs a handler (or the completion of a suspended one) and checks that it
+ * answered or suspended the request.
+ */
+static enum MHD_Result
+http_run(HttpRequest *req, HttpHandler handler)
+{
+	if (!handler(req))
 		return MHD_NO;
+	if (req->complete != NULL)
+		return MHD_YES;			/* suspended: the answer comes later */
 	/* a handler that forgot to answer must not leave the client hanging */
 	if (req->status == 0)
 	{
@@ -309,6 +326,14 @@ http_access(void *cls, struct MHD_Connection *connection, const char *url,
 		return http_receive(req, upload_data, upload_data_size);
 	if (req->status != 0)
 		return MHD_YES;
+	if (req->complete != NULL)
+	{
+		/* called again after http_resume(): finish the suspended request */
+		HttpHandler complete = req->complete;
+
+		req->complete = NULL;
+		return http_run(req, complete);
+	}
 	return http_dispatch(req);
 }
 
@@ -367,6 +392,7 @@ http_request_free(HttpRequest *req)
 		free(req->headers[i][1]);
 	}
 	free(req->body);
+	free(req->data);
 	free(req);
 }
 
@@ -415,6 +441,40 @@ http_request_body(const HttpRequest *req, size_t *len)
 	return req->keep_body ? req->body : NULL;
 }
 
+/*
+ * From a handler: the answer is not ready (it waits for the database). The
+ * connection sleeps until http_resume(); then complete runs, on the
+ * connection's thread, and answers. Call before handing the request to
+ * another thread, so that a quick resume can never precede the suspend.
+ */
+void
+http_suspend(HttpRequest *req, HttpHandler complete)
+{
+	req->complete = complete;
+	MHD_suspend_connection(req->connection);
+}
+
+/* A handler's per-request state (one malloc'd block, freed with req). */
+void
+http_set_data(HttpRequest *req, void *data)
+{
+	free(req->data);
+	req->data = data;
+}
+
+void *
+http_data(const HttpRequest *req)
+{
+	return req->data;
+}
+
+/* From any thread, once per http_suspend(). */
+void
+http_resume(HttpRequest *req)
+{
+	MHD_resume_connection(req->connection);
+}
+
 /* Adds a header to the response this request will get. */
 bool
 http_add_header(HttpRequest *req, const char *name, const char *value)
@@ -439,20 +499,29 @@ http_add_header(HttpRequest *req, const char *name, const char *value)
 }
 
 static bool
-http_response_headers(const HttpRequest *req, struct MHD_Response *resp)
+http_response_headers(const HttpRequest *req, struct MHD_Response *resp,
+					  bool with_body)
 {
 	bool		ok;
 	int			i;
 
-	ok = MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
-								 "application/json") == MHD_YES &&
-		MHD_add_response_header(resp, "X-Request-Id",
-								req->request_id) == MHD_YES &&
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
-								"no-store") == MHD_YES;
+	bool		cache_control = false;
+
+	ok = MHD_add_response_header(resp, "X-Request-Id",
+								 req->request_id) == MHD_YES;
+	if (ok && with_body)
+		ok = MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+									 "application/json") == MHD_YES;
 	for (i = 0; ok && i < req->nheaders; i++)
+	{
 		ok = MHD_add_response_header(resp, req->headers[i][0],
 									 req->headers[i][1]) == MHD_YES;
+		cache_control |= strcasecmp(req->headers[i][0], "Cache-Control") == 0;
+	}
+	/* nothing is cached unless its handler says how */
+	if (ok && !cache_control)
+		ok = MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
+									 "no-store") == MHD_YES;
 	/* a draining edge lets each connection go after its current answer */
 	if (ok && atomic_load(&http_draining))
 		ok = MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION,
@@ -486,7 +555,7 @@ http_respond_json(HttpRequest *req, unsigned status, json_t *body)
 		free(text);
 		return false;
 	}
-	ok = http_response_headers(req, resp) &&
+	ok = http_response_headers(req, resp, true) &&
 		MHD_queue_response(req->connection, status, resp) == MHD_YES;
 	MHD_destroy_response(resp);
 	if (ok)
@@ -494,6 +563,26 @@ http_respond_json(HttpRequest *req, unsigned status, json_t *body)
 		req->status = status;
 		req->bytes = req->method == HTTP_HEAD ? 0 : len;
 	}
+	return ok;
+}
+
+/* Queues a response without a body (304 Not Modified). */
+bool
+http_respond_empty(HttpRequest *req, unsigned status)
+{
+	struct MHD_Response *resp;
+	bool		ok;
+
+	if (req->status != 0)
+		return false;
+	resp = MHD_create_response_from_buffer(0, (void *) "", MHD_RESPMEM_PERSISTENT);
+	if (resp == NULL)
+		return false;
+	ok = http_response_headers(req, resp, false) &&
+		MHD_queue_response(req->connection, status, resp) == MHD_YES;
+	MHD_destroy_response(resp);
+	if (ok)
+		req->status = status;
 	return ok;
 }
 
@@ -553,6 +642,7 @@ http_start(int listen_fd, int threads, char *err, size_t errlen)
 	 */
 	http_daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD |
 								   MHD_USE_EPOLL | MHD_USE_ITC |
+								   MHD_ALLOW_SUSPEND_RESUME |
 								   MHD_USE_ERROR_LOG,
 								   0, NULL, NULL, http_access, NULL,
 								   MHD_OPTION_EXTERNAL_LOGGER,

@@ -9,6 +9,10 @@
  * carries X-Request-Id; the access log line is written when the request is
  * finished, naming the route, never the raw path or query string.
  *
+ * A handler that needs the database suspends the request (http_suspend)
+ * and hands it to a dbpool thread, which resumes it when done; its
+ * completion handler then answers on the connection's own thread.
+ *
  * Threads: handlers run on libmicrohttpd's worker threads, many at once;
  * an HttpRequest belongs to the one worker that serves its connection, so
  * it needs no locking. The daemon's own state is atomics (see http.c).
@@ -59,5 +63,10 @@ extern bool http_add_header(HttpRequest *req, const char *name,
 							const char *value);
 extern bool http_respond_json(HttpRequest *req, unsigned status,
 							  json_t *body);
+extern bool http_respond_empty(HttpRequest *req, unsigned status);
+extern void http_set_data(HttpRequest *req, void *data);
+extern void *http_data(const HttpRequest *req);
+extern void http_suspend(HttpRequest *req, HttpHandler complete);
+extern void http_resume(HttpRequest *req);
 
 #endif							/* EDGE_HTTP_H */

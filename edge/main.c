@@ -29,7 +29,9 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "dbpool.h"
 #include "health.h"
+#include "jwks.h"
 #include "http.h"
 #include "log.h"
 #include "net.h"
@@ -229,9 +231,18 @@ main(int argc, char **argv)
 		close(listen_fd);
 		main_startup_error(err);
 	}
+	if (!dbpool_start(cfg.database_url, cfg.db_pool_size, cfg.db_queue_max,
+					  cfg.db_timeout_ms, err, sizeof(err)))
+	{
+		health_stop();
+		close(listen_fd);
+		main_startup_error(err);
+	}
+	jwks_configure(cfg.db_timeout_ms);
 	/* from here the daemon owns listen_fd, even if it fails to start */
 	if (!http_start(listen_fd, threads, err, sizeof(err)))
 	{
+		dbpool_stop();
 		health_stop();
 		main_startup_error(err);
 	}
@@ -249,6 +260,8 @@ main(int argc, char **argv)
 	health_request_stop();
 	abandoned = main_wait_for_drain(&handled, cfg.drain_timeout_ms);
 	health_stop();
+	/* before the daemon stops: every request waiting on it is resumed */
+	dbpool_stop();
 	http_stop();
 	log_write(LOG_LEVEL_INFO, "stopped", "{s:i}", "abandoned", abandoned);
 	return 0;

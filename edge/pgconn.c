@@ -132,21 +132,25 @@ pgconn_connect(const char *conninfo, int64_t deadline_ms, char *err,
 }
 
 /*
- * Runs SELECT 1 within the deadline. On false the connection may be in any
- * state: the caller drops it (PQfinish) and connects afresh.
+ * Runs sql with text parameters (bound, never spliced) within the deadline
+ * and returns its first result, whatever its status: the caller reads a
+ * failed statement's SQLSTATE from it. NULL when the connection failed or
+ * the deadline passed; the connection may then be in any state, and the
+ * caller drops it (PQfinish) and connects afresh.
  */
-bool
-pgconn_select1(PGconn *conn, int64_t deadline_ms, char *err, size_t errlen)
+PGresult *
+pgconn_query(PGconn *conn, const char *sql, int nparams,
+			 const char *const *params, int64_t deadline_ms,
+			 char *err, size_t errlen)
 {
 	PGresult   *res;
-	bool		ok = false;
-	bool		got = false;
+	PGresult   *first = NULL;
 	int			rc;
 
-	if (!PQsendQuery(conn, "SELECT 1"))
+	if (!PQsendQueryParams(conn, sql, nparams, NULL, params, NULL, NULL, 0))
 	{
 		pgconn_error(conn, "send query", err, errlen);
-		return false;
+		return NULL;
 	}
 	/* nonblocking: the query may sit in libpq's buffer until flushed */
 	while ((rc = PQflush(conn)) == 1)
@@ -154,18 +158,18 @@ pgconn_select1(PGconn *conn, int64_t deadline_ms, char *err, size_t errlen)
 		if (pgconn_wait(PQsocket(conn), POLLOUT | POLLIN, deadline_ms) <= 0)
 		{
 			snprintf(err, errlen, "query: timed out");
-			return false;
+			return NULL;
 		}
 		if (!PQconsumeInput(conn))
 		{
 			pgconn_error(conn, "query", err, errlen);
-			return false;
+			return NULL;
 		}
 	}
 	if (rc < 0)
 	{
 		pgconn_error(conn, "query", err, errlen);
-		return false;
+		return NULL;
 	}
 	for (;;)
 	{
@@ -176,29 +180,41 @@ pgconn_select1(PGconn *conn, int64_t deadline_ms, char *err, size_t errlen)
 			{
 				snprintf(err, errlen, "query: %s",
 						 rc == 0 ? "timed out" : strerror(errno));
-				return false;
+				PQclear(first);
+				return NULL;
 			}
 			if (!PQconsumeInput(conn))
 			{
 				pgconn_error(conn, "query", err, errlen);
-				return false;
+				PQclear(first);
+				return NULL;
 			}
 		}
 		res = PQgetResult(conn);
 		if (res == NULL)
 			break;
-		if (!got)
-		{
-			got = true;
-			ok = PQresultStatus(res) == PGRES_TUPLES_OK;
-			if (!ok)
-				snprintf(err, errlen, "query: %.*s",
-						 (int) strcspn(PQresultErrorMessage(res), "\n"),
-						 PQresultErrorMessage(res));
-		}
-		PQclear(res);
+		if (first == NULL)
+			first = res;
+		else
+			PQclear(res);
 	}
-	if (!got)
+	if (first == NULL)
 		snprintf(err, errlen, "query: no result");
-	return ok && got;
+	return first;
+}
+
+/* Runs SELECT 1 within the deadline; see pgconn_query for a false. */
+bool
+pgconn_select1(PGconn *conn, int64_t deadline_ms, char *err, size_t errlen)
+{
+	PGresult   *res = pgconn_query(conn, "SELECT 1", 0, NULL, deadline_ms,
+								   err, errlen);
+	bool		ok = res != NULL && PQresultStatus(res) == PGRES_TUPLES_OK;
+
+	if (res != NULL && !ok)
+		snprintf(err, errlen, "query: %.*s",
+				 (int) strcspn(PQresultErrorMessage(res), "\n"),
+				 PQresultErrorMessage(res));
+	PQclear(res);
+	return ok;
 }

@@ -16,6 +16,9 @@
 extern bool pgconn_conninfo_valid(const char *conninfo);
 extern PGconn *pgconn_connect(const char *conninfo, int64_t deadline_ms,
 							  char *err, size_t errlen);
+extern PGresult *pgconn_query(PGconn *conn, const char *sql, int nparams,
+							  const char *const *params, int64_t deadline_ms,
+							  char *err, size_t errlen);
 extern bool pgconn_select1(PGconn *conn, int64_t deadline_ms,
 						   char *err, size_t errlen);
 

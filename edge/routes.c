@@ -14,10 +14,12 @@
 #include <string.h>
 
 #include "health.h"
+#include "jwks.h"
 
 static const HttpRoute routes_table[] = {
 	{"/healthz", HTTP_GET, 0, health_handle_live},
 	{"/readyz", HTTP_GET, 0, health_handle_ready},
+	{"/.well-known/jwks.json", HTTP_GET, 0, jwks_handle},
 };
 
 /* A linear scan: the table is short, and lookups cost a few strcmp. */

@@ -94,14 +94,39 @@ wait_until() {
   "$@" >/dev/null 2>&1
 }
 
+# unb64url TEXT: the bytes TEXT encodes in base64url (RFC 4648 section 5).
+unb64url() {
+  local s=$1
+  case $((${#s} % 4)) in 2) s="$s==" ;; 3) s="$s=" ;; esac
+  printf '%s' "$s" | tr '_-' '/+' | openssl base64 -d -A
+}
+
+# jwk_pem JWK FILE: writes the RSA public key of a JWK (JSON text) to FILE
+# as PEM, built by openssl from n and e, so a test checks signatures with a
+# key no warden code has touched.
+jwk_pem() {
+  local n_hex e_hex conf=$2.asn1
+  n_hex=$(unb64url "$(jq -r .n <<<"$1")" | od -An -v -tx1 | tr -d ' \n')
+  e_hex=$(unb64url "$(jq -r .e <<<"$1")" | od -An -v -tx1 | tr -d ' \n')
+  printf 'asn1=SEQUENCE:pubkey\n[pubkey]\nn=INTEGER:0x%s\ne=INTEGER:0x%s\n' \
+    "$n_hex" "$e_hex" >"$conf"
+  openssl asn1parse -genconf "$conf" -noout -out "$2.der" &&
+    openssl rsa -RSAPublicKey_in -inform DER -in "$2.der" -pubout -out "$2" 2>/dev/null
+}
+
 # http METHOD URL [curl args...]: sets HTTP_STATUS, HTTP_BODY and
 # HTTP_HEADERS (raw header block, CRs stripped).
 http() {
   local method=$1 url=$2
   shift 2
   local hdr="$WARDEN_TEST_TMP/http.headers" body="$WARDEN_TEST_TMP/http.body"
+  local head=()
+  # curl writes no file for an empty body: no stale body from the last call
+  rm -f "$body" "$hdr"
+  # -X HEAD alone would wait for the body Content-Length announces
+  [ "$method" = HEAD ] && head=(-I)
   HTTP_STATUS=$(curl -sS -o "$body" -D "$hdr" -w '%{http_code}' \
-    --max-time 10 -X "$method" "$@" "$url" 2>"$WARDEN_TEST_TMP/http.err") ||
+    --max-time 10 "${head[@]}" -X "$method" "$@" "$url" 2>"$WARDEN_TEST_TMP/http.err") ||
     HTTP_STATUS=000
   HTTP_BODY=$(cat "$body" 2>/dev/null || true)
   HTTP_HEADERS=$(tr -d '\r' <"$hdr" 2>/dev/null || true)

@@ -20,11 +20,6 @@ sqlstate() {
   fi
 }
 b64url() { openssl base64 -A | tr '+/' '-_' | tr -d '='; }
-unb64url() {
-  local s=$1
-  case $((${#s} % 4)) in 2) s="$s==" ;; 3) s="$s=" ;; esac
-  printf '%s' "$s" | tr '_-' '/+' | openssl base64 -d -A
-}
 
 dropdb --if-exists "$DB" >/dev/null 2>&1
 createdb "$DB"
@@ -41,16 +36,7 @@ alg=$(unb64url "$h" | jq -r .alg)
 t_eq "header names RS256" RS256 "$alg"
 jwk=$(q "SELECT k FROM jsonb_array_elements(warden.jwks()->'keys') k WHERE k->>'kid' = '$kid'")
 t_match "the JWKS publishes the token's key" '"kty": ?"RSA"' "$jwk"
-n_hex=$(unb64url "$(jq -r .n <<<"$jwk")" | od -An -v -tx1 | tr -d ' \n')
-e_hex=$(unb64url "$(jq -r .e <<<"$jwk")" | od -An -v -tx1 | tr -d ' \n')
-cat >"$T/rsa.asn1" <<EOF
-asn1=SEQUENCE:pubkey
-[pubkey]
-n=INTEGER:0x$n_hex
-e=INTEGER:0x$e_hex
-EOF
-openssl asn1parse -genconf "$T/rsa.asn1" -noout -out "$T/rsa.der" &&
-  openssl rsa -RSAPublicKey_in -inform DER -in "$T/rsa.der" -pubout -out "$T/pub.pem" 2>/dev/null
+jwk_pem "$jwk" "$T/pub.pem"
 printf '%s.%s' "$h" "$p" >"$T/input"
 unb64url "$s" >"$T/sig"
 t_match "openssl dgst -verify accepts the signature" "Verified OK" \
