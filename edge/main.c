@@ -32,6 +32,7 @@
 #include "dbpool.h"
 #include "health.h"
 #include "jwks.h"
+#include "oauth.h"
 #include "http.h"
 #include "log.h"
 #include "net.h"
@@ -239,6 +240,7 @@ main(int argc, char **argv)
 		main_startup_error(err);
 	}
 	jwks_configure(cfg.db_timeout_ms);
+	oauth_configure(cfg.db_timeout_ms);
 	/* from here the daemon owns listen_fd, even if it fails to start */
 	if (!http_start(listen_fd, threads, err, sizeof(err)))
 	{

@@ -15,11 +15,14 @@
 
 #include "health.h"
 #include "jwks.h"
+#include "oauth.h"
 
 static const HttpRoute routes_table[] = {
 	{"/healthz", HTTP_GET, 0, health_handle_live},
 	{"/readyz", HTTP_GET, 0, health_handle_ready},
 	{"/.well-known/jwks.json", HTTP_GET, 0, jwks_handle},
+	{"/v1/auth/token", HTTP_POST, 16 * 1024, oauth_handle_token},
+	{"/v1/auth/revoke", HTTP_POST, 16 * 1024, oauth_handle_revoke},
 };
 
 /* A linear scan: the table is short, and lookups cost a few strcmp. */

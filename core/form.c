@@ -1,0 +1,159 @@
+/*
+ * form.c
+ *		application/x-www-form-urlencoded decoding for OAuth requests.
+ */
+#include "form.h"
+
+#include <string.h>
+
+#include "hex.h"
+
+/* True when s[0..len) is well-formed UTF-8 (no overlongs, no surrogates). */
+static bool
+utf8_valid(const unsigned char *s, size_t len)
+{
+	size_t		i = 0;
+
+	while (i < len)
+	{
+		unsigned char c = s[i];
+		size_t		n;
+		unsigned int cp;
+
+		if (c < 0x80)
+		{
+			i++;
+			continue;
+		}
+		if (c >= 0xc2 && c <= 0xdf)
+			n = 1, cp = c & 0x1f;
+		else if (c >= 0xe0 && c <= 0xef)
+			n = 2, cp = c & 0x0f;
+		else if (c >= 0xf0 && c <= 0xf4)
+			n = 3, cp = c & 0x07;
+		else
+			return false;
+		if (len - i - 1 < n)
+			return false;
+		for (size_t k = 1; k <= n; k++)
+		{
+			if ((s[i + k] & 0xc0) != 0x80)
+				return false;
+			cp = (cp << 6) | (s[i + k] & 0x3f);
+		}
+		if ((n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10ffff)) ||
+			(cp >= 0xd800 && cp <= 0xdfff))
+			return false;
+		i += n + 1;
+	}
+	return true;
+}
+
+/*
+ * Decodes in[0..len) to out ('+' is a space, %XX a byte), NUL-terminated.
+ * Returns the decoded length, or -1 when malformed.
+ */
+static long
+decode(const char *in, size_t len, char *out)
+{
+	size_t		i;
+	size_t		o = 0;
+
+	for (i = 0; i < len; i++)
+	{
+		unsigned char c = (unsigned char) in[i];
+
+		if (c == '+')
+			c = ' ';
+		else if (c == '%')
+		{
+			int			hi;
+			int			lo;
+
+			if (len - i < 3 || (hi = hex_nibble((unsigned char) in[i + 1])) < 0 ||
+				(lo = hex_nibble((unsigned char) in[i + 2])) < 0)
+				return -1;
+			c = (unsigned char) (hi * 16 + lo);
+			i += 2;
+		}
+		if (c == '\0')
+			return -1;
+		out[o++] = (char) c;
+	}
+	out[o] = '\0';
+	if (!utf8_valid((const unsigned char *) out, o))
+		return -1;
+	return (long) o;
+}
+
+FormStatus
+form_parse(const char *body, size_t len, char *buf, size_t buflen,
+		   FormField *fields, int *nfields)
+{
+	int			room = *nfields;
+	int			n = 0;
+	size_t		pos = 0;
+
+	*nfields = 0;
+	if (buflen < len + 1)
+		return FORM_MALFORMED;
+	while (pos < len)
+	{
+		const char *pair = body + pos;
+		const char *amp = memchr(pair, '&', len - pos);
+		size_t		plen = amp != NULL ? (size_t) (amp - pair) : len - pos;
+		const char *eq = memchr(pair, '=', plen);
+		size_t		nlen = eq != NULL ? (size_t) (eq - pair) : plen;
+		long		dn;
+		long		dv;
+		char	   *name;
+		const char *value;
+		int			k;
+
+		pos += plen + 1;
+		if (plen == 0)
+			continue;			/* "a=1&&b=2": empty pairs are skipped */
+		/*
+		 * A pair decodes into buf at its own offset: the name, its NUL, the
+		 * value and its NUL (each no longer than its text) take at most
+		 * plen + 1 bytes, where the pair and its '&' (or the end) were. A
+		 * pair without '=' gets a constant empty value, writing nothing.
+		 */
+		name = buf + (pair - body);
+		dn = decode(pair, nlen, name);
+		if (dn <= 0)
+			return FORM_MALFORMED;
+		if (eq != NULL)
+		{
+			char	   *v = name + dn + 1;
+
+			dv = decode(eq + 1, plen - nlen - 1, v);
+			if (dv < 0)
+				return FORM_MALFORMED;
+			value = v;
+		}
+		else
+			value = "";
+		for (k = 0; k < n; k++)
+			if (strcmp(fields[k].name, name) == 0)
+				return FORM_DUPLICATE;
+		if (n == room)
+			return FORM_TOO_MANY;
+		fields[n].name = name;
+		fields[n].value = value;
+		n++;
+		*nfields = n;
+	}
+	return FORM_OK;
+}
+
+const char *
+form_get(const FormField *fields, int nfields, const char *name)
+{
+	int			i;
+
+	for (i = 0; i < nfields; i++)
+		if (strcmp(fields[i].name, name) == 0)
+			return fields[i].value;
+	return NULL;
+}
