@@ -746,6 +746,31 @@ END
 $$;
 COMMENT ON FUNCTION warden.revoke_all(text) IS 'revokes every token of a principal';
 
+-- RFC 7662 token introspection: {"active": false} for any token that does
+-- not verify (whatever the reason: the caller learns nothing more), else
+-- the claims with active, token_type and username.
+CREATE FUNCTION warden.introspect(token text)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	claims jsonb;
+BEGIN
+	BEGIN
+		claims := warden.verify(token);
+	EXCEPTION WHEN OTHERS THEN
+		IF SQLSTATE LIKE 'WT0%' THEN
+			RETURN '{"active": false}';
+		END IF;
+		RAISE;
+	END;
+	RETURN claims || jsonb_build_object('active', true, 'token_type', 'Bearer',
+		'username', claims->>'sub');
+END
+$$;
+COMMENT ON FUNCTION warden.introspect(text) IS 'RFC 7662 introspection of an access token';
+
 /* ------------------------------------------------------------------------
  * Privileges
  * ------------------------------------------------------------------------ */
@@ -755,7 +780,7 @@ REVOKE ALL ON FUNCTION warden.create_user(text, text, text),
 	warden.set_enabled(text, boolean), warden.unlock(text),
 	warden.rotate_signing_key(), warden.revoke_all(text),
 	warden.verify(text), warden.login(text, text, text), warden.refresh(text),
-	warden.revoke(text)
+	warden.revoke(text), warden.introspect(text)
 	FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION warden.create_user(text, text, text),
 	warden.create_service_account(text, text), warden.set_password(text, text),
@@ -763,7 +788,7 @@ GRANT EXECUTE ON FUNCTION warden.create_user(text, text, text),
 	warden.rotate_signing_key(), warden.revoke_all(text)
 	TO warden_admin;
 GRANT EXECUTE ON FUNCTION warden.verify(text), warden.login(text, text, text),
-	warden.refresh(text), warden.revoke(text)
+	warden.refresh(text), warden.revoke(text), warden.introspect(text)
 	TO warden_auth;
 
 /* ------------------------------------------------------------------------

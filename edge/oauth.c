@@ -39,22 +39,50 @@ typedef enum OauthCall
 	OAUTH_LOGIN,
 	OAUTH_REFRESH,
 	OAUTH_CLIENT_CREDENTIALS,
-	OAUTH_REVOKE
+	OAUTH_REVOKE,
+	OAUTH_INTROSPECT,
+	OAUTH_MFA_ENROLL,
+	OAUTH_MFA_CONFIRM
 } OauthCall;
 
-static const char *const oauth_sql[] = {
-	[OAUTH_LOGIN] = "SELECT access_token, refresh_token, expires_in, token_type"
-	" FROM warden.login($1, $2, $3)",
-	[OAUTH_REFRESH] = "SELECT access_token, refresh_token, expires_in, token_type"
-	" FROM warden.refresh($1)",
-	[OAUTH_CLIENT_CREDENTIALS] = "SELECT access_token, refresh_token, expires_in, token_type"
-	" FROM warden.client_credentials($1)",
-	[OAUTH_REVOKE] = "SELECT warden.revoke($1)",
-};
+/*
+ * Builds the answer from the statement's result; NULL with *error set for
+ * an answer that is an error (a key of oauth_errors), NULL alone when the
+ * result is not what the statement promises.
+ */
+typedef json_t *(*OauthBuild) (PGresult *res, const char **error);
 
-static const int oauth_nparams[] = {
-	[OAUTH_LOGIN] = 3, [OAUTH_REFRESH] = 1,
-	[OAUTH_CLIENT_CREDENTIALS] = 1, [OAUTH_REVOKE] = 1,
+static json_t *oauth_token_json(PGresult *res, const char **error);
+static json_t *oauth_empty_json(PGresult *res, const char **error);
+static json_t *oauth_introspect_json(PGresult *res, const char **error);
+static json_t *oauth_enroll_json(PGresult *res, const char **error);
+static json_t *oauth_confirm_json(PGresult *res, const char **error);
+
+typedef struct OauthCallDef
+{
+	const char *sql;
+	int			nparams;
+	OauthBuild	build;
+	bool		always_ok;		/* RFC 7009: any token is answered 200 */
+} OauthCallDef;
+
+#define TOKEN_COLUMNS "SELECT access_token, refresh_token, expires_in, token_type"
+
+static const OauthCallDef oauth_calls[] = {
+	[OAUTH_LOGIN] = {TOKEN_COLUMNS " FROM warden.login($1, $2, $3)", 3, oauth_token_json},
+	[OAUTH_REFRESH] = {TOKEN_COLUMNS " FROM warden.refresh($1)", 1, oauth_token_json},
+	[OAUTH_CLIENT_CREDENTIALS] = {TOKEN_COLUMNS " FROM warden.client_credentials($1)", 1,
+	oauth_token_json},
+	[OAUTH_REVOKE] = {"SELECT warden.revoke($1)", 1, oauth_empty_json, true},
+	/* the caller's key must carry the token:introspect scope */
+	[OAUTH_INTROSPECT] = {"SELECT warden.introspect($2)::text,"
+		" coalesce((warden.verify_api_key($1)->'scopes') ? 'token:introspect', false)",
+	2, oauth_introspect_json},
+	/* the token's own subject, checked by the database (revocation too) */
+	[OAUTH_MFA_ENROLL] = {"SELECT warden.mfa_enroll(warden.verify($1)->>'sub')", 1,
+	oauth_enroll_json},
+	[OAUTH_MFA_CONFIRM] = {"SELECT warden.mfa_confirm(warden.verify($1)->>'sub', $2)", 2,
+	oauth_confirm_json},
 };
 
 typedef enum OauthOutcome
@@ -72,7 +100,8 @@ typedef struct OauthJob
 	/* results, written by the pool thread before it resumes the request */
 	OauthOutcome outcome;
 	char		sqlstate[6];	/* "" on success */
-	json_t	   *answer;			/* the token response */
+	const char *error;			/* a builder's error key, or NULL */
+	json_t	   *answer;			/* the answer's body */
 } OauthJob;
 
 static int	oauth_timeout_ms = 3000;
@@ -98,7 +127,15 @@ oauth_error(HttpRequest *req, unsigned status, const char *error,
 {
 	if (!oauth_headers(req))
 		return false;
-	if (status == 401 && !http_add_header(req, "WWW-Authenticate", "Basic realm=\"warden\""))
+	if (status == 401 && strcmp(error, "invalid_client") == 0 &&
+		!http_add_header(req, "WWW-Authenticate", "Basic realm=\"warden\""))
+		return false;
+	if (status == 401 && strcmp(error, "invalid_token") == 0 &&
+		!http_add_header(req, "WWW-Authenticate",
+						 "Bearer realm=\"warden\", error=\"invalid_token\""))
+		return false;
+	if (status == 401 && strcmp(error, "unauthorized") == 0 &&
+		!http_add_header(req, "WWW-Authenticate", "Bearer realm=\"warden\""))
 		return false;
 	if (status == 503 && !http_add_header(req, "Retry-After", "1"))
 		return false;
@@ -109,14 +146,23 @@ oauth_error(HttpRequest *req, unsigned status, const char *error,
 
 typedef struct OauthErrorMap
 {
-	const char *sqlstate;
+	const char *sqlstate;		/* or an error key of a builder */
 	unsigned	status;
 	const char *error;
 	const char *description;
 } OauthErrorMap;
 
-/* warden's SQLSTATEs (README, "Errors") as OAuth errors. */
+#define INVALID_TOKEN(state) {state, 401, "invalid_token", "the access token is not valid"}
+
+/* warden's SQLSTATEs (README, "Errors") as OAuth (RFC 6749, 6750) errors. */
 static const OauthErrorMap oauth_errors[] = {
+	INVALID_TOKEN("WT001"), INVALID_TOKEN("WT002"), INVALID_TOKEN("WT003"),
+	INVALID_TOKEN("WT004"), INVALID_TOKEN("WT005"), INVALID_TOKEN("WT006"),
+	INVALID_TOKEN("WT007"), INVALID_TOKEN("WT008"), INVALID_TOKEN("WT009"),
+	INVALID_TOKEN("WT010"), INVALID_TOKEN("WT011"),
+	{"WT203", 409, "mfa_already_enabled", "multi-factor authentication is already enabled"},
+	{"WT204", 409, "mfa_not_enrolled", "no multi-factor enrolment to confirm"},
+	{"insufficient_scope", 403, "insufficient_scope", "the client may not introspect tokens"},
 	{"28P01", 400, "invalid_grant", "invalid username or password"},
 	{"WT012", 400, "invalid_grant", "invalid refresh token"},
 	{"WT101", 400, "invalid_grant", "invalid username or password"},
@@ -178,8 +224,13 @@ oauth_complete(HttpRequest *req)
 	if (j->outcome == OAUTH_UNAVAILABLE)
 		ok = oauth_error(req, 503, "temporarily_unavailable",
 						 "the service is temporarily unavailable");
+	else if (j->sqlstate[0] != '\0' && oauth_calls[j->call].always_ok &&
+			 strcmp(j->sqlstate, "57014") != 0)
+		ok = oauth_headers(req) && http_respond_json(req, 200, json_object());
 	else if (j->sqlstate[0] != '\0')
 		ok = oauth_answer_sqlstate(req, j->sqlstate);
+	else if (j->error != NULL)
+		ok = oauth_answer_sqlstate(req, j->error);
 	else if (answer == NULL)
 		ok = oauth_error(req, 500, "server_error", "internal error");
 	else
@@ -195,10 +246,11 @@ oauth_complete(HttpRequest *req)
 /* --- the database ------------------------------------------------------------ */
 
 static json_t *
-oauth_token_json(PGresult *res)
+oauth_token_json(PGresult *res, const char **error)
 {
 	json_t	   *o;
 
+	(void) error;
 	if (PQntuples(res) != 1 || PQnfields(res) != 4 || PQgetisnull(res, 0, 0))
 		return NULL;
 	o = json_pack("{s:s, s:s, s:I}", "access_token", PQgetvalue(res, 0, 0),
@@ -211,6 +263,44 @@ oauth_token_json(PGresult *res)
 		return NULL;
 	}
 	return o;
+}
+
+static json_t *
+oauth_empty_json(PGresult *res, const char **error)
+{
+	(void) res;
+	(void) error;
+	return json_object();
+}
+
+static json_t *
+oauth_introspect_json(PGresult *res, const char **error)
+{
+	if (PQntuples(res) != 1 || PQnfields(res) != 2 || PQgetisnull(res, 0, 0))
+		return NULL;
+	if (strcmp(PQgetvalue(res, 0, 1), "t") != 0)
+	{
+		*error = "insufficient_scope";
+		return NULL;
+	}
+	return json_loads(PQgetvalue(res, 0, 0), 0, NULL);
+}
+
+static json_t *
+oauth_enroll_json(PGresult *res, const char **error)
+{
+	(void) error;
+	if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0))
+		return NULL;
+	return json_pack("{s:s}", "otpauth_uri", PQgetvalue(res, 0, 0));
+}
+
+static json_t *
+oauth_confirm_json(PGresult *res, const char **error)
+{
+	(void) res;
+	(void) error;
+	return json_pack("{s:s}", "mfa", "enabled");
 }
 
 /* On a pool thread. */
@@ -226,7 +316,7 @@ oauth_run(DbJob *job, PGconn *conn, const char *err)
 	j->outcome = OAUTH_UNAVAILABLE;
 	if (conn != NULL)
 	{
-		res = pgconn_query(conn, oauth_sql[j->call], oauth_nparams[j->call],
+		res = pgconn_query(conn, oauth_calls[j->call].sql, oauth_calls[j->call].nparams,
 						   (const char *const *) j->params, job->deadline_ms,
 						   qerr, sizeof(qerr));
 		conn_ok = res != NULL;
@@ -235,8 +325,8 @@ oauth_run(DbJob *job, PGconn *conn, const char *err)
 			j->outcome = OAUTH_DONE;
 			if (PQresultStatus(res) == PGRES_TUPLES_OK)
 			{
-				if (j->call != OAUTH_REVOKE &&
-					(j->answer = oauth_token_json(res)) == NULL)
+				j->answer = oauth_calls[j->call].build(res, &j->error);
+				if (j->answer == NULL && j->error == NULL)
 					snprintf(j->sqlstate, sizeof(j->sqlstate), "XX000");
 			}
 			else
@@ -418,7 +508,7 @@ oauth_submit(HttpRequest *req, OauthCall call, const char *const *params,
 	if (j == NULL)
 		return false;
 	http_set_data(req, j);		/* freed with the request */
-	for (i = 0; i < oauth_nparams[call]; i++)
+	for (i = 0; i < oauth_calls[call].nparams; i++)
 	{
 		if (params[i] != NULL && (j->params[i] = strdup(params[i])) == NULL)
 			return false;
@@ -501,23 +591,6 @@ oauth_handle_token(HttpRequest *req)
 }
 
 /* RFC 7009: 200 for any token, known or not; only a missing one is an error. */
-static bool
-oauth_revoke_complete(HttpRequest *req)
-{
-	OauthJob   *j = http_data(req);
-	bool		ok;
-
-	if (j->outcome == OAUTH_UNAVAILABLE)
-		ok = oauth_error(req, 503, "temporarily_unavailable",
-						 "the service is temporarily unavailable");
-	else if (j->sqlstate[0] != '\0' && strcmp(j->sqlstate, "57014") == 0)
-		ok = oauth_answer_sqlstate(req, j->sqlstate);
-	else
-		ok = oauth_headers(req) && http_respond_json(req, 200, json_object());
-	oauth_wipe(j);
-	return ok;
-}
-
 bool
 oauth_handle_revoke(HttpRequest *req)
 {
@@ -535,7 +608,92 @@ oauth_handle_revoke(HttpRequest *req)
 	if (params[0] == NULL)
 		ok = oauth_error(req, 400, "invalid_request", "token is required");
 	else
-		ok = oauth_submit(req, OAUTH_REVOKE, params, oauth_revoke_complete);
+		ok = oauth_submit(req, OAUTH_REVOKE, params, oauth_complete);
+	oauth_params_free(&p);
+	return ok;
+}
+
+/* The token of "Authorization: Bearer <token>" (RFC 6750 2.1), or NULL. */
+static const char *
+oauth_bearer(HttpRequest *req)
+{
+	const char *auth = http_request_header(req, "Authorization");
+
+	if (auth == NULL || strncasecmp(auth, "Bearer ", 7) != 0)
+		return NULL;
+	auth += 7;
+	while (*auth == ' ')
+		auth++;
+	return *auth != '\0' ? auth : NULL;
+}
+
+/*
+ * RFC 7662: the caller is a service account authenticating with its API key
+ * (HTTP Basic, client_secret) whose scopes include token:introspect.
+ */
+bool
+oauth_handle_introspect(HttpRequest *req)
+{
+	OauthParams p;
+	const char *params[OAUTH_PARAMS] = {NULL, NULL, NULL};
+	char	   *basic;
+	bool		bad_basic;
+	bool		ok;
+	int			rc = oauth_parse(req, &p);
+
+	if (rc != 0)
+	{
+		oauth_params_free(&p);
+		return rc > 0;
+	}
+	basic = oauth_basic_secret(req, &bad_basic);
+	params[0] = basic;
+	params[1] = form_get(p.f, p.n, "token");
+	if (basic == NULL)
+		ok = oauth_error(req, 401, "invalid_client", "client authentication is required");
+	else if (params[1] == NULL)
+		ok = oauth_error(req, 400, "invalid_request", "token is required");
+	else
+		ok = oauth_submit(req, OAUTH_INTROSPECT, params, oauth_complete);
+	if (basic != NULL)
+	{
+		explicit_bzero(basic, strlen(basic));
+		free(basic);
+	}
+	oauth_params_free(&p);
+	return ok;
+}
+
+/* The caller's own enrolment, named by its access token. */
+bool
+oauth_handle_mfa_enroll(HttpRequest *req)
+{
+	const char *params[OAUTH_PARAMS] = {oauth_bearer(req), NULL, NULL};
+
+	if (params[0] == NULL)
+		return oauth_error(req, 401, "unauthorized", "a bearer token is required");
+	return oauth_submit(req, OAUTH_MFA_ENROLL, params, oauth_complete);
+}
+
+bool
+oauth_handle_mfa_confirm(HttpRequest *req)
+{
+	OauthParams p;
+	const char *params[OAUTH_PARAMS] = {oauth_bearer(req), NULL, NULL};
+	bool		ok;
+	int			rc;
+
+	if (params[0] == NULL)
+		return oauth_error(req, 401, "unauthorized", "a bearer token is required");
+	rc = oauth_parse(req, &p);
+	if (rc != 0)
+	{
+		oauth_params_free(&p);
+		return rc > 0;
+	}
+	params[1] = form_get(p.f, p.n, "code");
+	ok = params[1] != NULL ? oauth_submit(req, OAUTH_MFA_CONFIRM, params, oauth_complete) :
+		oauth_error(req, 400, "invalid_request", "code is required");
 	oauth_params_free(&p);
 	return ok;
 }

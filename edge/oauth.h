@@ -1,6 +1,7 @@
 /*
  * oauth.h
- *		POST /v1/auth/token and POST /v1/auth/revoke (see oauth.c).
+ *		POST /v1/auth/token, /revoke, /introspect, /mfa/enroll and
+ *		/mfa/confirm (see oauth.c).
  */
 #ifndef EDGE_OAUTH_H
 #define EDGE_OAUTH_H
@@ -10,5 +11,8 @@
 extern void oauth_configure(int db_timeout_ms);
 extern bool oauth_handle_token(HttpRequest *req);
 extern bool oauth_handle_revoke(HttpRequest *req);
+extern bool oauth_handle_introspect(HttpRequest *req);
+extern bool oauth_handle_mfa_enroll(HttpRequest *req);
+extern bool oauth_handle_mfa_confirm(HttpRequest *req);
 
 #endif							/* EDGE_OAUTH_H */

@@ -23,6 +23,9 @@ static const HttpRoute routes_table[] = {
 	{"/.well-known/jwks.json", HTTP_GET, 0, jwks_handle},
 	{"/v1/auth/token", HTTP_POST, 16 * 1024, oauth_handle_token},
 	{"/v1/auth/revoke", HTTP_POST, 16 * 1024, oauth_handle_revoke},
+	{"/v1/auth/introspect", HTTP_POST, 16 * 1024, oauth_handle_introspect},
+	{"/v1/auth/mfa/enroll", HTTP_POST, 1024, oauth_handle_mfa_enroll},
+	{"/v1/auth/mfa/confirm", HTTP_POST, 1024, oauth_handle_mfa_confirm},
 };
 
 /* A linear scan: the table is short, and lookups cost a few strcmp. */

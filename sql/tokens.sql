@@ -165,5 +165,15 @@ SELECT pg_temp.try($$SELECT warden.rotate_signing_key()$$);
 RESET ROLE;
 DROP ROLE regress_warden_nobody, regress_warden_client;
 
+-- RFC 7662 introspection: the claims of a live token, {"active": false}
+-- for anything else, whatever the reason
+SELECT (warden.login('alice', 'a new long password')).access_token AS it \gset
+SELECT i->'active' AS active, i->>'token_type' AS token_type, i->>'username' AS username,
+       i->>'sub' AS sub, i ? 'exp' AND i ? 'jti' AS has_exp_and_jti
+  FROM warden.introspect(:'it') i;
+SELECT warden.introspect('not.a.token') AS garbage;
+SELECT warden.revoke(:'it') AS revoked;
+SELECT warden.introspect(:'it') AS after_revocation;
+
 SELECT pg_temp.settle() AS settled;
 DROP EXTENSION warden;

@@ -3,7 +3,8 @@
 # on the real edge and the real PostgreSQL, driven with curl: the password
 # grant (with lockout and TOTP), refresh rotation and reuse, client
 # credentials in the body and with HTTP Basic, form and JSON bodies, every
-# OAuth error shape and status, revocation (RFC 7009), a saturated pool and
+# OAuth error shape and status, revocation (RFC 7009), introspection (RFC
+# 7662), the caller's own TOTP enrolment, a saturated pool and
 # PostgreSQL stopped answering 503 at once, and no credential in the log.
 . "$WARDEN_ROOT/tests/lib.sh"
 
@@ -150,9 +151,52 @@ t_eq "an unknown token: 200 all the same (RFC 7009 2.2)" 200 "$HTTP_STATUS"
 http POST "$REVOKE" -d token_type_hint=access_token
 t_eq "no token: 400 invalid_request" "400 invalid_request" "$HTTP_STATUS $(jq -r .error <<<"$HTTP_BODY")"
 
+# --- introspection (RFC 7662) ------------------------------------------------
+INTROSPECT=$URL/v1/auth/introspect
+q "SELECT warden.create_service_account('gateway')" >/dev/null
+GW_KEY=$(q "SELECT warden.create_api_key('gateway', '{token:introspect}')")
+http POST "$TOKEN" -d grant_type=password -d username=alice --data-urlencode "password=$PW"
+live=$(jq -r .access_token <<<"$HTTP_BODY")
+http POST "$INTROSPECT" -u "gateway:$GW_KEY" -d "token=$live"
+t_eq "introspect a live token: active, with its claims" "200 true alice Bearer" \
+  "$HTTP_STATUS $(jq -r '"\(.active) \(.sub) \(.token_type)"' <<<"$HTTP_BODY")"
+http POST "$INTROSPECT" -u "gateway:$GW_KEY" -d "token=$access"
+t_eq "a revoked token: inactive, nothing more" '200 {"active":false}' "$HTTP_STATUS $(jq -c . <<<"$HTTP_BODY")"
+http POST "$INTROSPECT" -u "gateway:$GW_KEY" -d "token=garbage"
+t_eq "garbage: inactive" '200 {"active":false}' "$HTTP_STATUS $(jq -c . <<<"$HTTP_BODY")"
+http POST "$INTROSPECT" -u "svc:$KEY" -d "token=$live"
+t_eq "a client without the token:introspect scope: 403" "403 insufficient_scope" "$HTTP_STATUS $(jq -r .error <<<"$HTTP_BODY")"
+http POST "$INTROSPECT" -d "token=$live"
+t_eq "no client authentication: 401" "401 invalid_client" "$HTTP_STATUS $(jq -r .error <<<"$HTTP_BODY")"
+http POST "$INTROSPECT" -u "gateway:wdn_bad_bad" -d "token=$live"
+t_eq "a wrong key: 401" "401 invalid_client" "$HTTP_STATUS $(jq -r .error <<<"$HTTP_BODY")"
+
+# --- the caller's own TOTP enrolment ----------------------------------------
+q "SELECT warden.create_user('dave', '$PW')" >/dev/null
+http POST "$TOKEN" -d grant_type=password -d username=dave --data-urlencode "password=$PW"
+dave=$(jq -r .access_token <<<"$HTTP_BODY")
+http POST "$URL/v1/auth/mfa/enroll"
+t_eq "enrolment without a token: 401" "401" "$HTTP_STATUS"
+t_eq "with WWW-Authenticate: Bearer" 'Bearer realm="warden"' "$(header WWW-Authenticate)"
+http POST "$URL/v1/auth/mfa/enroll" -H "Authorization: Bearer not.a.token"
+t_eq "a bad token: 401 invalid_token" "401 invalid_token" "$HTTP_STATUS $(jq -r .error <<<"$HTTP_BODY")"
+t_match "named in WWW-Authenticate (RFC 6750)" 'error="invalid_token"' "$(header WWW-Authenticate)"
+http POST "$URL/v1/auth/mfa/enroll" -H "Authorization: Bearer $dave"
+t_match "enrolment: the otpauth URI for the caller" '^200 otpauth://totp/warden:dave\?secret=[A-Z2-7]{32}' \
+  "$HTTP_STATUS $(jq -r .otpauth_uri <<<"$HTTP_BODY")"
+secret=$(jq -r .otpauth_uri <<<"$HTTP_BODY" | sed -E 's/.*secret=([A-Z2-7]+).*/\1/')
+http POST "$URL/v1/auth/mfa/confirm" -H "Authorization: Bearer $dave" -d code=000000
+t_eq "a wrong code: 400 invalid_grant" "400 invalid_grant" "$HTTP_STATUS $(jq -r .error <<<"$HTTP_BODY")"
+http POST "$URL/v1/auth/mfa/confirm" -H "Authorization: Bearer $dave" -d "code=$(totp 0)"
+t_eq "the right code: enabled" "200 enabled" "$HTTP_STATUS $(jq -r .mfa <<<"$HTTP_BODY")"
+http POST "$URL/v1/auth/mfa/enroll" -H "Authorization: Bearer $dave"
+t_eq "enrolling again: 409" "409 mfa_already_enabled" "$HTTP_STATUS $(jq -r .error <<<"$HTTP_BODY")"
+http POST "$TOKEN" -d grant_type=password -d username=dave --data-urlencode "password=$PW"
+t_eq "from now on login asks for a code" "400 mfa_required" "$HTTP_STATUS $(jq -r .error <<<"$HTTP_BODY")"
+
 # --- nothing secret in the log ---------------------------------------------
 t_eq "the log names routes, never passwords, keys or tokens" 0 \
-  "$(grep -c -e "$PW" -e "$KEY" -e "$refresh" -e "${access:0:40}" "$LOG")"
+  "$(grep -c -e "$PW" -e "$KEY" -e "$GW_KEY" -e "$refresh" -e "${access:0:40}" -e "$secret" "$LOG")"
 t_match "one access-log line per request, by route" '"route":"/v1/auth/token","status":200' "$(grep '"msg":"request"' "$LOG")"
 edge_stop oauth
 
