@@ -112,6 +112,17 @@ oauth_configure(int db_timeout_ms)
 	oauth_timeout_ms = db_timeout_ms;
 }
 
+/* Frees a copy of a credential, wiped first. NULL is fine. */
+static void
+oauth_secret_free(char *secret)
+{
+	if (secret != NULL)
+	{
+		explicit_bzero(secret, strlen(secret));
+		free(secret);
+	}
+}
+
 /* --- answers --------------------------------------------------------------- */
 
 static bool
@@ -199,12 +210,8 @@ oauth_wipe(OauthJob *j)
 
 	for (i = 0; i < OAUTH_PARAMS; i++)
 	{
-		if (j->params[i] != NULL)
-		{
-			explicit_bzero(j->params[i], strlen(j->params[i]));
-			free(j->params[i]);
-			j->params[i] = NULL;
-		}
+		oauth_secret_free(j->params[i]);
+		j->params[i] = NULL;
 	}
 	json_decref(j->answer);
 	j->answer = NULL;
@@ -581,11 +588,7 @@ oauth_handle_token(HttpRequest *req)
 	else
 		ok = oauth_error(req, 400, "unsupported_grant_type",
 						 "grant_type must be password, refresh_token or client_credentials");
-	if (basic != NULL)
-	{
-		explicit_bzero(basic, strlen(basic));
-		free(basic);
-	}
+	oauth_secret_free(basic);
 	oauth_params_free(&p);
 	return ok;
 }
@@ -655,11 +658,7 @@ oauth_handle_introspect(HttpRequest *req)
 		ok = oauth_error(req, 400, "invalid_request", "token is required");
 	else
 		ok = oauth_submit(req, OAUTH_INTROSPECT, params, oauth_complete);
-	if (basic != NULL)
-	{
-		explicit_bzero(basic, strlen(basic));
-		free(basic);
-	}
+	oauth_secret_free(basic);
 	oauth_params_free(&p);
 	return ok;
 }
