@@ -16,7 +16,9 @@ REVOKE=$URL/v1/auth/revoke
 PW='long enough password'
 STACK=$WARDEN_ROOT/scripts/stack
 q() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$DB" -c "$1"; }
-trap '"$STACK" start postgresql >/dev/null 2>&1' EXIT
+pm=
+# whatever happens: the server running and not stopped
+trap '[ -z "$pm" ] || kill -CONT "$pm" 2>/dev/null; "$STACK" start postgresql >/dev/null 2>&1' EXIT
 
 dropdb --if-exists "$DB" >/dev/null 2>&1
 createdb "$DB"
@@ -229,6 +231,26 @@ t_check "PostgreSQL back: tokens again, on a fresh connection" \
   wait_until 20 sh -c "curl -s -o /dev/null -w '%{http_code}' '$TOKEN' -d grant_type=password -d username=alice --data-urlencode 'password=$PW' | grep -q 200"
 edge_stop small
 t_eq "and it drains and exits 0" 0 "$EDGE_STATUS"
+
+# --- SIGTERM while a request waits on a database that hangs ------------------
+# A stopped (SIGSTOP) postmaster accepts no connection and refuses none: a
+# fresh edge's first request waits for its connection until the deadline.
+# SIGTERM meanwhile drains: the request still gets its 503, the edge exits 0.
+edge_start hang "$PORT" "WARDEN_DATABASE_URL=postgresql://postgres@127.0.0.1:$PGPORT/$DB" \
+  WARDEN_DB_TIMEOUT_MS=2000 || true
+pm=$(head -n 1 "$(psql -X -At -c 'SHOW data_directory')/postmaster.pid")
+kill -STOP "$pm"
+curl -s -o "$WARDEN_TEST_TMP/hang.body" -w '%{http_code}' --max-time 10 "$TOKEN" \
+  -d grant_type=password -d username=alice --data-urlencode "password=$PW" >"$WARDEN_TEST_TMP/hang.code" &
+client=$!
+sleep 0.5
+start=$SECONDS
+edge_stop hang
+wait "$client"
+kill -CONT "$pm"
+t_eq "the waiting request is answered 503" 503 "$(cat "$WARDEN_TEST_TMP/hang.code")"
+t_eq "the edge drained and exited 0" 0 "$EDGE_STATUS"
+t_check "within the database deadline ($((SECONDS - start)) s)" test $((SECONDS - start)) -le 4
 
 dropdb "$DB"
 t_done
