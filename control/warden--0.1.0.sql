@@ -2202,3 +2202,96 @@ GRANT EXECUTE ON FUNCTION warden.outbox_workers(), warden.outbox_stats(),
 
 -- Workers of this database wait for the extension; tell them it is here.
 SELECT warden._outbox_wake();
+
+/* ------------------------------------------------------------------------
+ * Routes of forward authorization
+ *
+ * Which permission on which resource an HTTP request needs: the edge's
+ * /v1/authz matches the original method and path against this table
+ * (core/route.c; patterns like /documents/{id}, resources like
+ * document:{id}) and asks warden.check(). A request that matches no route
+ * is denied. Changes bump the policy version and NOTIFY warden_policy, so
+ * edges reload the table at once.
+ * ------------------------------------------------------------------------ */
+
+CREATE TABLE warden.routes (
+	id			bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	method		text NOT NULL CHECK (method ~ '^([A-Z]{1,16}|\*)$'),
+	pattern		text NOT NULL,
+	permission	text NOT NULL,
+	resource	text NOT NULL,
+	created_at	timestamptz NOT NULL DEFAULT now(),
+	CONSTRAINT routes_method_pattern UNIQUE (method, pattern)
+);
+GRANT SELECT ON warden.routes TO warden_admin, warden_auth;
+COMMENT ON TABLE warden.routes IS 'forward authorization: the permission and resource each method and path pattern needs';
+CREATE TRIGGER policy_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+	ON warden.routes FOR EACH STATEMENT EXECUTE FUNCTION warden._policy_changed();
+
+-- Raises WA008 with the reason when the pattern or the template is malformed.
+CREATE FUNCTION warden._route_check(pattern text, resource text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'warden_route_check'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION warden.add_route(method text, pattern text, permission text, resource text)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	m text := upper(add_route.method);
+	id bigint;
+BEGIN
+	IF m IS NULL OR m !~ '^([A-Z]{1,16}|\*)$' THEN
+		RAISE EXCEPTION 'malformed method "%"', add_route.method USING ERRCODE = 'WA008',
+			HINT = 'A method is GET, POST, ... or * for any.';
+	END IF;
+	PERFORM warden._route_check(add_route.pattern, add_route.resource);
+	PERFORM warden._permission(add_route.permission);
+	INSERT INTO warden.routes AS r (method, pattern, permission, resource)
+	VALUES (m, add_route.pattern, add_route.permission, add_route.resource)
+	ON CONFLICT ON CONSTRAINT routes_method_pattern
+	DO UPDATE SET permission = excluded.permission, resource = excluded.resource
+	RETURNING r.id INTO id;
+	PERFORM warden._audit('route_added', NULL,
+		jsonb_build_object('method', m, 'pattern', add_route.pattern,
+		                   'permission', add_route.permission, 'resource', add_route.resource));
+	RETURN id;
+END
+$$;
+COMMENT ON FUNCTION warden.add_route(text, text, text, text) IS 'adds (or replaces) the route of a method and path pattern';
+
+CREATE FUNCTION warden.remove_route(method text, pattern text)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	n integer;
+BEGIN
+	DELETE FROM warden.routes r
+	 WHERE r.method = upper(remove_route.method) AND r.pattern = remove_route.pattern;
+	GET DIAGNOSTICS n = ROW_COUNT;
+	IF n > 0 THEN
+		PERFORM warden._audit('route_removed', NULL,
+			jsonb_build_object('method', upper(remove_route.method), 'pattern', remove_route.pattern));
+	END IF;
+	RETURN n > 0;
+END
+$$;
+COMMENT ON FUNCTION warden.remove_route(text, text) IS 'removes a route; false when there was none';
+
+CREATE FUNCTION warden.match_route(method text, path text,
+	OUT permission text, OUT resource text, OUT pattern text)
+RETURNS record
+AS 'MODULE_PATHNAME', 'warden_match_route'
+LANGUAGE C STABLE STRICT SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION warden.match_route(text, text) IS 'the permission and resource a request needs (all null: no route, deny)';
+
+REVOKE ALL ON FUNCTION warden.add_route(text, text, text, text), warden.remove_route(text, text),
+	warden.match_route(text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION warden.add_route(text, text, text, text), warden.remove_route(text, text),
+	warden.match_route(text, text) TO warden_admin;
+GRANT EXECUTE ON FUNCTION warden.match_route(text, text) TO warden_auth;
