@@ -2295,3 +2295,58 @@ REVOKE ALL ON FUNCTION warden.add_route(text, text, text, text), warden.remove_r
 GRANT EXECUTE ON FUNCTION warden.add_route(text, text, text, text), warden.remove_route(text, text),
 	warden.match_route(text, text) TO warden_admin;
 GRANT EXECUTE ON FUNCTION warden.match_route(text, text) TO warden_auth;
+
+-- Forward authorization of one request, as /v1/authz asks it: who is the
+-- caller (an access token, or with api_key an API key), which route does
+-- (method, uri) take, and may the caller do that? Returns {"status": 200,
+-- "subject", "tenant", "roles", "permission", "resource"}, or status 401
+-- (no valid credential) or 403 (no route, or not allowed).
+CREATE FUNCTION warden.authorize(credential text, method text, uri text,
+								 api_key boolean DEFAULT false)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	claims jsonb;
+	subject text;
+	tenant text;
+	scopes text[];
+	r record;
+BEGIN
+	IF credential IS NULL OR credential = '' THEN
+		RETURN '{"status": 401}';
+	END IF;
+	BEGIN
+		IF api_key THEN
+			claims := warden.verify_api_key(credential);
+			subject := claims->>'service_account';
+			scopes := ARRAY(SELECT jsonb_array_elements_text(claims->'scopes'));
+		ELSE
+			claims := warden.verify(credential);
+			subject := claims->>'sub';
+			scopes := CASE WHEN claims ? 'scope' THEN string_to_array(claims->>'scope', ' ') END;
+		END IF;
+		tenant := claims->>'tenant';
+	EXCEPTION WHEN OTHERS THEN
+		IF SQLSTATE LIKE 'WT%' THEN
+			RETURN '{"status": 401, "error": "invalid_token"}';
+		END IF;
+		RAISE;
+	END;
+	SELECT * INTO r FROM warden.match_route(method, uri);
+	IF r.permission IS NULL THEN
+		RETURN jsonb_build_object('status', 403, 'error', 'no_route', 'subject', subject);
+	END IF;
+	IF NOT warden.check(subject, r.permission, r.resource, scopes) THEN
+		RETURN jsonb_build_object('status', 403, 'error', 'forbidden', 'subject', subject,
+			'permission', r.permission, 'resource', r.resource);
+	END IF;
+	RETURN jsonb_strip_nulls(jsonb_build_object('status', 200, 'subject', subject,
+		'tenant', tenant, 'roles', to_jsonb(warden.principal_roles(subject)),
+		'permission', r.permission, 'resource', r.resource));
+END
+$$;
+COMMENT ON FUNCTION warden.authorize(text, text, text, boolean) IS 'forward authorization of one request: credential, route, decision';
+REVOKE ALL ON FUNCTION warden.authorize(text, text, text, boolean) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION warden.authorize(text, text, text, boolean) TO warden_admin, warden_auth;

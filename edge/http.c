@@ -80,7 +80,8 @@ struct HttpRequest
 	int			nheaders;
 	char	   *headers[HTTP_EXTRA_HEADERS_MAX][2];
 	HttpHandler complete;		/* set while suspended: runs after resume */
-	void	   *data;			/* the handler's, free()d with the request */
+	void	   *data;			/* the handler's, released with the request */
+	void		(*data_free) (void *data);
 };
 
 static struct MHD_Daemon *http_daemon;
@@ -392,7 +393,8 @@ http_request_free(HttpRequest *req)
 		free(req->headers[i][1]);
 	}
 	free(req->body);
-	free(req->data);
+	if (req->data != NULL)
+		(req->data_free != NULL ? req->data_free : free) (req->data);
 	free(req);
 }
 
@@ -427,6 +429,13 @@ http_request_method(const HttpRequest *req)
 	return req->method;
 }
 
+/* The method's name (sanitised as for the access log). */
+const char *
+http_request_method_name(const HttpRequest *req)
+{
+	return req->method_name;
+}
+
 const char *
 http_request_header(const HttpRequest *req, const char *name)
 {
@@ -454,12 +463,17 @@ http_suspend(HttpRequest *req, HttpHandler complete)
 	MHD_suspend_connection(req->connection);
 }
 
-/* A handler's per-request state (one malloc'd block, freed with req). */
+/*
+ * A handler's per-request state, released with the request by data_free
+ * (NULL: free()).
+ */
 void
-http_set_data(HttpRequest *req, void *data)
+http_set_data(HttpRequest *req, void *data, void (*data_free) (void *data))
 {
-	free(req->data);
+	if (req->data != NULL)
+		(req->data_free != NULL ? req->data_free : free) (req->data);
 	req->data = data;
+	req->data_free = data_free;
 }
 
 void *

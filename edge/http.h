@@ -56,6 +56,7 @@ extern void http_stop(void);
 /* For handlers. */
 extern const char *http_request_id(const HttpRequest *req);
 extern unsigned http_request_method(const HttpRequest *req);
+extern const char *http_request_method_name(const HttpRequest *req);
 extern const char *http_request_header(const HttpRequest *req,
 									   const char *name);
 extern const char *http_request_body(const HttpRequest *req, size_t *len);
@@ -64,7 +65,8 @@ extern bool http_add_header(HttpRequest *req, const char *name,
 extern bool http_respond_json(HttpRequest *req, unsigned status,
 							  json_t *body);
 extern bool http_respond_empty(HttpRequest *req, unsigned status);
-extern void http_set_data(HttpRequest *req, void *data);
+extern void http_set_data(HttpRequest *req, void *data,
+						  void (*data_free) (void *data));
 extern void *http_data(const HttpRequest *req);
 extern void http_suspend(HttpRequest *req, HttpHandler complete);
 extern void http_resume(HttpRequest *req);

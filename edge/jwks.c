@@ -182,7 +182,7 @@ jwks_handle(HttpRequest *req)
 	j->req = req;
 	j->job.run = jwks_run;
 	j->job.deadline_ms = timeutil_mono_ms() + jwks_timeout_ms;
-	http_set_data(req, j);
+	http_set_data(req, j, NULL);
 	http_suspend(req, jwks_answer);
 	if (!dbpool_submit(&j->job))
 		http_resume(req);		/* the pool is full: answer from the cache */

@@ -28,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "authz.h"
 #include "config.h"
 #include "dbpool.h"
 #include "health.h"
@@ -241,6 +242,7 @@ main(int argc, char **argv)
 	}
 	jwks_configure(cfg.db_timeout_ms);
 	oauth_configure(cfg.db_timeout_ms);
+	authz_configure(cfg.db_timeout_ms);
 	/* from here the daemon owns listen_fd, even if it fails to start */
 	if (!http_start(listen_fd, threads, err, sizeof(err)))
 	{

@@ -514,7 +514,7 @@ oauth_submit(HttpRequest *req, OauthCall call, const char *const *params,
 
 	if (j == NULL)
 		return false;
-	http_set_data(req, j);		/* freed with the request */
+	http_set_data(req, j, NULL);		/* freed with the request */
 	for (i = 0; i < oauth_calls[call].nparams; i++)
 	{
 		if (params[i] != NULL && (j->params[i] = strdup(params[i])) == NULL)

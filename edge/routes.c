@@ -13,6 +13,7 @@
 
 #include <string.h>
 
+#include "authz.h"
 #include "health.h"
 #include "jwks.h"
 #include "oauth.h"
@@ -26,6 +27,9 @@ static const HttpRoute routes_table[] = {
 	{"/v1/auth/introspect", HTTP_POST, 16 * 1024, oauth_handle_introspect},
 	{"/v1/auth/mfa/enroll", HTTP_POST, 1024, oauth_handle_mfa_enroll},
 	{"/v1/auth/mfa/confirm", HTTP_POST, 1024, oauth_handle_mfa_confirm},
+	/* forward auth: whatever method the proxy uses, no body taken */
+	{"/v1/authz", HTTP_GET | HTTP_HEAD | HTTP_POST | HTTP_PUT | HTTP_DELETE |
+	HTTP_PATCH | HTTP_OPTIONS, 0, authz_handle},
 };
 
 /* A linear scan: the table is short, and lookups cost a few strcmp. */
