@@ -138,5 +138,5 @@ authz_handle(HttpRequest *req)
 		return authz_unauthorized(req, false);
 	params[1] = method;
 	params[2] = uri;
-	return dbcall_submit(req, AUTHZ_SQL, 4, params, authz_timeout_ms, authz_complete);
+	return dbcall_submit(req, AUTHZ_SQL, 4, params, authz_timeout_ms, authz_complete, 0);
 }

@@ -93,7 +93,8 @@ dbcall_run(DbJob *job, PGconn *conn, const char *err)
 
 bool
 dbcall_submit(HttpRequest *req, const char *sql, int nparams,
-			  const char *const *params, int timeout_ms, HttpHandler complete)
+			  const char *const *params, int timeout_ms, HttpHandler complete,
+			  int tag)
 {
 	DbCall	   *c = calloc(1, sizeof(*c));
 	int			i;
@@ -113,6 +114,7 @@ dbcall_submit(HttpRequest *req, const char *sql, int nparams,
 	c->job.run = dbcall_run;
 	c->job.deadline_ms = timeutil_mono_ms() + timeout_ms;
 	c->result.unavailable = true;
+	c->result.tag = tag;
 	http_suspend(req, complete);
 	if (!dbpool_submit(&c->job))
 		http_resume(req);		/* the pool is full: unavailable */

@@ -23,17 +23,18 @@ typedef struct DbCallResult
 	bool		unavailable;	/* no connection, timed out, or broke */
 	char		sqlstate[6];	/* "" when the statement succeeded */
 	const char *value;			/* first column of the first row; NULL: none or null */
+	int			tag;			/* the caller's, from dbcall_submit */
 } DbCallResult;
 
 /*
  * Suspends req and runs sql with params (NULL entries are SQL nulls) within
  * timeout_ms; complete runs afterwards on the request's thread and reads
- * dbcall_result(req). False only when nothing could be set up (the
+ * dbcall_result(req), which carries tag back to it. False only when nothing could be set up (the
  * connection then closes).
  */
 extern bool dbcall_submit(HttpRequest *req, const char *sql, int nparams,
 						  const char *const *params, int timeout_ms,
-						  HttpHandler complete);
+						  HttpHandler complete, int tag);
 
 extern const DbCallResult *dbcall_result(const HttpRequest *req);
 

@@ -8,8 +8,8 @@
  * minutes old still verifies every token being issued. The edge therefore
  * keeps the set in process for JWKS_REFRESH_MS and lets clients cache it for
  * JWKS_MAX_AGE_S; a stale copy is refreshed from the database through the
- * pool, and served as it is if the database cannot answer (a set a little
- * old beats no set). Clients revalidate with the ETag (304).
+ * pool (dbcall), and served as it is if the database cannot answer (a set a
+ * little old beats no set). Clients revalidate with the ETag (304).
  *
  * Locking: jwks_lock guards the cached set.
  */
@@ -21,10 +21,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dbpool.h"
+#include "dbcall.h"
 #include "errors.h"
 #include "log.h"
-#include "pgconn.h"
 #include "timeutil.h"
 
 #define JWKS_REFRESH_MS 30000
@@ -36,12 +35,6 @@ static json_t *jwks_set;		/* NULL until loaded */
 static char jwks_etag[JWKS_ETAG_MAX];
 static int64_t jwks_loaded_ms;
 static int	jwks_timeout_ms = 3000;
-
-typedef struct JwksJob
-{
-	DbJob		job;
-	HttpRequest *req;
-} JwksJob;
 
 void
 jwks_configure(int db_timeout_ms)
@@ -127,41 +120,21 @@ jwks_answer(HttpRequest *req)
 	return http_respond_json(req, 200, set);
 }
 
-/* On a pool thread: read warden.jwks(), then wake the request. */
+/* After the database answered (or could not): keep a new set, answer. */
 static bool
-jwks_run(DbJob *job, PGconn *conn, const char *err)
+jwks_refreshed(HttpRequest *req)
 {
-	JwksJob    *j = (JwksJob *) job;
-	HttpRequest *req = j->req;
-	PGresult   *res = NULL;
-	char		qerr[256] = "";
-	bool		conn_ok = true;
+	const DbCallResult *r = dbcall_result(req);
+	json_t	   *set = r->value != NULL ? json_loads(r->value, 0, NULL) : NULL;
 
-	if (conn != NULL)
-	{
-		res = pgconn_query(conn, "SELECT warden.jwks()::text", 0, NULL,
-						   job->deadline_ms, qerr, sizeof(qerr));
-		conn_ok = res != NULL;
-		if (res != NULL && PQresultStatus(res) == PGRES_TUPLES_OK &&
-			PQntuples(res) == 1)
-		{
-			json_t	   *set = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
-
-			if (set != NULL)
-				jwks_store(set);
-		}
-		else if (res != NULL)
-			snprintf(qerr, sizeof(qerr), "%.*s",
-					 (int) strcspn(PQresultErrorMessage(res), "\n"),
-					 PQresultErrorMessage(res));
-		PQclear(res);
-		err = qerr[0] != '\0' ? qerr : NULL;
-	}
-	if (err != NULL)
-		log_write(LOG_LEVEL_WARN, "could not read the signing keys",
-				  "{s:s, s:s}", "error", err, "request_id", http_request_id(req));
-	http_resume(req);			/* last: the request may be gone after it */
-	return conn_ok;
+	if (set != NULL)
+		jwks_store(set);
+	else
+		log_write(LOG_LEVEL_WARN, "could not read the signing keys", "{s:s, s:s}",
+				  "error", r->unavailable ? "database unavailable" :
+				  r->sqlstate[0] != '\0' ? r->sqlstate : "no set",
+				  "request_id", http_request_id(req));
+	return jwks_answer(req);
 }
 
 bool
@@ -170,21 +143,10 @@ jwks_handle(HttpRequest *req)
 	char		etag[JWKS_ETAG_MAX];
 	bool		stale;
 	json_t	   *set = jwks_get(etag, &stale);
-	JwksJob    *j;
 
 	json_decref(set);
 	if (!stale)
 		return jwks_answer(req);
-
-	j = calloc(1, sizeof(*j));
-	if (j == NULL)
-		return jwks_answer(req);
-	j->req = req;
-	j->job.run = jwks_run;
-	j->job.deadline_ms = timeutil_mono_ms() + jwks_timeout_ms;
-	http_set_data(req, j, NULL);
-	http_suspend(req, jwks_answer);
-	if (!dbpool_submit(&j->job))
-		http_resume(req);		/* the pool is full: answer from the cache */
-	return true;
+	return dbcall_submit(req, "SELECT warden.jwks()::text", 0, NULL, jwks_timeout_ms,
+						 jwks_refreshed, 0);
 }

@@ -25,11 +25,9 @@
 #include <strings.h>
 
 #include "b64url.h"
-#include "dbpool.h"
+#include "dbcall.h"
 #include "form.h"
 #include "log.h"
-#include "pgconn.h"
-#include "timeutil.h"
 
 #define OAUTH_FIELDS 16
 #define OAUTH_PARAMS 3
@@ -45,64 +43,33 @@ typedef enum OauthCall
 	OAUTH_MFA_CONFIRM
 } OauthCall;
 
-/*
- * Builds the answer from the statement's result; NULL with *error set for
- * an answer that is an error (a key of oauth_errors), NULL alone when the
- * result is not what the statement promises.
- */
-typedef json_t *(*OauthBuild) (PGresult *res, const char **error);
-
-static json_t *oauth_token_json(PGresult *res, const char **error);
-static json_t *oauth_empty_json(PGresult *res, const char **error);
-static json_t *oauth_introspect_json(PGresult *res, const char **error);
-static json_t *oauth_enroll_json(PGresult *res, const char **error);
-static json_t *oauth_confirm_json(PGresult *res, const char **error);
-
 typedef struct OauthCallDef
 {
-	const char *sql;
+	const char *sql;			/* one value: the answer's JSON text */
 	int			nparams;
-	OauthBuild	build;
+	const char *null_error;		/* the error when the value is null */
 	bool		always_ok;		/* RFC 7009: any token is answered 200 */
 } OauthCallDef;
 
-#define TOKEN_COLUMNS "SELECT access_token, refresh_token, expires_in, token_type"
+/* RFC 6749 section 5.1, from a warden.token_response */
+#define TOKEN_JSON "SELECT jsonb_strip_nulls(jsonb_build_object('access_token', access_token," \
+	" 'token_type', 'Bearer', 'expires_in', expires_in, 'refresh_token', refresh_token))::text"
 
 static const OauthCallDef oauth_calls[] = {
-	[OAUTH_LOGIN] = {TOKEN_COLUMNS " FROM warden.login($1, $2, $3)", 3, oauth_token_json},
-	[OAUTH_REFRESH] = {TOKEN_COLUMNS " FROM warden.refresh($1)", 1, oauth_token_json},
-	[OAUTH_CLIENT_CREDENTIALS] = {TOKEN_COLUMNS " FROM warden.client_credentials($1)", 1,
-	oauth_token_json},
-	[OAUTH_REVOKE] = {"SELECT warden.revoke($1)", 1, oauth_empty_json, true},
+	[OAUTH_LOGIN] = {TOKEN_JSON " FROM warden.login($1, $2, $3)", 3},
+	[OAUTH_REFRESH] = {TOKEN_JSON " FROM warden.refresh($1)", 1},
+	[OAUTH_CLIENT_CREDENTIALS] = {TOKEN_JSON " FROM warden.client_credentials($1)", 1},
+	[OAUTH_REVOKE] = {"SELECT '{}' FROM warden.revoke($1)", 1, NULL, true},
 	/* the caller's key must carry the token:introspect scope */
-	[OAUTH_INTROSPECT] = {"SELECT warden.introspect($2)::text,"
-		" coalesce((warden.verify_api_key($1)->'scopes') ? 'token:introspect', false)",
-	2, oauth_introspect_json},
+	[OAUTH_INTROSPECT] = {"SELECT CASE WHEN coalesce((warden.verify_api_key($1)->'scopes')"
+		" ? 'token:introspect', false) THEN warden.introspect($2)::text END", 2,
+	"insufficient_scope"},
 	/* the token's own subject, checked by the database (revocation too) */
-	[OAUTH_MFA_ENROLL] = {"SELECT warden.mfa_enroll(warden.verify($1)->>'sub')", 1,
-	oauth_enroll_json},
-	[OAUTH_MFA_CONFIRM] = {"SELECT warden.mfa_confirm(warden.verify($1)->>'sub', $2)", 2,
-	oauth_confirm_json},
+	[OAUTH_MFA_ENROLL] = {"SELECT jsonb_build_object('otpauth_uri',"
+	" warden.mfa_enroll(warden.verify($1)->>'sub'))::text", 1},
+	[OAUTH_MFA_CONFIRM] = {"SELECT '{\"mfa\": \"enabled\"}'"
+	" FROM warden.mfa_confirm(warden.verify($1)->>'sub', $2)", 2},
 };
-
-typedef enum OauthOutcome
-{
-	OAUTH_DONE,					/* the statement ran; see sqlstate */
-	OAUTH_UNAVAILABLE			/* no connection, or it broke */
-} OauthOutcome;
-
-typedef struct OauthJob
-{
-	DbJob		job;
-	HttpRequest *req;
-	OauthCall	call;
-	char	   *params[OAUTH_PARAMS];	/* NULL: SQL null */
-	/* results, written by the pool thread before it resumes the request */
-	OauthOutcome outcome;
-	char		sqlstate[6];	/* "" on success */
-	const char *error;			/* a builder's error key, or NULL */
-	json_t	   *answer;			/* the answer's body */
-} OauthJob;
 
 static int	oauth_timeout_ms = 3000;
 
@@ -131,22 +98,20 @@ oauth_headers(HttpRequest *req)
 	return http_add_header(req, "Pragma", "no-cache");
 }
 
-/* An RFC 6749 section 5.2 error. */
+/* An RFC 6749 section 5.2 (or RFC 6750 section 3.1) error. */
 static bool
 oauth_error(HttpRequest *req, unsigned status, const char *error,
 			const char *description)
 {
+	const char *challenge = NULL;
+
 	if (!oauth_headers(req))
 		return false;
-	if (status == 401 && strcmp(error, "invalid_client") == 0 &&
-		!http_add_header(req, "WWW-Authenticate", "Basic realm=\"warden\""))
-		return false;
-	if (status == 401 && strcmp(error, "invalid_token") == 0 &&
-		!http_add_header(req, "WWW-Authenticate",
-						 "Bearer realm=\"warden\", error=\"invalid_token\""))
-		return false;
-	if (status == 401 && strcmp(error, "unauthorized") == 0 &&
-		!http_add_header(req, "WWW-Authenticate", "Bearer realm=\"warden\""))
+	if (status == 401)
+		challenge = strcmp(error, "invalid_client") == 0 ? "Basic realm=\"warden\"" :
+			strcmp(error, "invalid_token") == 0 ?
+			"Bearer realm=\"warden\", error=\"invalid_token\"" : "Bearer realm=\"warden\"";
+	if (challenge != NULL && !http_add_header(req, "WWW-Authenticate", challenge))
 		return false;
 	if (status == 503 && !http_add_header(req, "Retry-After", "1"))
 		return false;
@@ -157,7 +122,7 @@ oauth_error(HttpRequest *req, unsigned status, const char *error,
 
 typedef struct OauthErrorMap
 {
-	const char *sqlstate;		/* or an error key of a builder */
+	const char *sqlstate;		/* or a call's null_error */
 	unsigned	status;
 	const char *error;
 	const char *description;
@@ -186,174 +151,41 @@ static const OauthErrorMap oauth_errors[] = {
 };
 
 static bool
-oauth_answer_sqlstate(HttpRequest *req, const char *sqlstate)
+oauth_answer_error(HttpRequest *req, const char *key)
 {
 	size_t		i;
 
 	for (i = 0; i < sizeof(oauth_errors) / sizeof(oauth_errors[0]); i++)
-		if (strcmp(oauth_errors[i].sqlstate, sqlstate) == 0)
+		if (strcmp(oauth_errors[i].sqlstate, key) == 0)
 			return oauth_error(req, oauth_errors[i].status, oauth_errors[i].error,
 							   oauth_errors[i].description);
 	log_write(LOG_LEVEL_ERROR, "unexpected database error",
-			  "{s:s, s:s}", "sqlstate", sqlstate, "request_id", http_request_id(req));
+			  "{s:s, s:s}", "sqlstate", key, "request_id", http_request_id(req));
 	return oauth_error(req, 500, "server_error", "internal error");
 }
 
-/*
- * The job's parameter copies hold credentials: wipe them when the request
- * ends. http_set_data frees the block itself; its strings go here.
- */
-static void
-oauth_wipe(OauthJob *j)
-{
-	int			i;
-
-	for (i = 0; i < OAUTH_PARAMS; i++)
-	{
-		oauth_secret_free(j->params[i]);
-		j->params[i] = NULL;
-	}
-	json_decref(j->answer);
-	j->answer = NULL;
-}
-
-/* Runs on the connection's thread once the pool thread is done. */
+/* Runs on the connection's thread once the statement is done. */
 static bool
 oauth_complete(HttpRequest *req)
 {
-	OauthJob   *j = http_data(req);
+	const DbCallResult *r = dbcall_result(req);
+	const OauthCallDef *def = &oauth_calls[r->tag];
 	json_t	   *answer;
 
-	bool		ok;
-
-	answer = j->answer;
-	j->answer = NULL;
-	if (j->outcome == OAUTH_UNAVAILABLE)
-		ok = oauth_error(req, 503, "temporarily_unavailable",
-						 "the service is temporarily unavailable");
-	else if (j->sqlstate[0] != '\0' && oauth_calls[j->call].always_ok &&
-			 strcmp(j->sqlstate, "57014") != 0)
-		ok = oauth_headers(req) && http_respond_json(req, 200, json_object());
-	else if (j->sqlstate[0] != '\0')
-		ok = oauth_answer_sqlstate(req, j->sqlstate);
-	else if (j->error != NULL)
-		ok = oauth_answer_sqlstate(req, j->error);
-	else if (answer == NULL)
-		ok = oauth_error(req, 500, "server_error", "internal error");
-	else
-	{
-		ok = oauth_headers(req) && http_respond_json(req, 200, answer);
-		answer = NULL;
-	}
-	json_decref(answer);
-	oauth_wipe(j);
-	return ok;
-}
-
-/* --- the database ------------------------------------------------------------ */
-
-static json_t *
-oauth_token_json(PGresult *res, const char **error)
-{
-	json_t	   *o;
-
-	(void) error;
-	if (PQntuples(res) != 1 || PQnfields(res) != 4 || PQgetisnull(res, 0, 0))
-		return NULL;
-	o = json_pack("{s:s, s:s, s:I}", "access_token", PQgetvalue(res, 0, 0),
-				  "token_type", "Bearer",
-				  "expires_in", (json_int_t) atoll(PQgetvalue(res, 0, 2)));
-	if (o != NULL && !PQgetisnull(res, 0, 1) &&
-		json_object_set_new(o, "refresh_token", json_string(PQgetvalue(res, 0, 1))) != 0)
-	{
-		json_decref(o);
-		return NULL;
-	}
-	return o;
-}
-
-static json_t *
-oauth_empty_json(PGresult *res, const char **error)
-{
-	(void) res;
-	(void) error;
-	return json_object();
-}
-
-static json_t *
-oauth_introspect_json(PGresult *res, const char **error)
-{
-	if (PQntuples(res) != 1 || PQnfields(res) != 2 || PQgetisnull(res, 0, 0))
-		return NULL;
-	if (strcmp(PQgetvalue(res, 0, 1), "t") != 0)
-	{
-		*error = "insufficient_scope";
-		return NULL;
-	}
-	return json_loads(PQgetvalue(res, 0, 0), 0, NULL);
-}
-
-static json_t *
-oauth_enroll_json(PGresult *res, const char **error)
-{
-	(void) error;
-	if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0))
-		return NULL;
-	return json_pack("{s:s}", "otpauth_uri", PQgetvalue(res, 0, 0));
-}
-
-static json_t *
-oauth_confirm_json(PGresult *res, const char **error)
-{
-	(void) res;
-	(void) error;
-	return json_pack("{s:s}", "mfa", "enabled");
-}
-
-/* On a pool thread. */
-static bool
-oauth_run(DbJob *job, PGconn *conn, const char *err)
-{
-	OauthJob   *j = (OauthJob *) job;
-	HttpRequest *req = j->req;
-	PGresult   *res;
-	char		qerr[256] = "";
-	bool		conn_ok = true;
-
-	j->outcome = OAUTH_UNAVAILABLE;
-	if (conn != NULL)
-	{
-		res = pgconn_query(conn, oauth_calls[j->call].sql, oauth_calls[j->call].nparams,
-						   (const char *const *) j->params, job->deadline_ms,
-						   qerr, sizeof(qerr));
-		conn_ok = res != NULL;
-		if (res != NULL)
-		{
-			j->outcome = OAUTH_DONE;
-			if (PQresultStatus(res) == PGRES_TUPLES_OK)
-			{
-				j->answer = oauth_calls[j->call].build(res, &j->error);
-				if (j->answer == NULL && j->error == NULL)
-					snprintf(j->sqlstate, sizeof(j->sqlstate), "XX000");
-			}
-			else
-			{
-				const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-
-				snprintf(j->sqlstate, sizeof(j->sqlstate), "%s",
-						 state != NULL ? state : "XX000");
-			}
-			PQclear(res);
-		}
-		else
-			err = qerr;
-	}
-	if (j->outcome == OAUTH_UNAVAILABLE)
-		log_write(LOG_LEVEL_WARN, "database unavailable", "{s:s, s:s}",
-				  "error", err != NULL ? err : "unknown",
-				  "request_id", http_request_id(req));
-	http_resume(req);			/* last: the request may be gone after it */
-	return conn_ok;
+	if (r->unavailable)
+		return oauth_error(req, 503, "temporarily_unavailable",
+						   "the service is temporarily unavailable");
+	if (r->sqlstate[0] != '\0' && def->always_ok && strcmp(r->sqlstate, "57014") != 0)
+		return oauth_headers(req) && http_respond_json(req, 200, json_object());
+	if (r->sqlstate[0] != '\0')
+		return oauth_answer_error(req, r->sqlstate);
+	if (r->value == NULL)
+		return def->null_error != NULL ? oauth_answer_error(req, def->null_error) :
+			oauth_error(req, 500, "server_error", "internal error");
+	answer = json_loads(r->value, 0, NULL);
+	if (answer == NULL)
+		return oauth_error(req, 500, "server_error", "internal error");
+	return oauth_headers(req) && http_respond_json(req, 200, answer);
 }
 
 /* --- requests ---------------------------------------------------------------- */
@@ -504,31 +336,12 @@ oauth_basic_secret(HttpRequest *req, bool *bad)
 	return secret;
 }
 
-/* Suspends the request and hands the call to the pool; complete answers. */
+/* Suspends the request and hands the statement to the pool. */
 static bool
-oauth_submit(HttpRequest *req, OauthCall call, const char *const *params,
-			 HttpHandler complete)
+oauth_submit(HttpRequest *req, OauthCall call, const char *const *params)
 {
-	OauthJob   *j = calloc(1, sizeof(*j));
-	int			i;
-
-	if (j == NULL)
-		return false;
-	http_set_data(req, j, NULL);		/* freed with the request */
-	for (i = 0; i < oauth_calls[call].nparams; i++)
-	{
-		if (params[i] != NULL && (j->params[i] = strdup(params[i])) == NULL)
-			return false;
-	}
-	j->req = req;
-	j->call = call;
-	j->job.run = oauth_run;
-	j->job.deadline_ms = timeutil_mono_ms() + oauth_timeout_ms;
-	j->outcome = OAUTH_UNAVAILABLE;
-	http_suspend(req, complete);
-	if (!dbpool_submit(&j->job))
-		http_resume(req);		/* the pool is full: 503 */
-	return true;
+	return dbcall_submit(req, oauth_calls[call].sql, oauth_calls[call].nparams, params,
+						 oauth_timeout_ms, oauth_complete, (int) call);
 }
 
 bool
@@ -561,14 +374,14 @@ oauth_handle_token(HttpRequest *req)
 		params[2] = form_get(p.f, p.n, "totp");
 		call = OAUTH_LOGIN;
 		ok = params[0] != NULL && params[1] != NULL ?
-			oauth_submit(req, call, params, oauth_complete) :
+			oauth_submit(req, call, params) :
 			oauth_error(req, 400, "invalid_request", "username and password are required");
 	}
 	else if (strcmp(grant, "refresh_token") == 0)
 	{
 		params[0] = form_get(p.f, p.n, "refresh_token");
 		call = OAUTH_REFRESH;
-		ok = params[0] != NULL ? oauth_submit(req, call, params, oauth_complete) :
+		ok = params[0] != NULL ? oauth_submit(req, call, params) :
 			oauth_error(req, 400, "invalid_request", "refresh_token is required");
 	}
 	else if (strcmp(grant, "client_credentials") == 0)
@@ -583,7 +396,7 @@ oauth_handle_token(HttpRequest *req)
 		else if (params[0] == NULL)
 			ok = oauth_error(req, 401, "invalid_client", "client authentication is required");
 		else
-			ok = oauth_submit(req, call, params, oauth_complete);
+			ok = oauth_submit(req, call, params);
 	}
 	else
 		ok = oauth_error(req, 400, "unsupported_grant_type",
@@ -611,7 +424,7 @@ oauth_handle_revoke(HttpRequest *req)
 	if (params[0] == NULL)
 		ok = oauth_error(req, 400, "invalid_request", "token is required");
 	else
-		ok = oauth_submit(req, OAUTH_REVOKE, params, oauth_complete);
+		ok = oauth_submit(req, OAUTH_REVOKE, params);
 	oauth_params_free(&p);
 	return ok;
 }
@@ -657,7 +470,7 @@ oauth_handle_introspect(HttpRequest *req)
 	else if (params[1] == NULL)
 		ok = oauth_error(req, 400, "invalid_request", "token is required");
 	else
-		ok = oauth_submit(req, OAUTH_INTROSPECT, params, oauth_complete);
+		ok = oauth_submit(req, OAUTH_INTROSPECT, params);
 	oauth_secret_free(basic);
 	oauth_params_free(&p);
 	return ok;
@@ -671,7 +484,7 @@ oauth_handle_mfa_enroll(HttpRequest *req)
 
 	if (params[0] == NULL)
 		return oauth_error(req, 401, "unauthorized", "a bearer token is required");
-	return oauth_submit(req, OAUTH_MFA_ENROLL, params, oauth_complete);
+	return oauth_submit(req, OAUTH_MFA_ENROLL, params);
 }
 
 bool
@@ -691,7 +504,7 @@ oauth_handle_mfa_confirm(HttpRequest *req)
 		return rc > 0;
 	}
 	params[1] = form_get(p.f, p.n, "code");
-	ok = params[1] != NULL ? oauth_submit(req, OAUTH_MFA_CONFIRM, params, oauth_complete) :
+	ok = params[1] != NULL ? oauth_submit(req, OAUTH_MFA_CONFIRM, params) :
 		oauth_error(req, 400, "invalid_request", "code is required");
 	oauth_params_free(&p);
 	return ok;
