@@ -2199,6 +2199,8 @@ GRANT EXECUTE ON FUNCTION warden.publish(text, text, jsonb, jsonb, uuid)
 GRANT EXECUTE ON FUNCTION warden.outbox_workers(), warden.outbox_stats(),
 	warden.outbox_retry(uuid), warden.outbox_retry_all(), warden.outbox_discard(uuid)
 	TO warden_admin;
+-- the edge's /metrics reports the backlog
+GRANT EXECUTE ON FUNCTION warden.outbox_stats() TO warden_auth;
 
 -- Workers of this database wait for the extension; tell them it is here.
 SELECT warden._outbox_wake();

@@ -4,6 +4,7 @@
  */
 #include "dbcall.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,8 @@
 #include "log.h"
 #include "pgconn.h"
 #include "timeutil.h"
+
+static atomic_ulong dbcall_unavailable;
 
 typedef struct DbCall
 {
@@ -84,6 +87,8 @@ dbcall_run(DbJob *job, PGconn *conn, const char *err)
 	}
 	c->result.value = c->value;
 	if (c->result.unavailable)
+		atomic_fetch_add(&dbcall_unavailable, 1);
+	if (c->result.unavailable)
 		log_write(LOG_LEVEL_WARN, "database unavailable", "{s:s, s:s}",
 				  "error", err != NULL ? err : "unknown",
 				  "request_id", http_request_id(req));
@@ -117,8 +122,17 @@ dbcall_submit(HttpRequest *req, const char *sql, int nparams,
 	c->result.tag = tag;
 	http_suspend(req, complete);
 	if (!dbpool_submit(&c->job))
+	{
+		atomic_fetch_add(&dbcall_unavailable, 1);
 		http_resume(req);		/* the pool is full: unavailable */
+	}
 	return true;
+}
+
+unsigned long
+dbcall_unavailable_total(void)
+{
+	return atomic_load(&dbcall_unavailable);
 }
 
 const DbCallResult *

@@ -38,4 +38,7 @@ extern bool dbcall_submit(HttpRequest *req, const char *sql, int nparams,
 
 extern const DbCallResult *dbcall_result(const HttpRequest *req);
 
+/* Statements that found no connection in time, since the start. */
+extern unsigned long dbcall_unavailable_total(void);
+
 #endif							/* EDGE_DBCALL_H */

@@ -46,6 +46,7 @@
 
 #include "errors.h"
 #include "log.h"
+#include "metrics.h"
 #include "reqid.h"
 #include "routes.h"
 #include "timeutil.h"
@@ -411,6 +412,7 @@ http_completed(void *cls, struct MHD_Connection *connection, void **con_cls,
 		return;
 	*con_cls = NULL;
 	http_access_log(req, toe);
+	metrics_observe(req->route, req->status, timeutil_elapsed_ms(&req->started));
 	http_request_free(req);
 	atomic_fetch_sub(&http_in_flight_count, 1);
 }
@@ -514,7 +516,7 @@ http_add_header(HttpRequest *req, const char *name, const char *value)
 
 static bool
 http_response_headers(const HttpRequest *req, struct MHD_Response *resp,
-					  bool with_body)
+					  const char *content_type)
 {
 	bool		ok;
 	int			i;
@@ -523,9 +525,9 @@ http_response_headers(const HttpRequest *req, struct MHD_Response *resp,
 
 	ok = MHD_add_response_header(resp, "X-Request-Id",
 								 req->request_id) == MHD_YES;
-	if (ok && with_body)
+	if (ok && content_type != NULL)
 		ok = MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
-									 "application/json") == MHD_YES;
+									 content_type) == MHD_YES;
 	for (i = 0; ok && i < req->nheaders; i++)
 	{
 		ok = MHD_add_response_header(resp, req->headers[i][0],
@@ -551,10 +553,7 @@ http_response_headers(const HttpRequest *req, struct MHD_Response *resp,
 bool
 http_respond_json(HttpRequest *req, unsigned status, json_t *body)
 {
-	struct MHD_Response *resp;
 	char	   *text;
-	size_t		len;
-	bool		ok;
 
 	if (body == NULL)
 		return false;
@@ -562,14 +561,33 @@ http_respond_json(HttpRequest *req, unsigned status, json_t *body)
 	json_decref(body);
 	if (text == NULL)
 		return false;
-	len = strlen(text);
+	return http_respond_text(req, status, "application/json", text);
+}
+
+/*
+ * Queues the one response of req with a body of this content type: text,
+ * malloc'd, which this call takes over.
+ */
+bool
+http_respond_text(HttpRequest *req, unsigned status, const char *content_type,
+				  char *text)
+{
+	struct MHD_Response *resp;
+	size_t		len = strlen(text);
+	bool		ok;
+
+	if (req->status != 0)
+	{
+		free(text);
+		return false;
+	}
 	resp = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
 	if (resp == NULL)
 	{
 		free(text);
 		return false;
 	}
-	ok = http_response_headers(req, resp, true) &&
+	ok = http_response_headers(req, resp, content_type) &&
 		MHD_queue_response(req->connection, status, resp) == MHD_YES;
 	MHD_destroy_response(resp);
 	if (ok)
@@ -592,7 +610,7 @@ http_respond_empty(HttpRequest *req, unsigned status)
 	resp = MHD_create_response_from_buffer(0, (void *) "", MHD_RESPMEM_PERSISTENT);
 	if (resp == NULL)
 		return false;
-	ok = http_response_headers(req, resp, false) &&
+	ok = http_response_headers(req, resp, NULL) &&
 		MHD_queue_response(req->connection, status, resp) == MHD_YES;
 	MHD_destroy_response(resp);
 	if (ok)

@@ -64,6 +64,8 @@ extern bool http_add_header(HttpRequest *req, const char *name,
 							const char *value);
 extern bool http_respond_json(HttpRequest *req, unsigned status,
 							  json_t *body);
+extern bool http_respond_text(HttpRequest *req, unsigned status,
+							  const char *content_type, char *text);
 extern bool http_respond_empty(HttpRequest *req, unsigned status);
 extern void http_set_data(HttpRequest *req, void *data,
 						  void (*data_free) (void *data));

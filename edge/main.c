@@ -36,6 +36,7 @@
 #include "oauth.h"
 #include "http.h"
 #include "log.h"
+#include "metrics.h"
 #include "net.h"
 #include "pgconn.h"
 #include "timeutil.h"
@@ -243,6 +244,8 @@ main(int argc, char **argv)
 	jwks_configure(cfg.db_timeout_ms);
 	oauth_configure(cfg.db_timeout_ms);
 	authz_configure(cfg.db_timeout_ms);
+	if (!metrics_init(cfg.db_timeout_ms, WARDEN_VERSION))
+		main_startup_error("out of memory");
 	/* from here the daemon owns listen_fd, even if it fails to start */
 	if (!http_start(listen_fd, threads, err, sizeof(err)))
 	{

@@ -16,11 +16,13 @@
 #include "authz.h"
 #include "health.h"
 #include "jwks.h"
+#include "metrics.h"
 #include "oauth.h"
 
 static const HttpRoute routes_table[] = {
 	{"/healthz", HTTP_GET, 0, health_handle_live},
 	{"/readyz", HTTP_GET, 0, health_handle_ready},
+	{"/metrics", HTTP_GET, 0, metrics_handle},
 	{"/.well-known/jwks.json", HTTP_GET, 0, jwks_handle},
 	{"/v1/auth/token", HTTP_POST, 16 * 1024, oauth_handle_token},
 	{"/v1/auth/revoke", HTTP_POST, 16 * 1024, oauth_handle_revoke},
@@ -31,6 +33,14 @@ static const HttpRoute routes_table[] = {
 	{"/v1/authz", HTTP_GET | HTTP_HEAD | HTTP_POST | HTTP_PUT | HTTP_DELETE |
 	HTTP_PATCH | HTTP_OPTIONS, 0, authz_handle},
 };
+
+/* The whole table, for /metrics to name every route. */
+const HttpRoute *
+routes_all(size_t *n)
+{
+	*n = sizeof(routes_table) / sizeof(routes_table[0]);
+	return routes_table;
+}
 
 /* A linear scan: the table is short, and lookups cost a few strcmp. */
 const HttpRoute *

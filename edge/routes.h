@@ -10,5 +10,6 @@
 #include "http.h"
 
 extern const HttpRoute *routes_find(const char *path);
+extern const HttpRoute *routes_all(size_t *n);
 
 #endif							/* EDGE_ROUTES_H */

@@ -1,0 +1,306 @@
+/*
+ * metrics.c
+ *		GET /metrics in the Prometheus text format (version 0.0.4): requests
+ *		by route and status code, latency histograms by route, requests in
+ *		flight, the PostgreSQL pool, and the outbox backlog from
+ *		warden.outbox_stats().
+ *
+ * Counters are atomics in one array per route (plus "unmatched"), bumped
+ * when a request completes; a scrape reads them without locking, so a
+ * scrape taken mid-request may see a count one ahead of its histogram,
+ * which Prometheus tolerates. Routes are labelled by their path in the
+ * route table, never by the request's path: labels stay few and carry no
+ * personal data.
+ *
+ * The outbox figures need the database; when it cannot answer, the scrape
+ * still succeeds and says so with warden_outbox_up 0.
+ */
+#include "metrics.h"
+
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "dbcall.h"
+#include "dbpool.h"
+#include "routes.h"
+
+static const unsigned metrics_codes[] = {
+	200, 201, 204, 304, 400, 401, 403, 404, 405, 409, 413, 415, 429, 431, 500, 503
+};
+
+#define NCODES (sizeof(metrics_codes) / sizeof(metrics_codes[0]))
+#define OTHER_CODE NCODES
+
+/* Upper bounds of the latency buckets, in microseconds. */
+static const unsigned long metrics_bounds_us[] = {
+	500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 500000,
+	1000000, 2500000, 5000000
+};
+
+#define NBUCKETS (sizeof(metrics_bounds_us) / sizeof(metrics_bounds_us[0]))
+
+typedef struct RouteMetrics
+{
+	atomic_ulong codes[NCODES + 1];
+	atomic_ulong buckets[NBUCKETS];	/* not cumulative; summed at scrape */
+	atomic_ulong count;
+	atomic_ulong sum_us;
+} RouteMetrics;
+
+static RouteMetrics *metrics_routes;	/* one per route, then "unmatched" */
+static const HttpRoute *metrics_table;
+static size_t metrics_nroutes;
+static int	metrics_timeout_ms = 1000;
+static const char *metrics_version = "";
+
+bool
+metrics_init(int db_timeout_ms, const char *version)
+{
+	metrics_table = routes_all(&metrics_nroutes);
+	metrics_routes = calloc(metrics_nroutes + 1, sizeof(RouteMetrics));
+	/* a scrape must not wait as long as a request may */
+	metrics_timeout_ms = db_timeout_ms < 1000 ? db_timeout_ms : 1000;
+	metrics_version = version;
+	return metrics_routes != NULL;
+}
+
+void
+metrics_observe(const HttpRoute *route, unsigned status, double ms)
+{
+	RouteMetrics *m;
+	unsigned long us = ms > 0 ? (unsigned long) (ms * 1000.0) : 0;
+	size_t		i;
+
+	if (metrics_routes == NULL)
+		return;
+	m = &metrics_routes[route != NULL ? (size_t) (route - metrics_table) : metrics_nroutes];
+	for (i = 0; i < NCODES && metrics_codes[i] != status; i++)
+		;
+	atomic_fetch_add_explicit(&m->codes[i], 1, memory_order_relaxed);
+	for (i = 0; i < NBUCKETS && us > metrics_bounds_us[i]; i++)
+		;
+	if (i < NBUCKETS)
+		atomic_fetch_add_explicit(&m->buckets[i], 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&m->count, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&m->sum_us, us, memory_order_relaxed);
+}
+
+/* --- the exposition ------------------------------------------------------ */
+
+typedef struct Text
+{
+	char	   *buf;
+	size_t		len;
+	size_t		cap;
+	bool		failed;
+} Text;
+
+static void
+text_printf(Text *t, const char *fmt,...)
+{
+	va_list		ap;
+	int			n;
+
+	if (t->failed)
+		return;
+	for (;;)
+	{
+		va_start(ap, fmt);
+		n = vsnprintf(t->buf + t->len, t->cap - t->len, fmt, ap);
+		va_end(ap);
+		if (n < 0)
+		{
+			t->failed = true;
+			return;
+		}
+		if ((size_t) n < t->cap - t->len)
+		{
+			t->len += (size_t) n;
+			return;
+		}
+		{
+			size_t		cap = t->cap * 2 + (size_t) n;
+			char	   *grown = realloc(t->buf, cap);
+
+			if (grown == NULL)
+			{
+				t->failed = true;
+				return;
+			}
+			t->buf = grown;
+			t->cap = cap;
+		}
+	}
+}
+
+static void
+text_family(Text *t, const char *name, const char *type, const char *help)
+{
+	text_printf(t, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static const char *
+route_label(size_t i)
+{
+	return i < metrics_nroutes ? metrics_table[i].path : "unmatched";
+}
+
+static void
+metrics_requests(Text *t)
+{
+	size_t		r;
+	size_t		c;
+
+	text_family(t, "warden_edge_requests_total", "counter",
+				"HTTP requests answered, by route (as in the route table) and status code.");
+	for (r = 0; r <= metrics_nroutes; r++)
+		for (c = 0; c <= NCODES; c++)
+		{
+			unsigned long n = atomic_load_explicit(&metrics_routes[r].codes[c], memory_order_relaxed);
+
+			if (n == 0)
+				continue;
+			if (c < NCODES)
+				text_printf(t, "warden_edge_requests_total{route=\"%s\",code=\"%u\"} %lu\n",
+							route_label(r), metrics_codes[c], n);
+			else
+				text_printf(t, "warden_edge_requests_total{route=\"%s\",code=\"other\"} %lu\n",
+							route_label(r), n);
+		}
+
+	text_family(t, "warden_edge_request_duration_seconds", "histogram",
+				"Time from the request's headers to its answer, by route.");
+	for (r = 0; r <= metrics_nroutes; r++)
+	{
+		RouteMetrics *m = &metrics_routes[r];
+		unsigned long count = atomic_load_explicit(&m->count, memory_order_relaxed);
+		unsigned long cumulative = 0;
+		size_t		b;
+
+		if (count == 0)
+			continue;
+		for (b = 0; b < NBUCKETS; b++)
+		{
+			cumulative += atomic_load_explicit(&m->buckets[b], memory_order_relaxed);
+			text_printf(t, "warden_edge_request_duration_seconds_bucket{route=\"%s\",le=\"%g\"} %lu\n",
+						route_label(r), metrics_bounds_us[b] / 1e6, cumulative);
+		}
+		/* +Inf is the count; it can never be below a bucket read before it */
+		if (count < cumulative)
+			count = cumulative;
+		text_printf(t, "warden_edge_request_duration_seconds_bucket{route=\"%s\",le=\"+Inf\"} %lu\n",
+					route_label(r), count);
+		text_printf(t, "warden_edge_request_duration_seconds_sum{route=\"%s\"} %.6f\n",
+					route_label(r),
+					atomic_load_explicit(&m->sum_us, memory_order_relaxed) / 1e6);
+		text_printf(t, "warden_edge_request_duration_seconds_count{route=\"%s\"} %lu\n",
+					route_label(r), count);
+	}
+}
+
+static void
+metrics_process(Text *t)
+{
+	text_family(t, "warden_edge_build_info", "gauge", "The edge's version, as a label.");
+	text_printf(t, "warden_edge_build_info{version=\"%s\"} 1\n", metrics_version);
+	text_family(t, "warden_edge_requests_in_flight", "gauge",
+				"Requests received and not yet answered.");
+	text_printf(t, "warden_edge_requests_in_flight %d\n", http_in_flight());
+	text_family(t, "warden_edge_db_pool_busy", "gauge",
+				"PostgreSQL connections running a statement for a request.");
+	text_printf(t, "warden_edge_db_pool_busy %d\n", dbpool_busy());
+	text_family(t, "warden_edge_db_pool_waiting", "gauge",
+				"Requests waiting for a PostgreSQL connection.");
+	text_printf(t, "warden_edge_db_pool_waiting %d\n", dbpool_waiting());
+	text_family(t, "warden_edge_db_unavailable_total", "counter",
+				"Requests answered 503 because PostgreSQL could not answer in time.");
+	text_printf(t, "warden_edge_db_unavailable_total %lu\n", dbcall_unavailable_total());
+}
+
+/* The outbox, from warden.outbox_stats() as JSON (NULL: unavailable). */
+static void
+metrics_outbox(Text *t, json_t *s)
+{
+	static const struct
+	{
+		const char *key;
+		const char *name;
+		const char *type;
+		const char *help;
+	}			fields[] = {
+		{"pending", "warden_outbox_pending", "gauge",
+		"Committed outbox messages not yet acknowledged by the broker."},
+		{"oldest_pending_seconds", "warden_outbox_oldest_pending_seconds", "gauge",
+		"Age of the oldest pending outbox message."},
+		{"retrying", "warden_outbox_retrying", "gauge",
+		"Pending outbox messages that failed at least once."},
+		{"dead", "warden_outbox_dead", "gauge",
+		"Outbox messages that failed warden.outbox_max_attempts times."},
+		{"delivered_total", "warden_outbox_delivered_total", "counter",
+		"Outbox messages acknowledged by the broker since the server started."},
+		{"failed_total", "warden_outbox_failed_total", "counter",
+		"Failed outbox delivery attempts since the server started."},
+		{"workers_connected", "warden_outbox_workers_connected", "gauge",
+		"Outbox workers connected to the broker."},
+	};
+	size_t		i;
+
+	text_family(t, "warden_outbox_up", "gauge",
+				"1 when the outbox figures below could be read from PostgreSQL.");
+	text_printf(t, "warden_outbox_up %d\n", s != NULL);
+	if (s == NULL)
+		return;
+	for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+	{
+		json_t	   *v = json_object_get(s, fields[i].key);
+
+		text_family(t, fields[i].name, fields[i].type, fields[i].help);
+		text_printf(t, "%s %.17g\n", fields[i].name, json_is_number(v) ? json_number_value(v) : 0.0);
+	}
+}
+
+static bool
+metrics_complete(HttpRequest *req)
+{
+	const DbCallResult *r = dbcall_result(req);
+	json_t	   *stats = r->value != NULL ? json_loads(r->value, 0, NULL) : NULL;
+	Text		t = {0};
+
+	t.cap = 8192;
+	t.buf = malloc(t.cap);
+	if (t.buf == NULL)
+	{
+		json_decref(stats);
+		return false;
+	}
+	t.buf[0] = '\0';
+	metrics_requests(&t);
+	metrics_process(&t);
+	metrics_outbox(&t, stats);
+	json_decref(stats);
+	if (t.failed)
+	{
+		free(t.buf);
+		return false;
+	}
+	return http_respond_text(req, 200, "text/plain; version=0.0.4; charset=utf-8", t.buf);
+}
+
+bool
+metrics_handle(HttpRequest *req)
+{
+	return dbcall_submit(req,
+						 "SELECT json_build_object('pending', pending,"
+						 " 'oldest_pending_seconds', coalesce(extract(epoch FROM oldest_pending_age), 0),"
+						 " 'retrying', retrying, 'dead', dead, 'delivered_total', delivered_total,"
+						 " 'failed_total', failed_total,"
+						 " 'workers_connected', (SELECT count(*) FROM jsonb_array_elements(workers) w"
+						 " WHERE (w->>'connected')::boolean))::text"
+						 " FROM warden.outbox_stats()",
+						 0, NULL, metrics_timeout_ms, metrics_complete, 0);
+}
