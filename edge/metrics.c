@@ -144,6 +144,14 @@ text_family(Text *t, const char *name, const char *type, const char *help)
 	text_printf(t, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+/* A family of one unlabelled sample. */
+static void
+text_single(Text *t, const char *name, const char *type, const char *help, double value)
+{
+	text_family(t, name, type, help);
+	text_printf(t, "%s %.17g\n", name, value);
+}
+
 static const char *
 route_label(size_t i)
 {
@@ -208,18 +216,15 @@ metrics_process(Text *t)
 {
 	text_family(t, "warden_edge_build_info", "gauge", "The edge's version, as a label.");
 	text_printf(t, "warden_edge_build_info{version=\"%s\"} 1\n", metrics_version);
-	text_family(t, "warden_edge_requests_in_flight", "gauge",
-				"Requests received and not yet answered.");
-	text_printf(t, "warden_edge_requests_in_flight %d\n", http_in_flight());
-	text_family(t, "warden_edge_db_pool_busy", "gauge",
-				"PostgreSQL connections running a statement for a request.");
-	text_printf(t, "warden_edge_db_pool_busy %d\n", dbpool_busy());
-	text_family(t, "warden_edge_db_pool_waiting", "gauge",
-				"Requests waiting for a PostgreSQL connection.");
-	text_printf(t, "warden_edge_db_pool_waiting %d\n", dbpool_waiting());
-	text_family(t, "warden_edge_db_unavailable_total", "counter",
-				"Requests answered 503 because PostgreSQL could not answer in time.");
-	text_printf(t, "warden_edge_db_unavailable_total %lu\n", dbcall_unavailable_total());
+	text_single(t, "warden_edge_requests_in_flight", "gauge",
+				"Requests received and not yet answered.", http_in_flight());
+	text_single(t, "warden_edge_db_pool_busy", "gauge",
+				"PostgreSQL connections running a statement for a request.", dbpool_busy());
+	text_single(t, "warden_edge_db_pool_waiting", "gauge",
+				"Requests waiting for a PostgreSQL connection.", dbpool_waiting());
+	text_single(t, "warden_edge_db_unavailable_total", "counter",
+				"Statements PostgreSQL could not run in time (their requests got 503, or went without the figures).",
+				(double) dbcall_unavailable_total());
 }
 
 /* The outbox, from warden.outbox_stats() as JSON (NULL: unavailable). */
@@ -250,17 +255,16 @@ metrics_outbox(Text *t, json_t *s)
 	};
 	size_t		i;
 
-	text_family(t, "warden_outbox_up", "gauge",
-				"1 when the outbox figures below could be read from PostgreSQL.");
-	text_printf(t, "warden_outbox_up %d\n", s != NULL);
+	text_single(t, "warden_outbox_up", "gauge",
+				"1 when the outbox figures below could be read from PostgreSQL.", s != NULL);
 	if (s == NULL)
 		return;
 	for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
 	{
 		json_t	   *v = json_object_get(s, fields[i].key);
 
-		text_family(t, fields[i].name, fields[i].type, fields[i].help);
-		text_printf(t, "%s %.17g\n", fields[i].name, json_is_number(v) ? json_number_value(v) : 0.0);
+		text_single(t, fields[i].name, fields[i].type, fields[i].help,
+					json_is_number(v) ? json_number_value(v) : 0.0);
 	}
 }
 
