@@ -56,6 +56,10 @@ typedef struct ConfigSetting
 	bool		secret;			/* value may hold a password */
 } ConfigSetting;
 
+const char *const config_tls_version_names[] = {
+	"1.3", "1.2", NULL
+};
+
 const char *const config_log_level_names[] = {
 	"debug", "info", "warn", "error", NULL
 };
@@ -160,6 +164,29 @@ static const ConfigSetting config_settings[] = {
 		.offset = offsetof(EdgeConfig, drain_timeout_ms),
 		.min = 0,
 		.max = 3600000,
+	},
+	{
+		.name = "WARDEN_TLS_CERT_FILE",
+		.type = CONFIG_STRING,
+		.default_value = "",
+		.description = "PEM certificate chain to serve HTTPS with; empty: plain HTTP "
+		"(behind a proxy that terminates TLS)",
+		.offset = offsetof(EdgeConfig, tls_cert_file),
+	},
+	{
+		.name = "WARDEN_TLS_KEY_FILE",
+		.type = CONFIG_STRING,
+		.default_value = "",
+		.description = "PEM private key of WARDEN_TLS_CERT_FILE",
+		.offset = offsetof(EdgeConfig, tls_key_file),
+	},
+	{
+		.name = "WARDEN_TLS_MIN_VERSION",
+		.type = CONFIG_ENUM,
+		.default_value = "1.3",
+		.description = "oldest TLS version accepted: 1.3, or 1.2 for older clients",
+		.offset = offsetof(EdgeConfig, tls_min_version),
+		.values = config_tls_version_names,
 	},
 	{
 		.name = "WARDEN_LOG_LEVEL",

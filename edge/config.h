@@ -63,7 +63,13 @@ typedef struct EdgeConfig
 	int			health_timeout_ms;
 	int			drain_timeout_ms;
 	int			log_level;		/* index into config_log_level_names */
+	const char *tls_cert_file;	/* "" : plain HTTP */
+	const char *tls_key_file;
+	int			tls_min_version;	/* index into config_tls_version_names */
 } EdgeConfig;
+
+/* WARDEN_TLS_MIN_VERSION: 0 is TLS 1.3, 1 is TLS 1.2. */
+extern const char *const config_tls_version_names[];
 
 /* Same order as LogLevel in log.h. */
 extern const char *const config_log_level_names[];

@@ -654,28 +654,41 @@ http_mhd_log(void *cls, const char *fmt, va_list ap)
  * such race at the cost of O(connections) per wake-up.
  */
 bool
-http_start(int listen_fd, int threads, char *err, size_t errlen)
+http_start(int listen_fd, int threads, const HttpTls *tls, char *err, size_t errlen)
 {
-	struct MHD_OptionItem pool[2] = {
-		{MHD_OPTION_END, 0, NULL},
-		{MHD_OPTION_END, 0, NULL},
-	};
+	struct MHD_OptionItem opts[5];
+	int			n = 0;
+	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
+		MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
 
 	/* a pool of one draws a warning from libmicrohttpd: ask for none */
 	if (threads > 1)
+		opts[n++] = (struct MHD_OptionItem) {MHD_OPTION_THREAD_POOL_SIZE, threads, NULL};
+	if (tls != NULL)
 	{
-		pool[0].option = MHD_OPTION_THREAD_POOL_SIZE;
-		pool[0].value = threads;
+		/*
+		 * GnuTLS priorities: its NORMAL set (no export or anonymous
+		 * suites), protocol versions narrowed to 1.3, or 1.3 and 1.2.
+		 */
+		if (!MHD_is_feature_supported(MHD_FEATURE_TLS))
+		{
+			snprintf(err, errlen, "this libmicrohttpd has no TLS support");
+			return false;
+		}
+		flags |= MHD_USE_TLS;
+		opts[n++] = (struct MHD_OptionItem) {MHD_OPTION_HTTPS_MEM_CERT, 0, (void *) tls->cert_pem};
+		opts[n++] = (struct MHD_OptionItem) {MHD_OPTION_HTTPS_MEM_KEY, 0, (void *) tls->key_pem};
+		opts[n++] = (struct MHD_OptionItem) {MHD_OPTION_HTTPS_PRIORITIES, 0,
+			(void *) (tls->allow_tls12 ? "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2" :
+					  "NORMAL:-VERS-ALL:+VERS-TLS1.3")};
 	}
+	opts[n] = (struct MHD_OptionItem) {MHD_OPTION_END, 0, NULL};
 
 	/*
 	 * The logger goes first: libmicrohttpd reports problems with the
 	 * options that follow it through whatever logger is set at that point.
 	 */
-	http_daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD |
-								   MHD_USE_EPOLL | MHD_USE_ITC |
-								   MHD_ALLOW_SUSPEND_RESUME |
-								   MHD_USE_ERROR_LOG,
+	http_daemon = MHD_start_daemon(flags,
 								   0, NULL, NULL, http_access, NULL,
 								   MHD_OPTION_EXTERNAL_LOGGER,
 								   http_mhd_log, NULL,
@@ -684,7 +697,7 @@ http_start(int listen_fd, int threads, char *err, size_t errlen)
 								   (unsigned int) HTTP_IDLE_TIMEOUT_S,
 								   MHD_OPTION_NOTIFY_COMPLETED,
 								   http_completed, NULL,
-								   MHD_OPTION_ARRAY, pool,
+								   MHD_OPTION_ARRAY, opts,
 								   MHD_OPTION_END);
 	if (http_daemon == NULL)
 	{

@@ -46,8 +46,17 @@ typedef struct HttpRoute
 	HttpHandler handler;
 } HttpRoute;
 
-/* The daemon, from the main thread. */
-extern bool http_start(int listen_fd, int threads, char *err, size_t errlen);
+/* HTTPS: PEM texts that stay valid while the daemon runs. */
+typedef struct HttpTls
+{
+	const char *cert_pem;
+	const char *key_pem;
+	bool		allow_tls12;
+} HttpTls;
+
+/* The daemon, from the main thread. tls NULL: plain HTTP. */
+extern bool http_start(int listen_fd, int threads, const HttpTls *tls,
+					   char *err, size_t errlen);
 extern void http_begin_drain(void);
 extern bool http_is_draining(void);
 extern int	http_in_flight(void);

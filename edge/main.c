@@ -113,6 +113,39 @@ main_arguments(int argc, char **argv)
 }
 
 /* Blocks the signals sigwait() handles and ignores SIGPIPE, process-wide. */
+/*
+ * A PEM file's text (at most 1 MiB), or exit 1 naming the setting and the
+ * file, never the contents.
+ */
+static char *
+main_read_pem(const char *path, const char *setting)
+{
+	FILE	   *f = fopen(path, "r");
+	char	   *text = malloc(1024 * 1024 + 2);
+	size_t		n = 0;
+	char		msg[600];
+
+	if (f == NULL || text == NULL)
+	{
+		snprintf(msg, sizeof(msg), "%s: cannot read %s: %s", setting, path,
+				 f == NULL ? strerror(errno) : "out of memory");
+		if (f != NULL)
+			fclose(f);
+		free(text);
+		main_startup_error(msg);
+	}
+	n = fread(text, 1, 1024 * 1024 + 1, f);
+	fclose(f);
+	text[n] = '\0';
+	if (n == 0 || n > 1024 * 1024 || strstr(text, "-----BEGIN") == NULL)
+	{
+		free(text);
+		snprintf(msg, sizeof(msg), "%s: %s is not a PEM file of at most 1 MiB", setting, path);
+		main_startup_error(msg);
+	}
+	return text;
+}
+
 static void
 main_setup_signals(sigset_t *handled)
 {
@@ -204,6 +237,8 @@ main(int argc, char **argv)
 	int			listen_fd;
 	int			sig;
 	int			abandoned;
+	HttpTls		tls = {0};
+	bool		tls_ok = false;
 
 	if (argc > 1)
 		return main_arguments(argc, argv);
@@ -215,6 +250,17 @@ main(int argc, char **argv)
 	if (!pgconn_conninfo_valid(cfg.database_url))
 		main_config_error("WARDEN_DATABASE_URL: not a valid libpq connection "
 						  "string (postgresql://... or key=value ...)");
+
+	if ((cfg.tls_cert_file[0] != '\0') != (cfg.tls_key_file[0] != '\0'))
+		main_config_error("WARDEN_TLS_CERT_FILE and WARDEN_TLS_KEY_FILE: set both, or neither");
+	if (cfg.tls_cert_file[0] != '\0')
+	{
+		/* read once, before any thread starts; kept for the process's life */
+		tls.cert_pem = main_read_pem(cfg.tls_cert_file, "WARDEN_TLS_CERT_FILE");
+		tls.key_pem = main_read_pem(cfg.tls_key_file, "WARDEN_TLS_KEY_FILE");
+		tls.allow_tls12 = cfg.tls_min_version == 1;
+		tls_ok = true;
+	}
 
 	main_setup_signals(&handled);
 
@@ -247,7 +293,7 @@ main(int argc, char **argv)
 	if (!metrics_init(cfg.db_timeout_ms, WARDEN_VERSION))
 		main_startup_error("out of memory");
 	/* from here the daemon owns listen_fd, even if it fails to start */
-	if (!http_start(listen_fd, threads, err, sizeof(err)))
+	if (!http_start(listen_fd, threads, tls_ok ? &tls : NULL, err, sizeof(err)))
 	{
 		dbpool_stop();
 		health_stop();
