@@ -54,6 +54,7 @@ typedef struct ConfigSetting
 	ConfigParser parse;			/* CONFIG_STRING, optional */
 	size_t		parsed_offset;	/* where parse writes */
 	bool		secret;			/* value may hold a password */
+	bool		optional;		/* CONFIG_STRING: empty means "not used" */
 } ConfigSetting;
 
 const char *const config_tls_version_names[] = {
@@ -172,6 +173,7 @@ static const ConfigSetting config_settings[] = {
 		.description = "PEM certificate chain to serve HTTPS with; empty: plain HTTP "
 		"(behind a proxy that terminates TLS)",
 		.offset = offsetof(EdgeConfig, tls_cert_file),
+		.optional = true,
 	},
 	{
 		.name = "WARDEN_TLS_KEY_FILE",
@@ -179,6 +181,7 @@ static const ConfigSetting config_settings[] = {
 		.default_value = "",
 		.description = "PEM private key of WARDEN_TLS_CERT_FILE",
 		.offset = offsetof(EdgeConfig, tls_key_file),
+		.optional = true,
 	},
 	{
 		.name = "WARDEN_TLS_MIN_VERSION",
@@ -524,7 +527,7 @@ config_apply(const ConfigSetting *s, const char *text, EdgeConfig *cfg,
 	long		value;
 	int			i;
 
-	if (*text == '\0')
+	if (*text == '\0' && !s->optional)
 		return config_fail(err, errlen, "must not be empty");
 	switch (s->type)
 	{

@@ -47,7 +47,7 @@ edge_stop tls12
 out=$(env WARDEN_LISTEN="127.0.0.1:$PORT" WARDEN_TLS_CERT_FILE="$TLS_DIR/server.crt" \
   "$WARDEN_ROOT/edge/warden-edge" 2>&1)
 t_eq "a certificate without a key: exit 2" 2 "$?"
-t_match "naming the missing setting" 'WARDEN_TLS_KEY_FILE' "$out"
+t_match "naming the settings" 'WARDEN_TLS_CERT_FILE and WARDEN_TLS_KEY_FILE' "$out"
 out=$(env WARDEN_LISTEN="127.0.0.1:$PORT" WARDEN_TLS_CERT_FILE=/nonexistent.pem \
   WARDEN_TLS_KEY_FILE="$TLS_DIR/server.key" "$WARDEN_ROOT/edge/warden-edge" 2>&1)
 t_eq "a missing certificate file: exit 1" 1 "$?"

@@ -326,6 +326,13 @@ static const load_case load_cases[] = {
 	{"empty value", {{"WARDEN_THREADS", ""}}, false, "WARDEN_THREADS", NULL},
 	{"database url not echoed",
 	{{"WARDEN_DATABASE_URL", ""}}, false, "WARDEN_DATABASE_URL", NULL},
+	{"tls files may be empty", {{"WARDEN_TLS_CERT_FILE", ""}, {"WARDEN_TLS_KEY_FILE", ""}},
+	true, NULL, NULL},
+	{"tls 1.2 allowed", {{"WARDEN_TLS_MIN_VERSION", "1.2"}}, true, NULL, NULL},
+	{"tls 1.1 refused", {{"WARDEN_TLS_MIN_VERSION", "1.1"}}, false,
+	"WARDEN_TLS_MIN_VERSION", NULL},
+	{"pool too large", {{"WARDEN_DB_POOL_SIZE", "101"}}, false, "WARDEN_DB_POOL_SIZE", NULL},
+	{"db timeout below min", {{"WARDEN_DB_TIMEOUT_MS", "50"}}, false, "WARDEN_DB_TIMEOUT_MS", NULL},
 };
 
 static const char *
