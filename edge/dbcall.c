@@ -12,6 +12,7 @@
 #include "dbpool.h"
 #include "log.h"
 #include "pgconn.h"
+#include "reqid.h"
 #include "timeutil.h"
 
 static atomic_ulong dbcall_unavailable;
@@ -25,6 +26,7 @@ typedef struct DbCall
 	char	   *params[DBCALL_MAX_PARAMS];
 	DbCallResult result;
 	char	   *value;			/* result.value, owned */
+	char		request_id[REQID_MAX + 1];
 } DbCall;
 
 static void
@@ -58,8 +60,21 @@ dbcall_run(DbJob *job, PGconn *conn, const char *err)
 	c->result.unavailable = true;
 	if (conn != NULL)
 	{
-		res = pgconn_query(conn, c->sql, c->nparams, (const char *const *) c->params,
+		const char *tag[1] = {c->request_id};
+
+		/*
+		 * The request id goes into application_name first, so the server's
+		 * log lines (%a) and pg_stat_activity name the request they serve.
+		 */
+		res = pgconn_query(conn, "SELECT set_config('application_name',"
+						   " 'warden-edge ' || $1, false)", 1, tag,
 						   job->deadline_ms, qerr, sizeof(qerr));
+		if (res != NULL && PQresultStatus(res) == PGRES_TUPLES_OK)
+		{
+			PQclear(res);
+			res = pgconn_query(conn, c->sql, c->nparams, (const char *const *) c->params,
+							   job->deadline_ms, qerr, sizeof(qerr));
+		}
 		conn_ok = res != NULL;
 		if (res != NULL)
 		{
@@ -115,6 +130,7 @@ dbcall_submit(HttpRequest *req, const char *sql, int nparams,
 		if (params[i] != NULL && (c->params[i] = strdup(params[i])) == NULL)
 			return false;
 	c->req = req;
+	snprintf(c->request_id, sizeof(c->request_id), "%s", http_request_id(req));
 	c->sql = sql;
 	c->job.run = dbcall_run;
 	c->job.deadline_ms = timeutil_mono_ms() + timeout_ms;

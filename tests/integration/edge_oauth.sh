@@ -52,6 +52,9 @@ t_eq "a JSON body works too" "200 Bearer" "$HTTP_STATUS $(jq -r .token_type <<<"
 http POST "$TOKEN" -d grant_type=password -d username=alice -d password=wrong
 t_eq "a wrong password: 400 invalid_grant" "400 invalid_grant" "$HTTP_STATUS $(jq -r .error <<<"$HTTP_BODY")"
 wrong_user=$(curl -s "$TOKEN" -d grant_type=password -d username=nobody -d password=wrong)
+curl -s -o /dev/null -H 'X-Request-Id: it-oauth-join-4711' "$TOKEN" -d grant_type=password -d username=alice -d password=wrong
+t_check "the request id reaches the server's log (application_name)" wait_until 5 \
+  grep -q 'warden-edge it-oauth-join-4711' "$("$STACK" logs postgresql)"
 t_eq "an unknown user gets the very same answer" "$HTTP_BODY" "$wrong_user"
 
 for i in 1 2 3 4 5; do
