@@ -57,6 +57,10 @@ typedef struct ConfigSetting
 	bool		optional;		/* CONFIG_STRING: empty means "not used" */
 } ConfigSetting;
 
+const char *const config_switch_names[] = {
+	"off", "on", NULL
+};
+
 const char *const config_tls_version_names[] = {
 	"1.3", "1.2", NULL
 };
@@ -190,6 +194,14 @@ static const ConfigSetting config_settings[] = {
 		.description = "oldest TLS version accepted: 1.3, or 1.2 for older clients",
 		.offset = offsetof(EdgeConfig, tls_min_version),
 		.values = config_tls_version_names,
+	},
+	{
+		.name = "WARDEN_SERVER_TIMING",
+		.type = CONFIG_ENUM,
+		.default_value = "off",
+		.description = "add a Server-Timing header (db, total) to every answer",
+		.offset = offsetof(EdgeConfig, server_timing),
+		.values = config_switch_names,
 	},
 	{
 		.name = "WARDEN_LOG_LEVEL",

@@ -66,7 +66,11 @@ typedef struct EdgeConfig
 	const char *tls_cert_file;	/* "" : plain HTTP */
 	const char *tls_key_file;
 	int			tls_min_version;	/* index into config_tls_version_names */
+	int			server_timing;	/* 1: Server-Timing headers */
 } EdgeConfig;
+
+/* off, on */
+extern const char *const config_switch_names[];
 
 /* WARDEN_TLS_MIN_VERSION: 0 is TLS 1.3, 1 is TLS 1.2. */
 extern const char *const config_tls_version_names[];

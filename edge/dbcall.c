@@ -27,6 +27,7 @@ typedef struct DbCall
 	DbCallResult result;
 	char	   *value;			/* result.value, owned */
 	char		request_id[REQID_MAX + 1];
+	int64_t		submitted_us;	/* when the request was handed over */
 } DbCall;
 
 static void
@@ -131,6 +132,7 @@ dbcall_submit(HttpRequest *req, const char *sql, int nparams,
 			return false;
 	c->req = req;
 	snprintf(c->request_id, sizeof(c->request_id), "%s", http_request_id(req));
+	c->submitted_us = timeutil_mono_us();
 	c->sql = sql;
 	c->job.run = dbcall_run;
 	c->job.deadline_ms = timeutil_mono_ms() + timeout_ms;
@@ -151,8 +153,19 @@ dbcall_unavailable_total(void)
 	return atomic_load(&dbcall_unavailable);
 }
 
+/*
+ * The outcome, read by the completion handler; also records the time spent
+ * on the database (queueing included) for Server-Timing.
+ */
 const DbCallResult *
-dbcall_result(const HttpRequest *req)
+dbcall_result(HttpRequest *req)
 {
-	return &((const DbCall *) http_data(req))->result;
+	DbCall	   *c = http_data(req);
+
+	if (c->submitted_us != 0)
+	{
+		http_add_timing(req, "db", (double) (timeutil_mono_us() - c->submitted_us) / 1000.0);
+		c->submitted_us = 0;
+	}
+	return &c->result;
 }

@@ -36,7 +36,7 @@ extern bool dbcall_submit(HttpRequest *req, const char *sql, int nparams,
 						  const char *const *params, int timeout_ms,
 						  HttpHandler complete, int tag);
 
-extern const DbCallResult *dbcall_result(const HttpRequest *req);
+extern const DbCallResult *dbcall_result(HttpRequest *req);
 
 /* Statements that found no connection in time, since the start. */
 extern unsigned long dbcall_unavailable_total(void);

@@ -60,6 +60,8 @@
 #define HTTP_IDLE_TIMEOUT_S 60
 /* Headers a handler may add to its response (Allow, WWW-Authenticate...). */
 #define HTTP_EXTRA_HEADERS_MAX 8
+/* Server-Timing entries a request may carry besides total. */
+#define HTTP_TIMINGS_MAX 4
 /* Longest method name kept for the access log. */
 #define HTTP_METHOD_NAME_MAX 15
 
@@ -81,11 +83,15 @@ struct HttpRequest
 	int			nheaders;
 	char	   *headers[HTTP_EXTRA_HEADERS_MAX][2];
 	HttpHandler complete;		/* set while suspended: runs after resume */
+	int			ntimings;		/* Server-Timing entries */
+	const char *timing_name[HTTP_TIMINGS_MAX];
+	double		timing_ms[HTTP_TIMINGS_MAX];
 	void	   *data;			/* the handler's, released with the request */
 	void		(*data_free) (void *data);
 };
 
 static struct MHD_Daemon *http_daemon;
+static bool http_server_timing;	/* set before the daemon starts */
 static int	http_quiesced_fd = -1;
 static atomic_int http_in_flight_count;
 static atomic_bool http_draining;
@@ -466,6 +472,27 @@ http_suspend(HttpRequest *req, HttpHandler complete)
 }
 
 /*
+ * Adds a Server-Timing entry (name: a constant token) to the answer, shown
+ * when WARDEN_SERVER_TIMING is on. Called on the request's thread.
+ */
+void
+http_add_timing(HttpRequest *req, const char *name, double ms)
+{
+	if (req->ntimings < HTTP_TIMINGS_MAX)
+	{
+		req->timing_name[req->ntimings] = name;
+		req->timing_ms[req->ntimings] = ms;
+		req->ntimings++;
+	}
+}
+
+void
+http_set_server_timing(bool on)
+{
+	http_server_timing = on;
+}
+
+/*
  * A handler's per-request state, released with the request by data_free
  * (NULL: free()).
  */
@@ -533,6 +560,20 @@ http_response_headers(const HttpRequest *req, struct MHD_Response *resp,
 		ok = MHD_add_response_header(resp, req->headers[i][0],
 									 req->headers[i][1]) == MHD_YES;
 		cache_control |= strcasecmp(req->headers[i][0], "Cache-Control") == 0;
+	}
+	if (ok && http_server_timing)
+	{
+		char		timing[256];
+		size_t		used = 0;
+		int			k;
+
+		for (k = 0; k < req->ntimings && used < sizeof(timing); k++)
+			used += snprintf(timing + used, sizeof(timing) - used, "%s;dur=%.3f, ",
+							 req->timing_name[k], req->timing_ms[k]);
+		if (used < sizeof(timing))
+			snprintf(timing + used, sizeof(timing) - used, "total;dur=%.3f",
+					 timeutil_elapsed_ms(&req->started));
+		ok = MHD_add_response_header(resp, "Server-Timing", timing) == MHD_YES;
 	}
 	/* nothing is cached unless its handler says how */
 	if (ok && !cache_control)

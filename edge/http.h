@@ -76,6 +76,8 @@ extern bool http_respond_json(HttpRequest *req, unsigned status,
 extern bool http_respond_text(HttpRequest *req, unsigned status,
 							  const char *content_type, char *text);
 extern bool http_respond_empty(HttpRequest *req, unsigned status);
+extern void http_add_timing(HttpRequest *req, const char *name, double ms);
+extern void http_set_server_timing(bool on);
 extern void http_set_data(HttpRequest *req, void *data,
 						  void (*data_free) (void *data));
 extern void *http_data(const HttpRequest *req);

@@ -30,6 +30,14 @@ timeutil_mono_ms(void)
 	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+int64_t
+timeutil_mono_us(void)
+{
+	struct timespec ts = timeutil_mono_now();
+
+	return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 double
 timeutil_elapsed_ms(const struct timespec *since)
 {

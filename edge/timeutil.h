@@ -15,6 +15,7 @@
 #define TIMEUTIL_UTC_LEN 25
 
 extern int64_t timeutil_mono_ms(void);
+extern int64_t timeutil_mono_us(void);
 extern struct timespec timeutil_mono_now(void);
 extern double timeutil_elapsed_ms(const struct timespec *since);
 extern struct timespec timeutil_wall_now(void);

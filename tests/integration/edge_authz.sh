@@ -130,7 +130,16 @@ t_eq "nginx auth_request: not allowed, 403" 403 "$HTTP_STATUS"
 kill "$nginx_pid" 2>/dev/null
 wait "$nginx_pid" 2>/dev/null
 
+t_eq "no Server-Timing unless asked for" "" "$(ask "Authorization: Bearer $alice" GET /documents/42; header Server-Timing)"
 t_eq "the log holds no token" 0 "$(grep -c -e "${alice:0:40}" -e "$KEY" "$WARDEN_TEST_TMP/authz.log")"
 edge_stop authz
+edge_start timing "$PORT" "WARDEN_DATABASE_URL=postgresql://postgres@127.0.0.1:$PGPORT/$DB" \
+  WARDEN_SERVER_TIMING=on || true
+ask "Authorization: Bearer $alice" GET /documents/42
+t_match "WARDEN_SERVER_TIMING=on: database and total time" '^db;dur=[0-9]+\.[0-9]{3}, total;dur=[0-9]+\.[0-9]{3}$' \
+  "$(header Server-Timing)"
+http GET "http://127.0.0.1:$PORT/healthz"
+t_match "an answer without the database: total only" '^total;dur=[0-9]+\.[0-9]{3}$' "$(header Server-Timing)"
+edge_stop timing
 dropdb "$DB"
 t_done
