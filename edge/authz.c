@@ -4,7 +4,8 @@
  *		auth_request, Traefik ForwardAuth, Envoy ext_authz over HTTP).
  *
  * The proxy sends the client's credentials (Authorization: Bearer <access
- * token>, or X-API-Key: <API key>) and the original method and URI
+ * token>, X-API-Key: <API key>, or the cookie WARDEN_TOKEN_COOKIE names)
+ * and the original method and URI
  * (X-Forwarded-Method / X-Forwarded-Uri, or X-Original-Method /
  * X-Original-URI). warden.authorize() verifies the credential, matches the
  * route table (warden.add_route) and decides with warden.check(). The
@@ -22,18 +23,24 @@
 #include <string.h>
 #include <strings.h>
 
+#include "cookie.h"
 #include "dbcall.h"
 #include "errors.h"
 #include "log.h"
 
 #define AUTHZ_SQL "SELECT warden.authorize($1, $2, $3, $4)"
 
+/* A token in a cookie: JWT_MAX_LEN is 16 KiB, a cookie rarely 4 KiB. */
+#define AUTHZ_COOKIE_MAX 8192
+
 static int	authz_timeout_ms = 3000;
+static const char *authz_cookie = "";
 
 void
-authz_configure(int db_timeout_ms)
+authz_configure(int db_timeout_ms, const char *token_cookie)
 {
 	authz_timeout_ms = db_timeout_ms;
+	authz_cookie = token_cookie;
 }
 
 static const char *
@@ -115,7 +122,9 @@ authz_handle(HttpRequest *req)
 	const char *key = http_request_header(req, "X-API-Key");
 	const char *method = authz_header(req, "X-Forwarded-Method", "X-Original-Method");
 	const char *uri = authz_header(req, "X-Forwarded-Uri", "X-Original-URI");
+	const char *cookies = http_request_header(req, "Cookie");
 	const char *params[4];
+	char		cookie[AUTHZ_COOKIE_MAX];
 
 	if (uri == NULL)
 		return errors_respond(req, EDGE_ERR_BAD_REQUEST,
@@ -133,6 +142,12 @@ authz_handle(HttpRequest *req)
 	{
 		params[0] = key;
 		params[3] = "true";
+	}
+	else if (authz_cookie[0] != '\0' && cookies != NULL &&
+			 cookie_get(cookies, authz_cookie, cookie, sizeof(cookie)))
+	{
+		params[0] = cookie;		/* dbcall_submit copies it */
+		params[3] = "false";
 	}
 	else
 		return authz_unauthorized(req, false);

@@ -196,6 +196,15 @@ static const ConfigSetting config_settings[] = {
 		.values = config_tls_version_names,
 	},
 	{
+		.name = "WARDEN_TOKEN_COOKIE",
+		.type = CONFIG_STRING,
+		.default_value = "",
+		.description = "name of a cookie /v1/authz also takes the access token from "
+		"(after the Authorization header); empty: none",
+		.offset = offsetof(EdgeConfig, token_cookie),
+		.optional = true,
+	},
+	{
 		.name = "WARDEN_SERVER_TIMING",
 		.type = CONFIG_ENUM,
 		.default_value = "off",

@@ -67,6 +67,7 @@ typedef struct EdgeConfig
 	const char *tls_key_file;
 	int			tls_min_version;	/* index into config_tls_version_names */
 	int			server_timing;	/* 1: Server-Timing headers */
+	const char *token_cookie;	/* "" : none */
 } EdgeConfig;
 
 /* off, on */

@@ -289,7 +289,7 @@ main(int argc, char **argv)
 	}
 	jwks_configure(cfg.db_timeout_ms);
 	oauth_configure(cfg.db_timeout_ms);
-	authz_configure(cfg.db_timeout_ms);
+	authz_configure(cfg.db_timeout_ms, cfg.token_cookie);
 	http_set_server_timing(cfg.server_timing == 1);
 	if (!metrics_init(cfg.db_timeout_ms, WARDEN_VERSION))
 		main_startup_error("out of memory");

@@ -131,10 +131,18 @@ kill "$nginx_pid" 2>/dev/null
 wait "$nginx_pid" 2>/dev/null
 
 t_eq "no Server-Timing unless asked for" "" "$(ask "Authorization: Bearer $alice" GET /documents/42; header Server-Timing)"
+ask "Cookie: warden_at=$alice" GET /documents/42
+t_eq "no token cookie unless one is named" 401 "$HTTP_STATUS"
 t_eq "the log holds no token" 0 "$(grep -c -e "${alice:0:40}" -e "$KEY" "$WARDEN_TEST_TMP/authz.log")"
 edge_stop authz
 edge_start timing "$PORT" "WARDEN_DATABASE_URL=postgresql://postgres@127.0.0.1:$PGPORT/$DB" \
-  WARDEN_SERVER_TIMING=on || true
+  WARDEN_SERVER_TIMING=on WARDEN_TOKEN_COOKIE=warden_at || true
+ask "Cookie: theme=dark; warden_at=$alice" GET /documents/42
+t_eq "WARDEN_TOKEN_COOKIE: the token from its cookie" "200 alice" "$HTTP_STATUS $(header X-Warden-Subject)"
+ask "Cookie: warden_at=$alice; warden_at=$bob" GET /documents/42
+t_eq "the cookie twice: no credential, 401" 401 "$HTTP_STATUS"
+ask "Cookie: other=$alice" GET /documents/42
+t_eq "another cookie's value is not taken" 401 "$HTTP_STATUS"
 ask "Authorization: Bearer $alice" GET /documents/42
 t_match "WARDEN_SERVER_TIMING=on: database and total time" '^db;dur=[0-9]+\.[0-9]{3}, total;dur=[0-9]+\.[0-9]{3}$' \
   "$(header Server-Timing)"
