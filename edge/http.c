@@ -172,6 +172,27 @@ http_declared_length(const HttpRequest *req)
 	return value;
 }
 
+typedef struct HttpFraming
+{
+	int			content_length;
+	int			transfer_encoding;
+} HttpFraming;
+
+static enum MHD_Result
+http_count_framing(void *cls, enum MHD_ValueKind kind, const char *key,
+				   const char *value)
+{
+	HttpFraming *f = cls;
+
+	(void) kind;
+	(void) value;
+	if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0)
+		f->content_length++;
+	else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0)
+		f->transfer_encoding++;
+	return MHD_YES;
+}
+
 /* The first call: set up the request; answer only an oversized body. */
 static enum MHD_Result
 http_begin(struct MHD_Connection *connection, const char *url,
@@ -198,6 +219,23 @@ http_begin(struct MHD_Connection *connection, const char *url,
 	}
 	else
 		req->body_limit = HTTP_DISCARD_MAX;
+
+	/*
+	 * Two Content-Lengths, or one beside Transfer-Encoding, leave the
+	 * message's end to interpretation: a proxy in front may read it one way
+	 * and libmicrohttpd the other (request smuggling). RFC 9112 section
+	 * 6.3 lets a server refuse; the answer closes the connection.
+	 */
+	{
+		HttpFraming framing = {0, 0};
+
+		MHD_get_connection_values(connection, MHD_HEADER_KIND,
+								  http_count_framing, &framing);
+		if (framing.content_length > 1 ||
+			(framing.content_length > 0 && framing.transfer_encoding > 0))
+			return errors_respond(req, EDGE_ERR_BAD_REQUEST,
+								  "ambiguous message length") ? MHD_YES : MHD_NO;
+	}
 
 	/*
 	 * Refusing now costs the connection, but spares reading a body we
