@@ -50,40 +50,18 @@ utf8_valid(const unsigned char *s, size_t len)
 }
 
 /*
- * Decodes in[0..len) to out ('+' is a space, %XX a byte), NUL-terminated.
- * Returns the decoded length, or -1 when malformed.
+ * Decodes in[0..len) to out ('+' is a space, %XX a byte), NUL-terminated:
+ * no longer than its text, so out has room. Returns the decoded length, or
+ * -1 when malformed (bad escape, NUL, not UTF-8).
  */
 static long
 decode(const char *in, size_t len, char *out)
 {
-	size_t		i;
-	size_t		o = 0;
+	long		n = hex_percent_decode(in, len, out, len, 1);
 
-	for (i = 0; i < len; i++)
-	{
-		unsigned char c = (unsigned char) in[i];
-
-		if (c == '+')
-			c = ' ';
-		else if (c == '%')
-		{
-			int			hi;
-			int			lo;
-
-			if (len - i < 3 || (hi = hex_nibble((unsigned char) in[i + 1])) < 0 ||
-				(lo = hex_nibble((unsigned char) in[i + 2])) < 0)
-				return -1;
-			c = (unsigned char) (hi * 16 + lo);
-			i += 2;
-		}
-		if (c == '\0')
-			return -1;
-		out[o++] = (char) c;
-	}
-	out[o] = '\0';
-	if (!utf8_valid((const unsigned char *) out, o))
+	if (n < 0 || !utf8_valid((const unsigned char *) out, (size_t) n))
 		return -1;
-	return (long) o;
+	return n;
 }
 
 FormStatus

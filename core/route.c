@@ -197,40 +197,15 @@ route_check(const char *pattern, const char *resource, char *err, size_t errlen)
 
 /* --- match ------------------------------------------------------------------ */
 
-/*
- * Percent-decodes a path segment into out (ROUTE_VALUE_MAX + 1 bytes).
- * Returns its length, or -1 for a malformed escape, an escaped '/', '\',
- * '.' or NUL, or a value too long.
- */
-static int
-decode_segment(const char *seg, size_t len, char *out)
+static size_t
+count_dots(const char *s, size_t len)
 {
+	size_t		n = 0;
 	size_t		i;
-	int			o = 0;
 
 	for (i = 0; i < len; i++)
-	{
-		unsigned char c = (unsigned char) seg[i];
-
-		if (c == '%')
-		{
-			int			hi;
-			int			lo;
-
-			if (len - i < 3 || (hi = hex_nibble((unsigned char) seg[i + 1])) < 0 ||
-				(lo = hex_nibble((unsigned char) seg[i + 2])) < 0)
-				return -1;
-			c = (unsigned char) (hi * 16 + lo);
-			if (c == '/' || c == '\\' || c == '.' || c == '\0')
-				return -1;
-			i += 2;
-		}
-		if (o == ROUTE_VALUE_MAX)
-			return -1;
-		out[o++] = (char) c;
-	}
-	out[o] = '\0';
-	return o;
+		n += s[i] == '.';
+	return n;
 }
 
 typedef struct MatchState
@@ -263,7 +238,14 @@ match_segment(void *arg, int index, const char *seg, size_t len)
 	if (len == 0 || (len == 1 && seg[0] == '.') || (len == 2 && seg[0] == '.' && seg[1] == '.') ||
 		memchr(seg, '\\', len) != NULL)
 		return false;
-	if ((vlen = decode_segment(seg, len, value)) < 0)
+	/*
+	 * Escaped '/', '\\' and '.' are refused: decoded, the segment must still
+	 * be one segment, and dots only as written. Literal segments compare
+	 * raw, so an escaped spelling of a literal never matches it.
+	 */
+	if ((vlen = (int) hex_percent_decode(seg, len, value, ROUTE_VALUE_MAX, 0)) < 0 ||
+		memchr(value, '/', (size_t) vlen) != NULL || memchr(value, '\\', (size_t) vlen) != NULL ||
+		count_dots(value, (size_t) vlen) != count_dots(seg, len))
 		return false;
 	if (placeholder(pseg, plen, name) != 1)
 		return plen == len && memcmp(pseg, seg, len) == 0;
