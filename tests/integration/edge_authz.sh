@@ -148,6 +148,12 @@ t_match "WARDEN_SERVER_TIMING=on: database and total time" '^db;dur=[0-9]+\.[0-9
   "$(header Server-Timing)"
 http GET "http://127.0.0.1:$PORT/healthz"
 t_match "an answer without the database: total only" '^total;dur=[0-9]+\.[0-9]{3}$' "$(header Server-Timing)"
+ask "Authorization: Bearer not-a-jwt" GET /documents/42
+t_eq "a malformed token: 401 invalid_token" 401 "$HTTP_STATUS"
+t_match "refused before the database is asked (no db time)" '^total;dur=[0-9]+\.[0-9]{3}$' "$(header Server-Timing)"
+ask "Authorization: Bearer eyJhbGciOiJub25lIn0.eyJzdWIiOiJhbGljZSJ9." GET /documents/42
+t_eq "an alg=none token: 401 without the database" "401 no-db" \
+  "$HTTP_STATUS $(header Server-Timing | grep -q 'db;' && echo db || echo no-db)"
 edge_stop timing
 dropdb "$DB"
 t_done
