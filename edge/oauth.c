@@ -208,7 +208,7 @@ oauth_params_free(OauthParams *p)
 
 /* 0 ok; otherwise an error was answered (or could not be: -1). */
 static int
-oauth_parse(HttpRequest *req, OauthParams *p)
+oauth_parse_body(HttpRequest *req, OauthParams *p)
 {
 	size_t		len;
 	const char *body = http_request_body(req, &len);
@@ -260,6 +260,20 @@ oauth_parse(HttpRequest *req, OauthParams *p)
 			break;
 	}
 	return ok ? 1 : -1;
+}
+
+/*
+ * The request's parameters into p: 0, and the caller frees p; otherwise
+ * an error was answered (or could not be: -1) and p is freed already.
+ */
+static int
+oauth_parse(HttpRequest *req, OauthParams *p)
+{
+	int			rc = oauth_parse_body(req, p);
+
+	if (rc != 0)
+		oauth_params_free(p);
+	return rc;
 }
 
 /*
@@ -357,10 +371,7 @@ oauth_handle_token(HttpRequest *req)
 	int			rc = oauth_parse(req, &p);
 
 	if (rc != 0)
-	{
-		oauth_params_free(&p);
 		return rc > 0;
-	}
 	grant = form_get(p.f, p.n, "grant_type");
 	basic = oauth_basic_secret(req, &bad_basic);
 	if (grant == NULL)
@@ -416,10 +427,7 @@ oauth_handle_revoke(HttpRequest *req)
 	int			rc = oauth_parse(req, &p);
 
 	if (rc != 0)
-	{
-		oauth_params_free(&p);
 		return rc > 0;
-	}
 	params[0] = form_get(p.f, p.n, "token");
 	if (params[0] == NULL)
 		ok = oauth_error(req, 400, "invalid_request", "token is required");
@@ -458,10 +466,7 @@ oauth_handle_introspect(HttpRequest *req)
 	int			rc = oauth_parse(req, &p);
 
 	if (rc != 0)
-	{
-		oauth_params_free(&p);
 		return rc > 0;
-	}
 	basic = oauth_basic_secret(req, &bad_basic);
 	params[0] = basic;
 	params[1] = form_get(p.f, p.n, "token");
@@ -499,10 +504,7 @@ oauth_handle_mfa_confirm(HttpRequest *req)
 		return oauth_error(req, 401, "unauthorized", "a bearer token is required");
 	rc = oauth_parse(req, &p);
 	if (rc != 0)
-	{
-		oauth_params_free(&p);
 		return rc > 0;
-	}
 	params[1] = form_get(p.f, p.n, "code");
 	ok = params[1] != NULL ? oauth_submit(req, OAUTH_MFA_CONFIRM, params) :
 		oauth_error(req, 400, "invalid_request", "code is required");
