@@ -2298,11 +2298,44 @@ GRANT EXECUTE ON FUNCTION warden.add_route(text, text, text, text), warden.remov
 	warden.match_route(text, text) TO warden_admin;
 GRANT EXECUTE ON FUNCTION warden.match_route(text, text) TO warden_auth;
 
--- Forward authorization of one request, as /v1/authz asks it: who is the
--- caller (an access token, or with api_key an API key), which route does
--- (method, uri) take, and may the caller do that? Returns {"status": 200,
--- "subject", "tenant", "roles", "permission", "resource"}, or status 401
--- (no valid credential) or 403 (no route, or not allowed).
+-- The decision of forward authorization for a principal already
+-- authenticated (the edge verifies tokens itself): which route does
+-- (method, uri) take, and may the principal, limited to scopes when not
+-- null, do that? Returns {"status": 200, "subject", "roles", "permission",
+-- "resource"} or status 403 (no route, or not allowed). Depends on the
+-- policy only, so the edge caches it until the policy version changes.
+CREATE FUNCTION warden.decide(principal text, method text, uri text,
+							  scopes text[] DEFAULT NULL)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	r record;
+BEGIN
+	IF principal IS NULL OR method IS NULL OR uri IS NULL THEN
+		RAISE EXCEPTION 'principal, method and uri must not be null' USING ERRCODE = '22004';
+	END IF;
+	SELECT * INTO r FROM warden.match_route(method, uri);
+	IF r.permission IS NULL THEN
+		RETURN jsonb_build_object('status', 403, 'error', 'no_route', 'subject', principal);
+	END IF;
+	IF NOT warden.check(principal, r.permission, r.resource, scopes) THEN
+		RETURN jsonb_build_object('status', 403, 'error', 'forbidden', 'subject', principal,
+			'permission', r.permission, 'resource', r.resource);
+	END IF;
+	RETURN jsonb_build_object('status', 200, 'subject', principal,
+		'roles', to_jsonb(warden.principal_roles(principal)),
+		'permission', r.permission, 'resource', r.resource);
+END
+$$;
+COMMENT ON FUNCTION warden.decide(text, text, text, text[]) IS 'forward authorization of an authenticated principal: route and decision';
+REVOKE ALL ON FUNCTION warden.decide(text, text, text, text[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION warden.decide(text, text, text, text[]) TO warden_admin, warden_auth;
+
+-- Forward authorization of one request in one call: who is the caller (an
+-- access token, or with api_key an API key), then warden.decide(). Status
+-- 401 when there is no valid credential; a 200 answer adds the tenant.
 CREATE FUNCTION warden.authorize(credential text, method text, uri text,
 								 api_key boolean DEFAULT false)
 RETURNS jsonb
@@ -2314,7 +2347,7 @@ DECLARE
 	subject text;
 	tenant text;
 	scopes text[];
-	r record;
+	answer jsonb;
 BEGIN
 	IF credential IS NULL OR credential = '' THEN
 		RETURN '{"status": 401}';
@@ -2323,7 +2356,11 @@ BEGIN
 		IF api_key THEN
 			claims := warden.verify_api_key(credential);
 			subject := claims->>'service_account';
-			scopes := ARRAY(SELECT jsonb_array_elements_text(claims->'scopes'));
+			-- a key without scopes may do what its account may, as the
+			-- tokens of warden.client_credentials() for it
+			IF jsonb_array_length(claims->'scopes') > 0 THEN
+				scopes := ARRAY(SELECT jsonb_array_elements_text(claims->'scopes'));
+			END IF;
 		ELSE
 			claims := warden.verify(credential);
 			subject := claims->>'sub';
@@ -2336,19 +2373,111 @@ BEGIN
 		END IF;
 		RAISE;
 	END;
-	SELECT * INTO r FROM warden.match_route(method, uri);
-	IF r.permission IS NULL THEN
-		RETURN jsonb_build_object('status', 403, 'error', 'no_route', 'subject', subject);
+	answer := warden.decide(subject, method, uri, scopes);
+	IF (answer->>'status')::integer = 200 AND tenant IS NOT NULL THEN
+		answer := answer || jsonb_build_object('tenant', tenant);
 	END IF;
-	IF NOT warden.check(subject, r.permission, r.resource, scopes) THEN
-		RETURN jsonb_build_object('status', 403, 'error', 'forbidden', 'subject', subject,
-			'permission', r.permission, 'resource', r.resource);
-	END IF;
-	RETURN jsonb_strip_nulls(jsonb_build_object('status', 200, 'subject', subject,
-		'tenant', tenant, 'roles', to_jsonb(warden.principal_roles(subject)),
-		'permission', r.permission, 'resource', r.resource));
+	RETURN answer;
 END
 $$;
 COMMENT ON FUNCTION warden.authorize(text, text, text, boolean) IS 'forward authorization of one request: credential, route, decision';
 REVOKE ALL ON FUNCTION warden.authorize(text, text, text, boolean) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION warden.authorize(text, text, text, boolean) TO warden_admin, warden_auth;
+
+/* ------------------------------------------------------------------------
+ * What edges need to verify tokens themselves
+ *
+ * An edge verifies access tokens with core/jwt.c and keeps the state
+ * warden.verify() reads (keys that may verify, revoked token ids, disabled
+ * principals and revoke_all instants) in memory: warden.edge_state() gives
+ * all of it at once, and NOTIFY warden_tokens tells every listening edge of
+ * each change as it commits, with the change itself as payload, so one
+ * logout costs one small message rather than a reload everywhere:
+ *   {"jti": ..., "exp": ...}                     an access token revoked
+ *   {"principal": ..., "enabled": ..., "valid_after": ...}
+ *   {"keys": true}       signing keys changed: read edge_state() again
+ *   {"api_keys": true}   API keys changed: drop cached API keys
+ *   {"reload": true}     a table was truncated: read edge_state() again
+ * Policy changes keep their own channel (warden_policy).
+ * ------------------------------------------------------------------------ */
+
+-- valid_after as warden.verify() compares it: the first whole second at or
+-- after the instant, so a token issued in that second still fails
+CREATE FUNCTION warden._valid_after_unix(t timestamptz) RETURNS bigint
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT ceil(extract(epoch FROM t))::bigint $$;
+
+CREATE FUNCTION warden.edge_state()
+RETURNS jsonb
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT jsonb_build_object(
+		'policy_version', warden.policy_version(),
+		'issuer', current_setting('warden.issuer'),
+		'audience', current_setting('warden.audience'),
+		'leeway', warden._setting_seconds('warden.token_leeway'),
+		'max_token_size', current_setting('warden.max_token_size')::integer,
+		-- the keys warden.verify() accepts: the active one, and retiring
+		-- ones until the last token they signed has expired
+		'keys', (SELECT coalesce(jsonb_agg(jsonb_build_object('jwk', public_jwk,
+		                    'verify_until', floor(extract(epoch FROM verify_until))::bigint)), '[]')
+		           FROM warden.signing_keys
+		          WHERE state = 'active' OR (state = 'retiring' AND verify_until > now())),
+		'revoked', (SELECT coalesce(jsonb_agg(jsonb_build_array(jti,
+		                       ceil(extract(epoch FROM expires_at))::bigint)), '[]')
+		              FROM warden.revoked_tokens
+		             WHERE expires_at > now() - make_interval(secs =>
+		                   warden._setting_seconds('warden.token_leeway'))),
+		'principals', (SELECT coalesce(jsonb_agg(jsonb_build_array(name, enabled,
+		                          warden._valid_after_unix(tokens_valid_after))), '[]')
+		                 FROM warden.principals
+		                WHERE NOT enabled OR tokens_valid_after IS NOT NULL))
+$$;
+COMMENT ON FUNCTION warden.edge_state() IS 'what an edge needs to verify access tokens itself: keys, revocations, policy version';
+REVOKE ALL ON FUNCTION warden.edge_state() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION warden.edge_state() TO warden_admin, warden_auth;
+
+CREATE FUNCTION warden._notify_tokens() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF TG_LEVEL = 'STATEMENT' THEN
+		PERFORM pg_notify('warden_tokens', CASE
+			WHEN TG_OP = 'TRUNCATE' THEN '{"reload": true}'
+			WHEN TG_TABLE_NAME = 'signing_keys' THEN '{"keys": true}'
+			ELSE '{"api_keys": true}' END);
+	ELSIF TG_TABLE_NAME = 'revoked_tokens' THEN
+		PERFORM pg_notify('warden_tokens', jsonb_build_object('jti', NEW.jti,
+			'exp', ceil(extract(epoch FROM NEW.expires_at))::bigint)::text);
+	ELSE
+		PERFORM pg_notify('warden_tokens', jsonb_build_object('principal', NEW.name,
+			'enabled', NEW.enabled, 'valid_after', warden._valid_after_unix(NEW.tokens_valid_after))::text);
+		-- an account's API keys follow the account (and its name)
+		PERFORM pg_notify('warden_tokens', '{"api_keys": true}');
+	END IF;
+	RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER notify_tokens AFTER INSERT ON warden.revoked_tokens
+	FOR EACH ROW EXECUTE FUNCTION warden._notify_tokens();
+CREATE TRIGGER notify_tokens AFTER UPDATE OF name, enabled, tokens_valid_after ON warden.principals
+	FOR EACH ROW WHEN (OLD.name IS DISTINCT FROM NEW.name
+	                   OR OLD.enabled IS DISTINCT FROM NEW.enabled
+	                   OR OLD.tokens_valid_after IS DISTINCT FROM NEW.tokens_valid_after)
+	EXECUTE FUNCTION warden._notify_tokens();
+CREATE TRIGGER notify_tokens AFTER INSERT OR UPDATE OR DELETE ON warden.signing_keys
+	FOR EACH STATEMENT EXECUTE FUNCTION warden._notify_tokens();
+-- not last_used_at, which verify_api_key() touches once a minute per key
+CREATE TRIGGER notify_tokens AFTER UPDATE OF principal_id, prefix, key_hash, scopes, expires_at,
+	revoked_at OR DELETE ON warden.api_keys
+	FOR EACH STATEMENT EXECUTE FUNCTION warden._notify_tokens();
+CREATE TRIGGER notify_tokens_truncate AFTER TRUNCATE
+	ON warden.revoked_tokens FOR EACH STATEMENT EXECUTE FUNCTION warden._notify_tokens();
+CREATE TRIGGER notify_tokens_truncate AFTER TRUNCATE
+	ON warden.principals FOR EACH STATEMENT EXECUTE FUNCTION warden._notify_tokens();
+CREATE TRIGGER notify_tokens_truncate AFTER TRUNCATE
+	ON warden.signing_keys FOR EACH STATEMENT EXECUTE FUNCTION warden._notify_tokens();

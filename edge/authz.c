@@ -3,46 +3,51 @@
  *		/v1/authz: forward authorization for other proxies (nginx
  *		auth_request, Traefik ForwardAuth, Envoy ext_authz over HTTP).
  *
- * The proxy sends the client's credentials (Authorization: Bearer <access
- * token>, X-API-Key: <API key>, or the cookie WARDEN_TOKEN_COOKIE names)
- * and the original method and URI
+ * The proxy sends the client's credentials (identity.h: a bearer token, an
+ * API key, or the token cookie) and the original method and URI
  * (X-Forwarded-Method / X-Forwarded-Uri, or X-Original-Method /
- * X-Original-URI). warden.authorize() verifies the credential, matches the
- * route table (warden.add_route) and decides with warden.check(). The
- * answer: 200 with X-Warden-Subject, X-Warden-Tenant and X-Warden-Roles for
- * the proxy to pass on; 401 with WWW-Authenticate (RFC 6750); 403.
+ * X-Original-URI). The answer: 200 with X-Warden-Subject, X-Warden-Tenant
+ * and X-Warden-Roles for the proxy to pass on; 401 with WWW-Authenticate
+ * (RFC 6750); 403.
  *
- * This first version asks the database for every request with a token of
- * the right shape (one statement through the pool; a malformed token is
- * refused before); tokens verified in the edge and decisions cached in
- * Redis come next.
+ * On every request of the proxied API, so the common case touches nothing
+ * outside the process: the token is verified here (verifier.c) and the
+ * decision comes from the decision cache (decisions.c). Only a decision
+ * not yet cached under the current policy version asks the database
+ * (warden.decide(), one statement through the pool); a cached one is
+ * served while PostgreSQL is down.
  */
 #include "authz.h"
 
 #include <jansson.h>
 #include <stdio.h>
 #include <string.h>
-#include <strings.h>
+#include <stdlib.h>
 
-#include "cookie.h"
 #include "dbcall.h"
+#include "decisions.h"
 #include "errors.h"
-#include "jwt.h"
+#include "identity.h"
 #include "log.h"
+#include "timeutil.h"
 
-#define AUTHZ_SQL "SELECT warden.authorize($1, $2, $3, $4)"
+#define AUTHZ_DECIDE_SQL "SELECT warden.decide($1, $2, $3, $4::text[])::text"
 
-/* A token in a cookie: JWT_MAX_LEN is 16 KiB, a cookie rarely 4 KiB. */
-#define AUTHZ_COOKIE_MAX 8192
+/* What a request carries from one step to the next. */
+typedef struct AuthzContext
+{
+	Identity	who;
+	uint64_t	generation;		/* the decision cache's, when asked */
+	size_t		keylen;
+	char		key[DECISION_KEY_MAX];
+} AuthzContext;
 
 static int	authz_timeout_ms = 3000;
-static const char *authz_cookie = "";
 
 void
-authz_configure(int db_timeout_ms, const char *token_cookie)
+authz_configure(int db_timeout_ms)
 {
 	authz_timeout_ms = db_timeout_ms;
-	authz_cookie = token_cookie;
 }
 
 static const char *
@@ -51,6 +56,14 @@ authz_header(HttpRequest *req, const char *a, const char *b)
 	const char *v = http_request_header(req, a);
 
 	return v != NULL ? v : http_request_header(req, b);
+}
+
+static const char *
+authz_method(HttpRequest *req)
+{
+	const char *method = authz_header(req, "X-Forwarded-Method", "X-Original-Method");
+
+	return method != NULL ? method : http_request_method_name(req);
 }
 
 static bool
@@ -67,111 +80,145 @@ authz_unauthorized(HttpRequest *req, bool invalid)
 }
 
 static bool
-authz_complete(HttpRequest *req)
+authz_answer(HttpRequest *req, const Identity *who, const Decision *d)
 {
+	if (d->status != 200)
+		return http_respond_json(req, 403,
+								 json_pack("{s:s, s:s}", "error", "forbidden",
+										   "message", "not allowed"));
+	return http_add_header(req, "X-Warden-Subject", who->subject) &&
+		(who->tenant[0] == '\0' || http_add_header(req, "X-Warden-Tenant", who->tenant)) &&
+		http_add_header(req, "X-Warden-Roles", d->roles) &&
+		http_respond_json(req, 200,
+						  json_pack("{s:b, s:s}", "allowed", 1, "subject", who->subject));
+}
+
+/* warden.decide()'s answer: the status, and the roles as one header value. */
+static bool
+authz_parse_decision(const char *text, Decision *d)
+{
+	json_t	   *answer = json_loads(text, 0, NULL);
+	json_t	   *role;
+	size_t		used = 0;
+	size_t		i;
+
+	if (answer == NULL)
+		return false;
+	d->status = (int) json_integer_value(json_object_get(answer, "status"));
+	d->roles[0] = '\0';
+	json_array_foreach(json_object_get(answer, "roles"), i, role)
+	{
+		int			n;
+
+		if (!json_is_string(role))
+			continue;
+		n = snprintf(d->roles + used, sizeof(d->roles) - used, "%s%s",
+					 used > 0 ? "," : "", json_string_value(role));
+		if (n < 0 || (size_t) n >= sizeof(d->roles) - used)
+		{
+			d->roles[used] = '\0';		/* whole names only */
+			break;
+		}
+		used += (size_t) n;
+	}
+	json_decref(answer);
+	return d->status == 200 || d->status == 403;
+}
+
+static bool
+authz_decided(HttpRequest *req)
+{
+	AuthzContext *ctx = http_context(req);
 	const DbCallResult *r = dbcall_result(req);
-	json_t	   *answer;
-	json_int_t	status;
-	bool		ok;
+	Decision	d;
 
 	if (r->unavailable)
 		return errors_respond(req, EDGE_ERR_UNAVAILABLE, NULL);
-	if (r->sqlstate[0] != '\0' || r->value == NULL ||
-		(answer = json_loads(r->value, 0, NULL)) == NULL)
+	if (r->sqlstate[0] != '\0' || r->value == NULL || !authz_parse_decision(r->value, &d))
 	{
 		log_write(LOG_LEVEL_ERROR, "authorization failed in the database", "{s:s, s:s}",
 				  "sqlstate", r->sqlstate, "request_id", http_request_id(req));
 		return errors_respond(req, EDGE_ERR_INTERNAL, NULL);
 	}
-	status = json_integer_value(json_object_get(answer, "status"));
-	if (status == 200)
-	{
-		json_t	   *roles = json_object_get(answer, "roles");
-		char		list[1024] = "";
-		size_t		used = 0;
-		size_t		i;
-		json_t	   *role;
-		const char *tenant = json_string_value(json_object_get(answer, "tenant"));
-
-		json_array_foreach(roles, i, role)
-		{
-			if (json_is_string(role) && used < sizeof(list))
-				used += snprintf(list + used, sizeof(list) - used, "%s%s",
-								 used > 0 ? "," : "", json_string_value(role));
-		}
-		ok = http_add_header(req, "X-Warden-Subject",
-							 json_string_value(json_object_get(answer, "subject"))) &&
-			(tenant == NULL || http_add_header(req, "X-Warden-Tenant", tenant)) &&
-			http_add_header(req, "X-Warden-Roles", list) &&
-			http_respond_json(req, 200,
-							  json_pack("{s:b, s:O}", "allowed", 1, "subject",
-										json_object_get(answer, "subject")));
-	}
-	else if (status == 401)
-		ok = authz_unauthorized(req, true);
-	else
-		ok = http_respond_json(req, 403,
-							   json_pack("{s:s, s:s}", "error", "forbidden",
-										 "message", "not allowed"));
-	json_decref(answer);
-	return ok;
+	decisions_put(ctx->key, ctx->keylen, ctx->generation, &d);
+	return authz_answer(req, &ctx->who, &d);
 }
 
-/*
- * Structure only (three base64url segments of JSON, RS256, no crit, not
- * too large), checked before the database is asked: what fails here would
- * fail there, so garbage costs no statement. The signature and the claims
- * are the database's to judge.
- */
+/* The caller is known: the cached decision, or the database's. */
 static bool
-authz_well_formed(const char *token)
+authz_decide(HttpRequest *req, AuthzContext *ctx)
 {
-	jwt_token	t;
-	bool		ok = jwt_parse(token, strlen(token), 0, &t) == JWT_OK;
+	const char *uri = authz_header(req, "X-Forwarded-Uri", "X-Original-URI");
+	const char *method = authz_method(req);
+	const char *params[4];
+	char		scopes[IDENTITY_SCOPE_MAX * 2 + 8];
+	Decision	d;
 
-	jwt_token_free(&t);
-	return ok;
+	int64_t		started = timeutil_mono_us();
+	bool		hit;
+
+	http_set_principal(req, ctx->who.subject);
+	ctx->keylen = decisions_key(&ctx->who, method, uri, ctx->key);
+	if (ctx->keylen == 0)
+		return errors_respond(req, EDGE_ERR_BAD_REQUEST, "the method or URI is too long");
+	hit = decisions_get(ctx->key, ctx->keylen, &d);
+	http_add_timing(req, "cache", (double) (timeutil_mono_us() - started) / 1000.0);
+	if (hit)
+		return authz_answer(req, &ctx->who, &d);
+	if (!identity_scopes_literal(&ctx->who, scopes, sizeof(scopes), &params[3]))
+		return authz_unauthorized(req, true);
+	ctx->generation = decisions_generation();
+	params[0] = ctx->who.subject;
+	params[1] = method;
+	params[2] = uri;
+	return dbcall_submit(req, AUTHZ_DECIDE_SQL, 4, params, authz_timeout_ms,
+						 authz_decided, 0);
+}
+
+static bool
+authz_identified(HttpRequest *req, AuthzContext *ctx, IdentityStatus st)
+{
+	switch (st)
+	{
+		case IDENTITY_OK:
+			return authz_decide(req, ctx);
+		case IDENTITY_NONE:
+			return authz_unauthorized(req, false);
+		case IDENTITY_INVALID:
+			return authz_unauthorized(req, true);
+		case IDENTITY_UNAVAILABLE:
+		case IDENTITY_PENDING:
+			break;
+	}
+	return errors_respond(req, EDGE_ERR_UNAVAILABLE, NULL);
+}
+
+/* After an API key was looked up in the database. */
+static bool
+authz_key_checked(HttpRequest *req)
+{
+	AuthzContext *ctx = http_context(req);
+
+	return authz_identified(req, ctx, identity_result(req, &ctx->who));
 }
 
 bool
 authz_handle(HttpRequest *req)
 {
-	const char *auth = http_request_header(req, "Authorization");
-	const char *key = http_request_header(req, "X-API-Key");
-	const char *method = authz_header(req, "X-Forwarded-Method", "X-Original-Method");
-	const char *uri = authz_header(req, "X-Forwarded-Uri", "X-Original-URI");
-	const char *cookies = http_request_header(req, "Cookie");
-	const char *params[4];
-	char		cookie[AUTHZ_COOKIE_MAX];
+	AuthzContext *ctx;
+	IdentityStatus st;
+	int64_t		started;
 
-	if (uri == NULL)
+	if (authz_header(req, "X-Forwarded-Uri", "X-Original-URI") == NULL)
 		return errors_respond(req, EDGE_ERR_BAD_REQUEST,
 							  "X-Forwarded-Uri or X-Original-URI is required");
-	if (method == NULL)
-		method = http_request_method_name(req);
-	if (auth != NULL && strncasecmp(auth, "Bearer ", 7) == 0)
-	{
-		params[0] = auth + 7;
-		while (*params[0] == ' ')
-			params[0]++;
-		params[3] = "false";
-		if (!authz_well_formed(params[0]))
-			return authz_unauthorized(req, true);
-	}
-	else if (key != NULL)
-	{
-		params[0] = key;
-		params[3] = "true";
-	}
-	else if (authz_cookie[0] != '\0' && cookies != NULL &&
-			 cookie_get(cookies, authz_cookie, cookie, sizeof(cookie)))
-	{
-		params[0] = cookie;		/* dbcall_submit copies it */
-		params[3] = "false";
-	}
-	else
-		return authz_unauthorized(req, false);
-	params[1] = method;
-	params[2] = uri;
-	return dbcall_submit(req, AUTHZ_SQL, 4, params, authz_timeout_ms, authz_complete, 0);
+	ctx = malloc(sizeof(AuthzContext));
+	if (ctx == NULL)
+		return errors_respond(req, EDGE_ERR_INTERNAL, NULL);
+	http_set_context(req, ctx, free);
+	started = timeutil_mono_us();
+	st = identity_resolve(req, &ctx->who, authz_key_checked);
+	if (st != IDENTITY_PENDING)
+		http_add_timing(req, "verify", (double) (timeutil_mono_us() - started) / 1000.0);
+	return st == IDENTITY_PENDING ? true : authz_identified(req, ctx, st);
 }

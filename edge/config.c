@@ -144,6 +144,36 @@ static const ConfigSetting config_settings[] = {
 		.max = 600000,
 	},
 	{
+		.name = "WARDEN_TOKEN_CACHE_SIZE",
+		.type = CONFIG_INT,
+		.default_value = "100000",
+		.description = "verified access tokens remembered (by digest) until they "
+		"expire, so a token seen again costs no signature check",
+		.offset = offsetof(EdgeConfig, token_cache_size),
+		.min = 1,
+		.max = 10000000,
+	},
+	{
+		.name = "WARDEN_DECISION_CACHE_SIZE",
+		.type = CONFIG_INT,
+		.default_value = "100000",
+		.description = "authorization decisions kept in process; every one made "
+		"under an older policy version is dropped when NOTIFY warden_policy arrives",
+		.offset = offsetof(EdgeConfig, decision_cache_size),
+		.min = 1,
+		.max = 10000000,
+	},
+	{
+		.name = "WARDEN_DECISION_CACHE_TTL_MS",
+		.type = CONFIG_MS,
+		.default_value = "60000",
+		.description = "the longest a decision is kept; it bounds memory only "
+		"(policy changes drop decisions at once)",
+		.offset = offsetof(EdgeConfig, decision_cache_ttl_ms),
+		.min = 100,
+		.max = 86400000,
+	},
+	{
 		.name = "WARDEN_HEALTH_INTERVAL_MS",
 		.type = CONFIG_MS,
 		.default_value = "1000",

@@ -59,6 +59,9 @@ typedef struct EdgeConfig
 	int			db_pool_size;
 	int			db_queue_max;
 	int			db_timeout_ms;
+	int			token_cache_size;
+	int			decision_cache_size;
+	int			decision_cache_ttl_ms;
 	int			health_interval_ms;
 	int			health_timeout_ms;
 	int			drain_timeout_ms;

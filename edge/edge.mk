@@ -40,7 +40,8 @@ EDGE_CFLAGS = -std=c11 -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE -pthread \
 EDGE_LDFLAGS = -pie -Wl,-z,relro,-z,now
 EDGE_LIBS = $(EDGE_PKG_LIBS) $(if $(EDGE_CORE_OBJS),$(CORE_LIBS)) -pthread
 
-EDGE_UNIT_BIN := build/unit/test_edge_config
+EDGE_UNIT_BIN := build/unit/test_edge_config build/unit/test_edge_lcache \
+	build/unit/test_edge_hmap
 EDGE_UNIT_CFLAGS = -std=c11 -g -O1 -Wall -Wextra -Werror -D_GNU_SOURCE \
 	-fsanitize=address,undefined -fno-sanitize-recover=all \
 	-fno-omit-frame-pointer -Itests/unit -Iedge -Icore
@@ -60,14 +61,26 @@ build/edge/core/%.o: core/%.c
 	@mkdir -p $(@D)
 	$(CC_EDGE) $(EDGE_CFLAGS) -MMD -MP -c -o $@ $<
 
-# The parsers are pure C: the test links edge/config.c and nothing else.
+# Pure C parts of the edge, tested alone: each test links its module only.
 edge-unit: $(EDGE_UNIT_BIN)
 
-$(EDGE_UNIT_BIN): tests/unit/test_edge_config.c edge/config.c edge/config.h \
+build/unit/test_edge_config: tests/unit/test_edge_config.c edge/config.c edge/config.h \
 		tests/unit/unit.h
 	@mkdir -p $(@D)
 	$(CC_EDGE_UNIT) $(EDGE_UNIT_CFLAGS) -o $@ tests/unit/test_edge_config.c \
 		edge/config.c
+
+build/unit/test_edge_lcache: tests/unit/test_edge_lcache.c edge/lcache.c edge/lcache.h \
+		core/siphash.c core/siphash.h tests/unit/unit.h
+	@mkdir -p $(@D)
+	$(CC_EDGE_UNIT) $(EDGE_UNIT_CFLAGS) -pthread -o $@ tests/unit/test_edge_lcache.c \
+		edge/lcache.c core/siphash.c
+
+build/unit/test_edge_hmap: tests/unit/test_edge_hmap.c edge/hmap.c edge/hmap.h \
+		core/siphash.c core/siphash.h tests/unit/unit.h
+	@mkdir -p $(@D)
+	$(CC_EDGE_UNIT) $(EDGE_UNIT_CFLAGS) -o $@ tests/unit/test_edge_hmap.c \
+		edge/hmap.c core/siphash.c
 
 edge-clean:
 	rm -rf build/edge

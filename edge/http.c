@@ -47,6 +47,7 @@
 #include "errors.h"
 #include "log.h"
 #include "metrics.h"
+#include "pii.h"
 #include "reqid.h"
 #include "routes.h"
 #include "timeutil.h"
@@ -86,8 +87,11 @@ struct HttpRequest
 	int			ntimings;		/* Server-Timing entries */
 	const char *timing_name[HTTP_TIMINGS_MAX];
 	double		timing_ms[HTTP_TIMINGS_MAX];
-	void	   *data;			/* the handler's, released with the request */
+	void	   *data;			/* the pending call's, released with the request */
 	void		(*data_free) (void *data);
+	void	   *context;		/* the handler's, across its steps */
+	void		(*context_free) (void *context);
+	char		principal[HTTP_PRINCIPAL_MAX + 1];	/* for the access log */
 };
 
 static struct MHD_Daemon *http_daemon;
@@ -404,6 +408,8 @@ http_termination_name(enum MHD_RequestTerminationCode toe)
 	return "unknown";
 }
 
+static pii_mask_config http_log_mask;
+
 /*
  * One access-log line per request. The route, not the path: paths and
  * query strings may carry personal data or tokens. "termination" appears
@@ -414,16 +420,25 @@ http_access_log(const HttpRequest *req, enum MHD_RequestTerminationCode toe)
 {
 	double		ms = timeutil_elapsed_ms(&req->started);
 
+	char		principal[HTTP_PRINCIPAL_MAX * 6 + 1];
+	size_t		plen = 0;
+
 	if (!log_enabled(LOG_LEVEL_INFO))
 		return;
+	/* a principal's name may be an e-mail address: masked like any PII */
+	if (req->principal[0] != '\0' &&
+		pii_mask(req->principal, strlen(req->principal), &http_log_mask,
+				 principal, sizeof(principal), &plen) != PII_OK)
+		strcpy(principal, "[unloggable]");
 	log_write(LOG_LEVEL_INFO, "request",
-			  "{s:s, s:s, s:i, s:f, s:s, s:I, s:s*}",
+			  "{s:s, s:s, s:i, s:f, s:s, s:I, s:s*, s:s*}",
 			  "method", req->method_name,
 			  "route", req->route != NULL ? req->route->path : "unmatched",
 			  "status", (int) req->status,
 			  "duration_ms", (double) (int64_t) (ms * 1000.0 + 0.5) / 1000.0,
 			  "request_id", req->request_id,
 			  "bytes", (json_int_t) req->bytes,
+			  "principal", req->principal[0] != '\0' ? principal : NULL,
 			  "termination", http_termination_name(toe));
 }
 
@@ -440,6 +455,8 @@ http_request_free(HttpRequest *req)
 	free(req->body);
 	if (req->data != NULL)
 		(req->data_free != NULL ? req->data_free : free) (req->data);
+	if (req->context != NULL)
+		(req->context_free != NULL ? req->context_free : free) (req->context);
 	free(req);
 }
 
@@ -547,6 +564,32 @@ void *
 http_data(const HttpRequest *req)
 {
 	return req->data;
+}
+
+/*
+ * The handler's own state across the steps of a request (data belongs to
+ * the call in flight, which replaces it at each step).
+ */
+void
+http_set_context(HttpRequest *req, void *context, void (*context_free) (void *context))
+{
+	if (req->context != NULL)
+		(req->context_free != NULL ? req->context_free : free) (req->context);
+	req->context = context;
+	req->context_free = context_free;
+}
+
+void *
+http_context(const HttpRequest *req)
+{
+	return req->context;
+}
+
+/* Who the request turned out to be, for its access-log line. */
+void
+http_set_principal(HttpRequest *req, const char *principal)
+{
+	snprintf(req->principal, sizeof(req->principal), "%s", principal);
 }
 
 /* From any thread, once per http_suspend(). */
@@ -739,6 +782,8 @@ http_start(int listen_fd, int threads, const HttpTls *tls, char *err, size_t err
 	int			n = 0;
 	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
 		MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+
+	pii_mask_config_init(&http_log_mask, PII_STYLE_PARTIAL);
 
 	/* a pool of one draws a warning from libmicrohttpd: ask for none */
 	if (threads > 1)

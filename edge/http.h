@@ -33,6 +33,9 @@
 #define HTTP_PATCH		(1u << 5)
 #define HTTP_OPTIONS	(1u << 6)
 
+/* A principal's name, as warden.principals allows it. */
+#define HTTP_PRINCIPAL_MAX 256
+
 typedef struct HttpRequest HttpRequest;
 
 /* Returns false only if no response could be queued (the connection closes). */
@@ -81,6 +84,10 @@ extern void http_set_server_timing(bool on);
 extern void http_set_data(HttpRequest *req, void *data,
 						  void (*data_free) (void *data));
 extern void *http_data(const HttpRequest *req);
+extern void http_set_context(HttpRequest *req, void *context,
+							 void (*context_free) (void *context));
+extern void *http_context(const HttpRequest *req);
+extern void http_set_principal(HttpRequest *req, const char *principal);
 extern void http_suspend(HttpRequest *req, HttpHandler complete);
 extern void http_resume(HttpRequest *req);
 

@@ -31,15 +31,19 @@
 #include "authz.h"
 #include "config.h"
 #include "dbpool.h"
+#include "decisions.h"
 #include "health.h"
-#include "jwks.h"
-#include "oauth.h"
 #include "http.h"
+#include "identity.h"
+#include "jwks.h"
+#include "listener.h"
 #include "log.h"
 #include "metrics.h"
 #include "net.h"
+#include "oauth.h"
 #include "pgconn.h"
 #include "timeutil.h"
+#include "verifier.h"
 
 #ifndef WARDEN_VERSION
 #define WARDEN_VERSION "0.1.0"
@@ -49,6 +53,8 @@
 #define MAIN_EXIT_STARTUP 1
 /* How often the drain checks for the last request to finish. */
 #define MAIN_DRAIN_POLL_MS 10
+/* service accounts' API keys: few, so a fixed bound */
+#define MAIN_API_KEY_CACHE_SIZE 10000
 
 static const char *
 main_getenv(const char *name, void *arg)
@@ -289,13 +295,25 @@ main(int argc, char **argv)
 	}
 	jwks_configure(cfg.db_timeout_ms);
 	oauth_configure(cfg.db_timeout_ms);
-	authz_configure(cfg.db_timeout_ms, cfg.token_cookie);
+	authz_configure(cfg.db_timeout_ms);
 	http_set_server_timing(cfg.server_timing == 1);
-	if (!metrics_init(cfg.db_timeout_ms, WARDEN_VERSION))
+	if (!metrics_init(cfg.db_timeout_ms, WARDEN_VERSION) ||
+		!verifier_init((size_t) cfg.token_cache_size) ||
+		!decisions_init((size_t) cfg.decision_cache_size, cfg.decision_cache_ttl_ms) ||
+		!identity_init(cfg.token_cookie, cfg.db_timeout_ms, MAIN_API_KEY_CACHE_SIZE))
 		main_startup_error("out of memory");
+	/* the edge starts without PostgreSQL; the listener connects when it can */
+	if (!listener_start(cfg.database_url, cfg.db_timeout_ms, err, sizeof(err)))
+	{
+		dbpool_stop();
+		health_stop();
+		close(listen_fd);
+		main_startup_error(err);
+	}
 	/* from here the daemon owns listen_fd, even if it fails to start */
 	if (!http_start(listen_fd, threads, tls_ok ? &tls : NULL, err, sizeof(err)))
 	{
+		listener_stop();
 		dbpool_stop();
 		health_stop();
 		main_startup_error(err);
@@ -314,9 +332,13 @@ main(int argc, char **argv)
 	health_request_stop();
 	abandoned = main_wait_for_drain(&handled, cfg.drain_timeout_ms);
 	health_stop();
+	listener_stop();
 	/* before the daemon stops: every request waiting on it is resumed */
 	dbpool_stop();
 	http_stop();
+	identity_shutdown();
+	decisions_shutdown();
+	verifier_shutdown();
 	log_write(LOG_LEVEL_INFO, "stopped", "{s:i}", "abandoned", abandoned);
 	return 0;
 }

@@ -143,14 +143,19 @@ ask "Cookie: warden_at=$alice; warden_at=$bob" GET /documents/42
 t_eq "the cookie twice: no credential, 401" 401 "$HTTP_STATUS"
 ask "Cookie: other=$alice" GET /documents/42
 t_eq "another cookie's value is not taken" 401 "$HTTP_STATUS"
-ask "Authorization: Bearer $alice" GET /documents/42
-t_match "WARDEN_SERVER_TIMING=on: database and total time" '^db;dur=[0-9]+\.[0-9]{3}, total;dur=[0-9]+\.[0-9]{3}$' \
+ask "Authorization: Bearer $alice" GET /documents/44
+t_match "WARDEN_SERVER_TIMING=on: verification, cache, database and total time" \
+  '^verify;dur=[0-9]+\.[0-9]{3}, cache;dur=[0-9]+\.[0-9]{3}, db;dur=[0-9]+\.[0-9]{3}, total;dur=[0-9]+\.[0-9]{3}$' \
   "$(header Server-Timing)"
+ask "Authorization: Bearer $alice" GET /documents/43
+ask "Authorization: Bearer $alice" GET /documents/43
+t_match "asked again: verified (from the token cache) and decided from the decision cache, no database" \
+  '^verify;dur=[0-9]+\.[0-9]{3}, cache;dur=[0-9]+\.[0-9]{3}, total;dur=[0-9]+\.[0-9]{3}$' "$(header Server-Timing)"
 http GET "http://127.0.0.1:$PORT/healthz"
 t_match "an answer without the database: total only" '^total;dur=[0-9]+\.[0-9]{3}$' "$(header Server-Timing)"
 ask "Authorization: Bearer not-a-jwt" GET /documents/42
 t_eq "a malformed token: 401 invalid_token" 401 "$HTTP_STATUS"
-t_match "refused before the database is asked (no db time)" '^total;dur=[0-9]+\.[0-9]{3}$' "$(header Server-Timing)"
+t_match "refused in the edge, the database not asked (no db time)" '^verify;dur=[0-9]+\.[0-9]{3}, total;dur=[0-9]+\.[0-9]{3}$' "$(header Server-Timing)"
 ask "Authorization: Bearer eyJhbGciOiJub25lIn0.eyJzdWIiOiJhbGljZSJ9." GET /documents/42
 t_eq "an alg=none token: 401 without the database" "401 no-db" \
   "$HTTP_STATUS $(header Server-Timing | grep -q 'db;' && echo db || echo no-db)"

@@ -1,0 +1,125 @@
+/*
+ * decisions.c
+ *		The cache of forward-authorization decisions (see decisions.h).
+ *
+ * A decision made from the database is stored under the generation that
+ * was current when the question was sent, not when the answer came: if the
+ * policy changed in between, the entry is already stale and the next
+ * request asks again. Correct in either order, at the price of one extra
+ * question after a change. Generations count locally, so a database whose
+ * policy version went backwards (a restore) still makes a new one.
+ */
+#include "decisions.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+
+#include "lcache.h"
+#include "timeutil.h"
+
+static LCache *decisions_cache;
+static int	decisions_ttl_ms = 60000;
+static atomic_uint_fast64_t decisions_gen = 1;
+/* the policy version the generation stands for; under decisions_lock */
+static pthread_mutex_t decisions_lock = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t decisions_version;
+
+bool
+decisions_init(size_t entries, int ttl_ms)
+{
+	decisions_ttl_ms = ttl_ms;
+	decisions_cache = lcache_new(entries);
+	return decisions_cache != NULL;
+}
+
+void
+decisions_shutdown(void)
+{
+	lcache_free(decisions_cache);
+	decisions_cache = NULL;
+}
+
+uint64_t
+decisions_generation(void)
+{
+	return atomic_load(&decisions_gen);
+}
+
+void
+decisions_policy(uint64_t version, bool full_load)
+{
+	pthread_mutex_lock(&decisions_lock);
+	if (full_load ? version != decisions_version : version > decisions_version)
+	{
+		decisions_version = version;
+		atomic_fetch_add(&decisions_gen, 1);
+	}
+	pthread_mutex_unlock(&decisions_lock);
+}
+
+uint64_t
+decisions_policy_version(void)
+{
+	uint64_t	v;
+
+	pthread_mutex_lock(&decisions_lock);
+	v = decisions_version;
+	pthread_mutex_unlock(&decisions_lock);
+	return v;
+}
+
+size_t
+decisions_key(const Identity *who, const char *method, const char *uri,
+			  char *key)
+{
+	size_t		path_len = strcspn(uri, "?#");
+	size_t		sl = strlen(who->subject);
+	size_t		pl = who->has_scope ? strlen(who->scope) : 0;
+	size_t		ml = strlen(method);
+	size_t		n = 0;
+
+	if (path_len > 8192 || ml > 16)
+		return 0;
+	/* fields separated by NUL, which none of them can contain */
+	memcpy(key + n, who->subject, sl + 1);
+	n += sl + 1;
+	key[n++] = who->has_scope ? 's' : '-';
+	memcpy(key + n, who->scope, pl + 1);
+	n += pl + 1;
+	memcpy(key + n, method, ml + 1);
+	n += ml + 1;
+	memcpy(key + n, uri, path_len);
+	return n + path_len;
+}
+
+/* Entries hold the status and the roles' characters only (most are short). */
+bool
+decisions_get(const char *key, size_t keylen, Decision *out)
+{
+	long		n = lcache_get(decisions_cache, key, keylen, decisions_generation(),
+							   timeutil_mono_ms(), out, sizeof(*out) - 1);
+
+	if (n < (long) sizeof(out->status))
+		return false;
+	out->roles[n - sizeof(out->status)] = '\0';
+	return true;
+}
+
+void
+decisions_put(const char *key, size_t keylen, uint64_t generation,
+			  const Decision *d)
+{
+	int64_t		now = timeutil_mono_ms();
+
+	(void) lcache_put(decisions_cache, key, keylen, generation, now,
+					  now + decisions_ttl_ms, d,
+					  sizeof(d->status) + strnlen(d->roles, sizeof(d->roles) - 1));
+}
+
+void
+decisions_stats(uint64_t *hits, uint64_t *misses, size_t *entries)
+{
+	lcache_stats(decisions_cache, hits, misses);
+	*entries = lcache_count(decisions_cache);
+}

@@ -1,0 +1,247 @@
+/*
+ * identity.c
+ *		Who is calling (see identity.h).
+ *
+ * The API-key cache is an lcache keyed by the key's SHA-256 digest, under a
+ * generation that NOTIFY warden_tokens {"api_keys": true} advances, so a
+ * revoked key stops working at every edge as soon as the revocation
+ * commits. A lookup in flight when the generation moves is not stored:
+ * its answer may predate the change. The generation travels through the
+ * database call as its tag.
+ */
+#include "identity.h"
+
+#include <jansson.h>
+#include <openssl/crypto.h>
+#include <openssl/sha.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "cookie.h"
+#include "dbcall.h"
+#include "lcache.h"
+#include "log.h"
+
+/* wdn_<prefix>_<secret> is 60 characters; anything much longer is not a key. */
+#define IDENTITY_API_KEY_MAX 128
+#define IDENTITY_API_KEY_TTL_S 60
+/* A token in a cookie: JWT_MAX_LEN is 16 KiB, a cookie rarely 4 KiB. */
+#define IDENTITY_COOKIE_MAX 8192
+
+#define IDENTITY_API_KEY_SQL \
+	"SELECT (k || jsonb_build_object('expires_unix', " \
+	"floor(extract(epoch FROM (k->>'expires_at')::timestamptz))))::text " \
+	"FROM warden.verify_api_key($1) k"
+
+static const char *identity_cookie = "";
+static int	identity_timeout_ms = 3000;
+static LCache *identity_keys;
+static atomic_uint_fast64_t identity_keys_gen = 1;
+
+bool
+identity_init(const char *token_cookie, int db_timeout_ms,
+			  size_t api_key_cache_entries)
+{
+	identity_cookie = token_cookie;
+	identity_timeout_ms = db_timeout_ms;
+	identity_keys = lcache_new(api_key_cache_entries);
+	return identity_keys != NULL;
+}
+
+void
+identity_shutdown(void)
+{
+	lcache_free(identity_keys);
+	identity_keys = NULL;
+}
+
+void
+identity_api_keys_changed(void)
+{
+	atomic_fetch_add(&identity_keys_gen, 1);
+}
+
+void
+identity_api_key_stats(uint64_t *hits, uint64_t *misses)
+{
+	lcache_stats(identity_keys, hits, misses);
+}
+
+static IdentityStatus
+identity_token(const char *token, Identity *out)
+{
+	switch (verifier_verify(token, strlen(token), out))
+	{
+		case VERIFY_OK:
+			return IDENTITY_OK;
+		case VERIFY_INVALID:
+			return IDENTITY_INVALID;
+		case VERIFY_NOT_READY:
+			break;
+	}
+	return IDENTITY_UNAVAILABLE;
+}
+
+/* The key's digest, when it has the shape of a key at all. */
+static bool
+identity_key_digest(const char *key, unsigned char digest[SHA256_DIGEST_LENGTH])
+{
+	size_t		len = strlen(key);
+
+	return len <= IDENTITY_API_KEY_MAX && strncmp(key, "wdn_", 4) == 0 &&
+		SHA256((const unsigned char *) key, len, digest) != NULL;
+}
+
+IdentityStatus
+identity_resolve(HttpRequest *req, Identity *out, HttpHandler complete)
+{
+	const char *auth = http_request_header(req, "Authorization");
+	const char *key = http_request_header(req, "X-API-Key");
+	const char *cookies = http_request_header(req, "Cookie");
+	unsigned char digest[SHA256_DIGEST_LENGTH];
+	char		cookie[IDENTITY_COOKIE_MAX];
+	IdentityStatus st;
+	uint64_t	gen;
+
+	if (auth != NULL && strncasecmp(auth, "Bearer ", 7) == 0)
+	{
+		auth += 7;
+		while (*auth == ' ')
+			auth++;
+		return identity_token(auth, out);
+	}
+	if (key != NULL)
+	{
+		if (!identity_key_digest(key, digest))
+			return IDENTITY_INVALID;
+		gen = atomic_load(&identity_keys_gen);
+		if (lcache_get(identity_keys, digest, sizeof(digest), gen, time(NULL),
+					   out, sizeof(*out)) == (long) sizeof(*out))
+			return IDENTITY_OK;
+		return dbcall_submit(req, IDENTITY_API_KEY_SQL, 1, &key, identity_timeout_ms,
+							 complete, (int) (gen & 0x7fffffff)) ?
+			IDENTITY_PENDING : IDENTITY_UNAVAILABLE;
+	}
+	if (identity_cookie[0] != '\0' && cookies != NULL &&
+		cookie_get(cookies, identity_cookie, cookie, sizeof(cookie)))
+	{
+		st = identity_token(cookie, out);
+		OPENSSL_cleanse(cookie, sizeof(cookie));
+		return st;
+	}
+	return IDENTITY_NONE;
+}
+
+/* {service_account, tenant, scopes, expires_unix} into an Identity. */
+static bool
+identity_from_key(const json_t *k, Identity *out)
+{
+	const char *sa = json_string_value(json_object_get(k, "service_account"));
+	const char *tenant = json_string_value(json_object_get(k, "tenant"));
+	const json_t *scopes = json_object_get(k, "scopes");
+	size_t		used = 0;
+	size_t		i;
+	json_t	   *s;
+
+	memset(out, 0, sizeof(*out));
+	if (sa == NULL || strlen(sa) > IDENTITY_NAME_MAX ||
+		(tenant != NULL && strlen(tenant) > IDENTITY_NAME_MAX))
+		return false;
+	strcpy(out->subject, sa);
+	if (tenant != NULL)
+		strcpy(out->tenant, tenant);
+	/* as warden.authorize(): a key without scopes is limited by grants only */
+	out->has_scope = json_array_size(scopes) > 0;
+	json_array_foreach(scopes, i, s)
+	{
+		int			n = snprintf(out->scope + used, sizeof(out->scope) - used, "%s%s",
+								 used > 0 ? " " : "", json_string_value(s) ?: "");
+
+		if (n < 0 || (size_t) n >= sizeof(out->scope) - used)
+			return false;
+		used += (size_t) n;
+	}
+	out->expires = json_integer_value(json_object_get(k, "expires_unix"));
+	out->api_key = true;
+	return true;
+}
+
+IdentityStatus
+identity_result(HttpRequest *req, Identity *out)
+{
+	const DbCallResult *r = dbcall_result(req);
+	const char *key = http_request_header(req, "X-API-Key");
+	unsigned char digest[SHA256_DIGEST_LENGTH];
+	uint64_t	gen = atomic_load(&identity_keys_gen);
+	json_t	   *k;
+	bool		ok;
+	int64_t		now = time(NULL);
+	int64_t		until;
+
+	if (r->unavailable)
+		return IDENTITY_UNAVAILABLE;
+	if (strncmp(r->sqlstate, "WT", 2) == 0)
+		return IDENTITY_INVALID;
+	if (r->sqlstate[0] != '\0' || r->value == NULL ||
+		(k = json_loads(r->value, 0, NULL)) == NULL)
+	{
+		log_write(LOG_LEVEL_ERROR, "API key lookup failed in the database",
+				  "{s:s, s:s}", "sqlstate", r->sqlstate, "request_id", http_request_id(req));
+		return IDENTITY_UNAVAILABLE;
+	}
+	ok = identity_from_key(k, out);
+	json_decref(k);
+	if (!ok)
+		return IDENTITY_INVALID;
+	until = now + IDENTITY_API_KEY_TTL_S;
+	if (out->expires != 0 && out->expires < until)
+		until = out->expires;
+	if ((int) (gen & 0x7fffffff) == r->tag && key != NULL &&
+		identity_key_digest(key, digest))
+		(void) lcache_put(identity_keys, digest, sizeof(digest), gen, now, until,
+						  out, sizeof(*out));
+	return IDENTITY_OK;
+}
+
+bool
+identity_scopes_literal(const Identity *who, char *out, size_t outsize,
+						const char **param)
+{
+	const char *p = who->scope;
+	size_t		n = 0;
+
+	*param = NULL;
+	if (!who->has_scope)
+		return true;
+#define PUT(c) do { if (n + 1 >= outsize) return false; out[n++] = (c); } while (0)
+	PUT('{');
+	while (*p != '\0')
+	{
+		size_t		len = strcspn(p, " ");
+
+		if (len > 0)
+		{
+			if (out[n - 1] != '{')
+				PUT(',');
+			PUT('"');
+			for (size_t i = 0; i < len; i++)
+			{
+				if (p[i] == '"' || p[i] == '\\')
+					PUT('\\');
+				PUT(p[i]);
+			}
+			PUT('"');
+		}
+		p += len;
+		while (*p == ' ')
+			p++;
+	}
+	PUT('}');
+#undef PUT
+	out[n] = '\0';
+	*param = out;
+	return true;
+}

@@ -1,0 +1,58 @@
+/*
+ * identity.h
+ *		Who is calling: the credential of a request, verified.
+ *
+ * A request carries `Authorization: Bearer <access token>`, an
+ * `X-API-Key: <key>` (service accounts), or the access token in the cookie
+ * WARDEN_TOKEN_COOKIE names, looked at in that order. Tokens are verified
+ * in the edge (verifier.c), without the database. API keys are checked by
+ * warden.verify_api_key() once and then kept in process (by digest, never
+ * in clear) until a change of API keys or principals is notified, a
+ * minute passes, or the key expires.
+ *
+ * Every handler that needs a caller uses identity_resolve(); one that
+ * needed the database resumes in the handler's complete function, which
+ * calls identity_result().
+ */
+#ifndef EDGE_IDENTITY_H
+#define EDGE_IDENTITY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "http.h"
+#include "verifier.h"
+
+typedef enum IdentityStatus
+{
+	IDENTITY_OK,
+	IDENTITY_NONE,				/* no credential at all */
+	IDENTITY_INVALID,			/* a credential that does not verify */
+	IDENTITY_UNAVAILABLE,		/* cannot tell now: no state, no database */
+	IDENTITY_PENDING			/* suspended: complete will be called */
+} IdentityStatus;
+
+extern bool identity_init(const char *token_cookie, int db_timeout_ms,
+						  size_t api_key_cache_entries);
+extern void identity_shutdown(void);
+
+extern IdentityStatus identity_resolve(HttpRequest *req, Identity *out,
+									   HttpHandler complete);
+
+/* In complete, after IDENTITY_PENDING: never PENDING again. */
+extern IdentityStatus identity_result(HttpRequest *req, Identity *out);
+
+/* NOTIFY warden_tokens said API keys or principals changed. */
+extern void identity_api_keys_changed(void);
+
+/* For /metrics. */
+extern void identity_api_key_stats(uint64_t *hits, uint64_t *misses);
+
+/*
+ * The scopes of an identity as a PostgreSQL text[] literal, or NULL when
+ * it has no scope limit; false when it does not fit.
+ */
+extern bool identity_scopes_literal(const Identity *who, char *out,
+									size_t outsize, const char **param);
+
+#endif							/* EDGE_IDENTITY_H */
