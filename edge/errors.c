@@ -44,5 +44,11 @@ errors_respond(HttpRequest *req, EdgeError err, const char *message)
 	if (body == NULL)
 		body = json_pack("{s:s, s:s}", "error", kind->code,
 						 "message", kind->message);
+	/* what is unavailable now usually is not a second later */
+	if (kind->status == 503 && !http_add_header(req, "Retry-After", "1"))
+	{
+		json_decref(body);
+		return false;
+	}
 	return http_respond_json(req, kind->status, body);
 }

@@ -32,6 +32,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "listener.h"
 #include "log.h"
 #include "pgconn.h"
 #include "redisconn.h"
@@ -52,6 +53,7 @@ typedef enum HealthCheckId
 {
 	HEALTH_POSTGRESQL,
 	HEALTH_REDIS,
+	HEALTH_POLICY_STREAM,		/* listener.c: LISTEN connection and state */
 	HEALTH_NCHECKS
 } HealthCheckId;
 
@@ -85,6 +87,7 @@ static struct
 	.checks = {
 		[HEALTH_POSTGRESQL] = {.name = "postgresql"},
 		[HEALTH_REDIS] = {.name = "redis"},
+		[HEALTH_POLICY_STREAM] = {.name = "policy_stream"},
 	},
 };
 
@@ -206,6 +209,10 @@ health_main(void *arg)
 		why[0] = '\0';
 		up = health_probe_redis(why, sizeof(why));
 		health_record(HEALTH_REDIS, up, why);
+
+		/* no probe: the listener knows, and says why in its own log */
+		health_record(HEALTH_POLICY_STREAM, listener_connected_now(),
+					  "not listening to the database's changes");
 
 		pthread_mutex_lock(&health.lock);
 		health.last_round_ms = timeutil_mono_ms();

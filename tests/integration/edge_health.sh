@@ -18,8 +18,15 @@ STACK=$WARDEN_ROOT/scripts/stack
 BASE=$WARDEN_TEST_PORT_BASE
 PORT=$BASE
 URL=http://127.0.0.1:$PORT
+# A database with warden in it: an edge is ready only once it follows the
+# database's policy stream.
+DB=warden_it_health
+dropdb --if-exists "$DB" >/dev/null 2>&1
+createdb "$DB"
+psql -X -q -v ON_ERROR_STOP=1 -d "$DB" -c "CREATE EXTENSION warden" >/dev/null
 # Quick probes so that state changes show within a second or two.
-FAST=(WARDEN_HEALTH_INTERVAL_MS=200 WARDEN_HEALTH_TIMEOUT_MS=1000)
+FAST=(WARDEN_HEALTH_INTERVAL_MS=200 WARDEN_HEALTH_TIMEOUT_MS=1000
+  "WARDEN_DATABASE_URL=postgresql://postgres@127.0.0.1:$PGPORT/$DB")
 LOG=$WARDEN_TEST_TMP/main.log
 SECRET=Sup3rS3cretPw
 
@@ -129,7 +136,7 @@ t_check "/readyz becomes 200 after the first probe" \
   wait_until 10 readyz_is "$URL" 200
 http GET "$URL/readyz"
 t_eq "/readyz ready body" \
-  '{"status":"ready","checks":{"postgresql":{"status":"up"},"redis":{"status":"up"}}}' \
+  '{"status":"ready","checks":{"postgresql":{"status":"up"},"redis":{"status":"up"},"policy_stream":{"status":"up"}}}' \
   "$(jq -c . <<<"$HTTP_BODY")"
 
 # ------------------------------------------------------------------ request ids
@@ -361,4 +368,5 @@ else
   t_fail "idle edge starts"
 fi
 
+dropdb --if-exists "$DB" >/dev/null 2>&1
 t_done

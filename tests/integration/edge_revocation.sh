@@ -1,0 +1,168 @@
+#!/usr/bin/env bash
+# tests/integration/edge_revocation.sh: the edge verifies tokens and keeps
+# decisions itself, and learns of every change from PostgreSQL. Two edge
+# processes on one database: a permission revoked, a token revoked, all of a
+# principal's tokens revoked, a principal disabled, an API key revoked, each
+# denied at both edges within one second; a signing-key rotation picked up
+# without a restart; PostgreSQL stopped (valid tokens and cached decisions
+# still answered, nothing else guessed) and started again (the edges
+# reconnect and follow changes again by themselves).
+. "$WARDEN_ROOT/tests/lib.sh"
+
+DB=warden_it_revocation
+A=$((WARDEN_TEST_PORT_BASE + 6))
+B=$((WARDEN_TEST_PORT_BASE + 7))
+PW='long enough password'
+STACK="$WARDEN_ROOT/scripts/stack"
+q() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$DB" -c "$1"; }
+now_ms() { date +%s%3N; }
+
+dropdb --if-exists "$DB" >/dev/null 2>&1
+createdb "$DB"
+q "CREATE EXTENSION warden" >/dev/null
+q "ALTER DATABASE $DB SET warden.password_cost = 4" >/dev/null
+q "SELECT warden.create_user('alice', '$PW', 'acme'), warden.create_user('bob', '$PW'),
+          warden.create_service_account('indexer'),
+          warden.create_role('reader'), warden.add_permission('reader', 'document:read'),
+          warden.grant('alice', 'reader'), warden.grant('bob', 'reader'),
+          warden.grant('indexer', 'reader'),
+          warden.add_route('GET', '/documents/{id}', 'document:read', 'document:{id}')" >/dev/null
+token() { q "SELECT access_token FROM warden.login('$1', '$PW')"; }
+alice=$(token alice)
+KEY=$(q "SELECT warden.create_api_key('indexer', '{document:read}')")
+
+DBURL="WARDEN_DATABASE_URL=postgresql://postgres@127.0.0.1:$PGPORT/$DB"
+edge_start a "$A" "$DBURL" || true
+edge_start b "$B" "$DBURL" || true
+
+# status PORT CREDENTIAL-HEADER PATH: the status /v1/authz answers
+status() {
+  curl -s -o /dev/null -w '%{http_code}' --max-time 5 "http://127.0.0.1:$1/v1/authz" \
+    -H "$2" -H "X-Original-Method: GET" -H "X-Original-URI: $3"
+}
+# answers PORT CREDENTIAL-HEADER PATH STATUS
+answers() { [ "$(status "$1" "$2" "$3")" = "$4" ]; }
+# both_answer CREDENTIAL-HEADER PATH STATUS: true when both edges answer STATUS
+both_answer() {
+  [ "$(status "$A" "$1" "$2")" = "$3" ] && [ "$(status "$B" "$1" "$2")" = "$3" ]
+}
+# within_a_second NAME CREDENTIAL-HEADER PATH STATUS SQL: runs SQL, then
+# polls both edges; passes when both answer STATUS within 1,000 ms of the
+# commit.
+within_a_second() {
+  local name=$1 cred=$2 path=$3 want=$4 sql=$5 t0 t1
+  q "$sql" >/dev/null
+  t0=$(now_ms)
+  while ! both_answer "$cred" "$path" "$want"; do
+    [ $(($(now_ms) - t0)) -gt 5000 ] && break
+    sleep 0.02
+  done
+  t1=$(now_ms)
+  if both_answer "$cred" "$path" "$want" && [ $((t1 - t0)) -le 1000 ]; then
+    t_pass "$name: $want at both edges in $((t1 - t0)) ms"
+  else
+    t_fail "$name" "wanted $want at both edges within 1000 ms; after $((t1 - t0)) ms: \
+$(status "$A" "$cred" "$path") and $(status "$B" "$cred" "$path")"
+  fi
+}
+
+t_check "both edges verify alice's token and allow her" \
+  wait_until 10 both_answer "Authorization: Bearer $alice" /documents/1 200
+t_check "and the indexer's API key" both_answer "X-API-Key: $KEY" /documents/1 200
+
+# ------------------------------------------------------------------ policy
+
+within_a_second "a permission revoked" "Authorization: Bearer $alice" /documents/1 403 \
+  "SELECT warden.revoke_grant('alice', 'reader')"
+within_a_second "granted again" "Authorization: Bearer $alice" /documents/1 200 \
+  "SELECT warden.grant('alice', 'reader')"
+within_a_second "a deny beats the grant" "Authorization: Bearer $alice" /documents/1 403 \
+  "SELECT warden.deny('alice', 'document:read', 'document:1')"
+t_eq "the deny is for that document only" 200 "$(status "$A" "Authorization: Bearer $alice" /documents/2)"
+q "SELECT warden.remove_deny('alice', 'document:read', 'document:1')" >/dev/null
+
+# ------------------------------------------------------------------ tokens
+
+bob=$(token bob)
+t_check "bob's token allowed" wait_until 5 both_answer "Authorization: Bearer $bob" /documents/1 200
+within_a_second "bob's access token revoked" "Authorization: Bearer $bob" /documents/1 401 \
+  "SELECT warden.revoke('$bob')"
+bob_revoked=$bob
+t_eq "alice's token is not touched by it" 200 "$(status "$B" "Authorization: Bearer $alice" /documents/1)"
+
+alice2=$(token alice)
+t_check "a second token of alice" both_answer "Authorization: Bearer $alice2" /documents/1 200
+within_a_second "revoke_all: every token of alice" "Authorization: Bearer $alice2" /documents/1 401 \
+  "SELECT warden.revoke_all('alice')"
+t_eq "her first token too" 401 "$(status "$A" "Authorization: Bearer $alice" /documents/1)"
+sleep 1.1 # a token issued after revoke_all is valid: its iat is in a later second
+alice=$(token alice)
+t_check "a token issued after revoke_all is accepted" \
+  wait_until 5 both_answer "Authorization: Bearer $alice" /documents/1 200
+
+bob=$(token bob)
+t_check "bob logged in again" wait_until 5 both_answer "Authorization: Bearer $bob" /documents/1 200
+within_a_second "bob disabled: his token stops verifying" "Authorization: Bearer $bob" /documents/1 401 \
+  "SELECT warden.set_enabled('bob', false)"
+within_a_second "enabled again: the same token verifies" "Authorization: Bearer $bob" /documents/1 200 \
+  "SELECT warden.set_enabled('bob', true)"
+
+within_a_second "the API key revoked" "X-API-Key: $KEY" /documents/1 401 \
+  "SELECT warden.revoke_api_key('$KEY')"
+
+# ------------------------------------------------------------------ keys
+
+old_kid=$(unb64url "${alice%%.*}" | jq -r .kid)
+q "SELECT warden.rotate_signing_key()" >/dev/null
+rotated=$(token alice)
+new_kid=$(unb64url "${rotated%%.*}" | jq -r .kid)
+t_check "after a rotation tokens carry another kid" test "$old_kid" != "$new_kid"
+t_check "both edges verify them without a restart" \
+  wait_until 2 both_answer "Authorization: Bearer $rotated" /documents/1 200
+t_eq "tokens of the retiring key still verify" 200 \
+  "$(status "$A" "Authorization: Bearer $alice" /documents/1)"
+
+# a token signed by a key warden never had: the edge's own check, no database
+forged=$(printf '%s.%s' "${rotated%.*}" "$(printf 'x%.0s' $(seq 342))")
+t_eq "a forged signature: 401" 401 "$(status "$A" "Authorization: Bearer $forged" /documents/1)"
+
+# ------------------------------------------------------------------ PostgreSQL down
+
+cached_path=/documents/77
+t_eq "a decision cached before the outage" 200 "$(status "$A" "Authorization: Bearer $alice" $cached_path)"
+if "$STACK" stop postgresql >/dev/null 2>&1; then
+  t_eq "PostgreSQL down: a valid token with a cached decision is still allowed" 200 \
+    "$(status "$A" "Authorization: Bearer $alice" $cached_path)"
+  t_eq "a revoked token is still refused" 401 "$(status "$A" "Authorization: Bearer $bob_revoked" /documents/1)"
+  t_eq "a forged token is still refused" 401 "$(status "$A" "Authorization: Bearer $forged" $cached_path)"
+  http GET "http://127.0.0.1:$A/v1/authz" -H "Authorization: Bearer $alice" \
+    -H "X-Original-Method: GET" -H "X-Original-URI: /documents/78"
+  t_eq "a decision never made: 503, not a guess" 503 "$HTTP_STATUS"
+  t_eq "with Retry-After" 1 "$(header Retry-After)"
+  # an edge that starts while PostgreSQL is down knows no keys: it says so
+  C=$((WARDEN_TEST_PORT_BASE + 8))
+  edge_start c "$C" "$DBURL" || true
+  t_eq "an edge started during the outage: 503 until it has the state" 503 \
+    "$(status "$C" "Authorization: Bearer $alice" $cached_path)"
+  "$STACK" start postgresql >/dev/null 2>&1 || t_fail "stack start postgresql"
+  t_check "PostgreSQL back: the new edge loads the state and answers" \
+    wait_until 15 answers "$C" "Authorization: Bearer $alice" $cached_path 200
+  edge_stop c
+  t_check "the edges reconnect by themselves: a decision never made is made" \
+    wait_until 15 answers "$A" "Authorization: Bearer $alice" /documents/78 200
+  stream_up() { curl -s "http://127.0.0.1:$1/readyz" | jq -e '.checks.policy_stream.status == "up"'; }
+  t_check "/readyz shows the policy stream up again at both edges" \
+    wait_until 15 eval 'stream_up "$A" && stream_up "$B"'
+  within_a_second "and changes reach them again" "Authorization: Bearer $alice" $cached_path 403 \
+    "SELECT warden.revoke_grant('alice', 'reader')"
+else
+  t_fail "stack stop postgresql"
+fi
+
+t_eq "the logs hold no token and no key" 0 \
+  "$(cat "$WARDEN_TEST_TMP/a.log" "$WARDEN_TEST_TMP/b.log" | grep -c -e "${alice:0:40}" -e "${KEY:0:20}")"
+edge_stop a
+t_eq "edge a stops cleanly" 0 "$EDGE_STATUS"
+edge_stop b
+dropdb "$DB"
+t_done
