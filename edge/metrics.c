@@ -27,7 +27,11 @@
 
 #include "dbcall.h"
 #include "dbpool.h"
+#include "decisions.h"
+#include "identity.h"
+#include "listener.h"
 #include "routes.h"
+#include "verifier.h"
 
 static const unsigned metrics_codes[] = {
 	200, 201, 204, 304, 400, 401, 403, 404, 405, 409, 413, 415, 429, 431, 500, 503
@@ -227,6 +231,60 @@ metrics_process(Text *t)
 				(double) dbcall_unavailable_total());
 }
 
+/* Token verification, the caches, and the policy stream. */
+static void
+metrics_auth(Text *t)
+{
+	VerifierStats v;
+	uint64_t	hits;
+	uint64_t	misses;
+	size_t		entries;
+
+	verifier_stats(&v);
+	text_family(t, "warden_edge_token_verifications_total", "counter",
+				"Access tokens verified in the edge, by result.");
+	text_printf(t, "warden_edge_token_verifications_total{result=\"valid\"} %llu\n",
+				(unsigned long long) v.ok);
+	text_printf(t, "warden_edge_token_verifications_total{result=\"invalid\"} %llu\n",
+				(unsigned long long) v.invalid);
+	text_family(t, "warden_edge_cache_hits_total", "counter",
+				"Lookups answered from an in-process cache, by cache.");
+	text_printf(t, "warden_edge_cache_hits_total{cache=\"token\"} %llu\n",
+				(unsigned long long) v.cache_hits);
+	decisions_stats(&hits, &misses, &entries);
+	text_printf(t, "warden_edge_cache_hits_total{cache=\"decision\"} %llu\n",
+				(unsigned long long) hits);
+	identity_api_key_stats(&hits, &misses);
+	text_printf(t, "warden_edge_cache_hits_total{cache=\"api_key\"} %llu\n",
+				(unsigned long long) hits);
+	text_family(t, "warden_edge_cache_misses_total", "counter",
+				"Lookups an in-process cache could not answer, by cache.");
+	text_printf(t, "warden_edge_cache_misses_total{cache=\"token\"} %llu\n",
+				(unsigned long long) v.cache_misses);
+	decisions_stats(&hits, &misses, &entries);
+	text_printf(t, "warden_edge_cache_misses_total{cache=\"decision\"} %llu\n",
+				(unsigned long long) misses);
+	identity_api_key_stats(&hits, &misses);
+	text_printf(t, "warden_edge_cache_misses_total{cache=\"api_key\"} %llu\n",
+				(unsigned long long) misses);
+	text_single(t, "warden_edge_decisions_cached", "gauge",
+				"Authorization decisions held in process.", (double) entries);
+	text_single(t, "warden_edge_signing_keys", "gauge",
+				"Signing keys the edge verifies with.", (double) v.keys);
+	text_single(t, "warden_edge_revoked_tokens", "gauge",
+				"Revoked access tokens the edge knows of (until they expire).",
+				(double) v.revoked);
+	text_single(t, "warden_edge_policy_version", "gauge",
+				"The authorization policy version the edge's decisions follow.",
+				(double) decisions_policy_version());
+	text_single(t, "warden_edge_policy_stream_up", "gauge",
+				"1 while the edge listens to the database's changes.",
+				listener_connected_now() ? 1 : 0);
+	text_single(t, "warden_edge_policy_stream_reconnects_total", "counter",
+				"Times the policy stream was lost and made again.",
+				(double) listener_reconnects_total());
+}
+
 /* The outbox, from warden.outbox_stats() as JSON (NULL: unavailable). */
 static void
 metrics_outbox(Text *t, json_t *s)
@@ -285,6 +343,7 @@ metrics_complete(HttpRequest *req)
 	t.buf[0] = '\0';
 	metrics_requests(&t);
 	metrics_process(&t);
+	metrics_auth(&t);
 	metrics_outbox(&t, stats);
 	json_decref(stats);
 	if (t.failed)

@@ -69,6 +69,7 @@ $(status "$A" "$cred" "$path") and $(status "$B" "$cred" "$path")"
 t_check "both edges verify alice's token and allow her" \
   wait_until 10 both_answer "Authorization: Bearer $alice" /documents/1 200
 t_check "and the indexer's API key" both_answer "X-API-Key: $KEY" /documents/1 200
+t_check "asked again (now from the API-key cache)" both_answer "X-API-Key: $KEY" /documents/2 200
 
 # ------------------------------------------------------------------ policy
 
@@ -158,6 +159,24 @@ if "$STACK" stop postgresql >/dev/null 2>&1; then
 else
   t_fail "stack stop postgresql"
 fi
+
+# ------------------------------------------------------------------ /metrics
+
+curl -s "http://127.0.0.1:$A/metrics" >"$WARDEN_TEST_TMP/metrics.txt"
+m() { awk -v k="$1" '$1 == k { print $2 }' "$WARDEN_TEST_TMP/metrics.txt"; }
+t_check "promtool check metrics accepts the verification and cache figures" \
+  sh -c "promtool check metrics <'$WARDEN_TEST_TMP/metrics.txt'"
+t_check "valid tokens counted" test "$(m 'warden_edge_token_verifications_total{result="valid"}')" -gt 10
+t_check "invalid ones too" test "$(m 'warden_edge_token_verifications_total{result="invalid"}')" -gt 3
+t_check "verified tokens found in the token cache" test "$(m 'warden_edge_cache_hits_total{cache="token"}')" -gt 5
+t_check "decisions from the decision cache" test "$(m 'warden_edge_cache_hits_total{cache="decision"}')" -gt 5
+t_check "and decisions it had to ask for" test "$(m 'warden_edge_cache_misses_total{cache="decision"}')" -gt 3
+t_check "API keys from their cache" test "$(m 'warden_edge_cache_hits_total{cache="api_key"}')" -ge 1
+t_eq "the policy stream is up" 1 "$(m warden_edge_policy_stream_up)"
+t_check "and was made again once after the outage" test "$(m warden_edge_policy_stream_reconnects_total)" -ge 1
+t_eq "the policy version is the database's" "$(q "SELECT warden.policy_version()")" "$(m warden_edge_policy_version)"
+t_check "revoked ids held" test "$(m warden_edge_revoked_tokens)" -ge 1
+t_eq "two signing keys verify (active and retiring)" 2 "$(m warden_edge_signing_keys)"
 
 t_eq "the logs hold no token and no key" 0 \
   "$(cat "$WARDEN_TEST_TMP/a.log" "$WARDEN_TEST_TMP/b.log" | grep -c -e "${alice:0:40}" -e "${KEY:0:20}")"
