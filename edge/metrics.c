@@ -236,8 +236,6 @@ static void
 metrics_auth(Text *t)
 {
 	VerifierStats v;
-	uint64_t	hits;
-	uint64_t	misses;
 	size_t		entries;
 
 	verifier_stats(&v);
@@ -247,26 +245,25 @@ metrics_auth(Text *t)
 				(unsigned long long) v.ok);
 	text_printf(t, "warden_edge_token_verifications_total{result=\"invalid\"} %llu\n",
 				(unsigned long long) v.invalid);
+	struct
+	{
+		const char *name;
+		uint64_t	hits;
+		uint64_t	misses;
+	}			caches[3] = {{"token", v.cache_hits, v.cache_misses}, {"decision", 0, 0}, {"api_key", 0, 0}};
+
+	decisions_stats(&caches[1].hits, &caches[1].misses, &entries);
+	identity_api_key_stats(&caches[2].hits, &caches[2].misses);
 	text_family(t, "warden_edge_cache_hits_total", "counter",
 				"Lookups answered from an in-process cache, by cache.");
-	text_printf(t, "warden_edge_cache_hits_total{cache=\"token\"} %llu\n",
-				(unsigned long long) v.cache_hits);
-	decisions_stats(&hits, &misses, &entries);
-	text_printf(t, "warden_edge_cache_hits_total{cache=\"decision\"} %llu\n",
-				(unsigned long long) hits);
-	identity_api_key_stats(&hits, &misses);
-	text_printf(t, "warden_edge_cache_hits_total{cache=\"api_key\"} %llu\n",
-				(unsigned long long) hits);
+	for (int i = 0; i < 3; i++)
+		text_printf(t, "warden_edge_cache_hits_total{cache=\"%s\"} %llu\n",
+					caches[i].name, (unsigned long long) caches[i].hits);
 	text_family(t, "warden_edge_cache_misses_total", "counter",
 				"Lookups an in-process cache could not answer, by cache.");
-	text_printf(t, "warden_edge_cache_misses_total{cache=\"token\"} %llu\n",
-				(unsigned long long) v.cache_misses);
-	decisions_stats(&hits, &misses, &entries);
-	text_printf(t, "warden_edge_cache_misses_total{cache=\"decision\"} %llu\n",
-				(unsigned long long) misses);
-	identity_api_key_stats(&hits, &misses);
-	text_printf(t, "warden_edge_cache_misses_total{cache=\"api_key\"} %llu\n",
-				(unsigned long long) misses);
+	for (int i = 0; i < 3; i++)
+		text_printf(t, "warden_edge_cache_misses_total{cache=\"%s\"} %llu\n",
+					caches[i].name, (unsigned long long) caches[i].misses);
 	text_single(t, "warden_edge_decisions_cached", "gauge",
 				"Authorization decisions held in process.", (double) entries);
 	text_single(t, "warden_edge_signing_keys", "gauge",
