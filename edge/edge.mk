@@ -41,7 +41,7 @@ EDGE_LDFLAGS = -pie -Wl,-z,relro,-z,now
 EDGE_LIBS = $(EDGE_PKG_LIBS) $(if $(EDGE_CORE_OBJS),$(CORE_LIBS)) -pthread
 
 EDGE_UNIT_BIN := build/unit/test_edge_config build/unit/test_edge_lcache \
-	build/unit/test_edge_hmap
+	build/unit/test_edge_hmap build/unit/test_edge_verifier
 EDGE_UNIT_CFLAGS = -std=c11 -g -O1 -Wall -Wextra -Werror -D_GNU_SOURCE \
 	-fsanitize=address,undefined -fno-sanitize-recover=all \
 	-fno-omit-frame-pointer -Itests/unit -Iedge -Icore
@@ -75,6 +75,12 @@ build/unit/test_edge_lcache: tests/unit/test_edge_lcache.c edge/lcache.c edge/lc
 	@mkdir -p $(@D)
 	$(CC_EDGE_UNIT) $(EDGE_UNIT_CFLAGS) -pthread -o $@ tests/unit/test_edge_lcache.c \
 		edge/lcache.c core/siphash.c
+
+build/unit/test_edge_verifier: tests/unit/test_edge_verifier.c edge/verifier.c edge/verifier.h \
+		edge/lcache.c edge/hmap.c $(CORE_SRCS) $(wildcard core/*.h) tests/unit/unit.h
+	@mkdir -p $(@D)
+	$(CC_EDGE_UNIT) $(EDGE_UNIT_CFLAGS) -pthread -o $@ tests/unit/test_edge_verifier.c \
+		edge/verifier.c edge/lcache.c edge/hmap.c $(CORE_SRCS) $(CORE_LIBS)
 
 build/unit/test_edge_hmap: tests/unit/test_edge_hmap.c edge/hmap.c edge/hmap.h \
 		core/siphash.c core/siphash.h tests/unit/unit.h
