@@ -28,12 +28,17 @@ q "SELECT warden.create_user('alice', '$PW', 'acme'), warden.create_user('bob', 
           warden.grant('indexer', 'reader'),
           warden.add_route('GET', '/documents/{id}', 'document:read', 'document:{id}')" >/dev/null
 token() { q "SELECT access_token FROM warden.login('$1', '$PW')"; }
-alice=$(token alice)
 KEY=$(q "SELECT warden.create_api_key('indexer', '{document:read}')")
 
 DBURL="WARDEN_DATABASE_URL=postgresql://postgres@127.0.0.1:$PGPORT/$DB"
 edge_start a "$A" "$DBURL" || true
 edge_start b "$B" "$DBURL" || true
+
+# the full flow starts at the token endpoint of one edge
+http POST "http://127.0.0.1:$A/v1/auth/token" --data-urlencode grant_type=password \
+  --data-urlencode username=alice --data-urlencode "password=$PW"
+t_eq "alice logs in at edge a" 200 "$HTTP_STATUS"
+alice=$(jq -r .access_token <<<"$HTTP_BODY")
 
 # status PORT CREDENTIAL-HEADER PATH: the status /v1/authz answers
 status() {
@@ -66,7 +71,7 @@ $(status "$A" "$cred" "$path") and $(status "$B" "$cred" "$path")"
   fi
 }
 
-t_check "both edges verify alice's token and allow her" \
+t_check "both edges verify the token edge a issued and allow her" \
   wait_until 10 both_answer "Authorization: Bearer $alice" /documents/1 200
 t_check "and the indexer's API key" both_answer "X-API-Key: $KEY" /documents/1 200
 t_check "asked again (now from the API-key cache)" both_answer "X-API-Key: $KEY" /documents/2 200
