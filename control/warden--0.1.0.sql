@@ -2396,7 +2396,7 @@ GRANT EXECUTE ON FUNCTION warden.authorize(text, text, text, boolean) TO warden_
  *   {"jti": ..., "exp": ...}                     an access token revoked
  *   {"principal": ..., "enabled": ..., "valid_after": ...}
  *   {"keys": true}       signing keys changed: read edge_state() again
- *   {"api_keys": true}   API keys changed: drop cached API keys
+ *   {"api_keys": N}      API keys changed: drop those cached before version N
  *   {"reload": true}     a table was truncated: read edge_state() again
  * Policy changes keep their own channel (warden_policy).
  * ------------------------------------------------------------------------ */
@@ -2408,6 +2408,11 @@ LANGUAGE sql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
 AS $$ SELECT ceil(extract(epoch FROM t))::bigint $$;
 
+-- API keys cached outside the database (the edge, Redis) are kept under
+-- this version, which every change of keys or of an account moves on.
+CREATE SEQUENCE warden.api_key_version;
+REVOKE ALL ON SEQUENCE warden.api_key_version FROM PUBLIC;
+
 CREATE FUNCTION warden.edge_state()
 RETURNS jsonb
 LANGUAGE sql STABLE SECURITY DEFINER
@@ -2415,6 +2420,8 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 	SELECT jsonb_build_object(
 		'policy_version', warden.policy_version(),
+		'api_key_version', (SELECT CASE WHEN is_called THEN last_value ELSE 0 END
+		                      FROM warden.api_key_version),
 		'issuer', current_setting('warden.issuer'),
 		'audience', current_setting('warden.audience'),
 		'leeway', warden._setting_seconds('warden.token_leeway'),
@@ -2448,7 +2455,7 @@ BEGIN
 		PERFORM pg_notify('warden_tokens', CASE
 			WHEN TG_OP = 'TRUNCATE' THEN '{"reload": true}'
 			WHEN TG_TABLE_NAME = 'signing_keys' THEN '{"keys": true}'
-			ELSE '{"api_keys": true}' END);
+			ELSE jsonb_build_object('api_keys', nextval('warden.api_key_version'))::text END);
 	ELSIF TG_TABLE_NAME = 'revoked_tokens' THEN
 		PERFORM pg_notify('warden_tokens', jsonb_build_object('jti', NEW.jti,
 			'exp', ceil(extract(epoch FROM NEW.expires_at))::bigint)::text);
@@ -2456,7 +2463,8 @@ BEGIN
 		PERFORM pg_notify('warden_tokens', jsonb_build_object('principal', NEW.name,
 			'enabled', NEW.enabled, 'valid_after', warden._valid_after_unix(NEW.tokens_valid_after))::text);
 		-- an account's API keys follow the account (and its name)
-		PERFORM pg_notify('warden_tokens', '{"api_keys": true}');
+		PERFORM pg_notify('warden_tokens',
+			jsonb_build_object('api_keys', nextval('warden.api_key_version'))::text);
 	END IF;
 	RETURN NULL;
 END

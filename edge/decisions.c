@@ -6,13 +6,11 @@
  * was current when the question was sent, not when the answer came: if the
  * policy changed in between, the entry is already stale and the next
  * request asks again. Correct in either order, at the price of one extra
- * question after a change. Generations count locally, so a database whose
- * policy version went backwards (a restore) still makes a new one.
+ * question after a change. See LCacheVersion for how versions become
+ * generations.
  */
 #include "decisions.h"
 
-#include <pthread.h>
-#include <stdatomic.h>
 #include <string.h>
 
 #include "lcache.h"
@@ -20,10 +18,7 @@
 
 static LCache *decisions_cache;
 static int	decisions_ttl_ms = 60000;
-static atomic_uint_fast64_t decisions_gen = 1;
-/* the policy version the generation stands for; under decisions_lock */
-static pthread_mutex_t decisions_lock = PTHREAD_MUTEX_INITIALIZER;
-static uint64_t decisions_version;
+static LCacheVersion decisions_version = LCACHE_VERSION_INIT;
 
 bool
 decisions_init(size_t entries, int ttl_ms)
@@ -43,30 +38,19 @@ decisions_shutdown(void)
 uint64_t
 decisions_generation(void)
 {
-	return atomic_load(&decisions_gen);
+	return lcache_generation(&decisions_version);
 }
 
 void
 decisions_policy(uint64_t version, bool full_load)
 {
-	pthread_mutex_lock(&decisions_lock);
-	if (full_load ? version != decisions_version : version > decisions_version)
-	{
-		decisions_version = version;
-		atomic_fetch_add(&decisions_gen, 1);
-	}
-	pthread_mutex_unlock(&decisions_lock);
+	lcache_version_set(&decisions_version, version, full_load);
 }
 
 uint64_t
 decisions_policy_version(void)
 {
-	uint64_t	v;
-
-	pthread_mutex_lock(&decisions_lock);
-	v = decisions_version;
-	pthread_mutex_unlock(&decisions_lock);
-	return v;
+	return lcache_version_get(&decisions_version);
 }
 
 size_t

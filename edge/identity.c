@@ -3,7 +3,7 @@
  *		Who is calling (see identity.h).
  *
  * The API-key cache is an lcache keyed by the key's SHA-256 digest, under a
- * generation that NOTIFY warden_tokens {"api_keys": true} advances, so a
+ * generation that NOTIFY warden_tokens {"api_keys": N} advances, so a
  * revoked key stops working at every edge as soon as the revocation
  * commits. A lookup in flight when the generation moves is not stored:
  * its answer may predate the change. The generation travels through the
@@ -14,7 +14,6 @@
 #include <jansson.h>
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -39,7 +38,7 @@
 static const char *identity_cookie = "";
 static int	identity_timeout_ms = 3000;
 static LCache *identity_keys;
-static atomic_uint_fast64_t identity_keys_gen = 1;
+static LCacheVersion identity_keys_version = LCACHE_VERSION_INIT;
 
 bool
 identity_init(const char *token_cookie, int db_timeout_ms,
@@ -59,9 +58,9 @@ identity_shutdown(void)
 }
 
 void
-identity_api_keys_changed(void)
+identity_api_keys_changed(uint64_t version, bool full_load)
 {
-	atomic_fetch_add(&identity_keys_gen, 1);
+	lcache_version_set(&identity_keys_version, version, full_load);
 }
 
 void
@@ -117,7 +116,7 @@ identity_resolve(HttpRequest *req, Identity *out, HttpHandler complete)
 	{
 		if (!identity_key_digest(key, digest))
 			return IDENTITY_INVALID;
-		gen = atomic_load(&identity_keys_gen);
+		gen = lcache_generation(&identity_keys_version);
 		if (lcache_get(identity_keys, digest, sizeof(digest), gen, time(NULL),
 					   out, sizeof(*out)) == (long) sizeof(*out))
 			return IDENTITY_OK;
@@ -175,7 +174,7 @@ identity_result(HttpRequest *req, Identity *out)
 	const DbCallResult *r = dbcall_result(req);
 	const char *key = http_request_header(req, "X-API-Key");
 	unsigned char digest[SHA256_DIGEST_LENGTH];
-	uint64_t	gen = atomic_load(&identity_keys_gen);
+	uint64_t	gen = lcache_generation(&identity_keys_version);
 	json_t	   *k;
 	bool		ok;
 	int64_t		now = time(NULL);

@@ -42,8 +42,8 @@ extern IdentityStatus identity_resolve(HttpRequest *req, Identity *out,
 /* In complete, after IDENTITY_PENDING: never PENDING again. */
 extern IdentityStatus identity_result(HttpRequest *req, Identity *out);
 
-/* NOTIFY warden_tokens said API keys or principals changed. */
-extern void identity_api_keys_changed(void);
+/* The API-key version, from NOTIFY warden_tokens or a full load. */
+extern void identity_api_keys_changed(uint64_t version, bool full_load);
 
 /* For /metrics. */
 extern void identity_api_key_stats(uint64_t *hits, uint64_t *misses);

@@ -263,3 +263,32 @@ lcache_stats(LCache *c, uint64_t *hits, uint64_t *misses)
 	*hits = atomic_load(&c->hits);
 	*misses = atomic_load(&c->misses);
 }
+
+void
+lcache_version_set(LCacheVersion *v, uint64_t version, bool full_load)
+{
+	pthread_mutex_lock(&v->lock);
+	if (full_load ? version != v->version : version > v->version)
+	{
+		v->version = version;
+		atomic_fetch_add(&v->generation, 1);
+	}
+	pthread_mutex_unlock(&v->lock);
+}
+
+uint64_t
+lcache_version_get(LCacheVersion *v)
+{
+	uint64_t	version;
+
+	pthread_mutex_lock(&v->lock);
+	version = v->version;
+	pthread_mutex_unlock(&v->lock);
+	return version;
+}
+
+uint64_t
+lcache_generation(LCacheVersion *v)
+{
+	return atomic_load(&v->generation);
+}

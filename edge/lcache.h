@@ -18,6 +18,7 @@
 #ifndef EDGE_LCACHE_H
 #define EDGE_LCACHE_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -50,5 +51,26 @@ extern void lcache_clear(LCache *c);
 /* Entries held, and lookups that found or missed, since the start. */
 extern size_t lcache_count(LCache *c);
 extern void lcache_stats(LCache *c, uint64_t *hits, uint64_t *misses);
+
+/*
+ * The generation of a cache that follows a version kept elsewhere (the
+ * database's policy version, its API-key version). A version from a NOTIFY
+ * counts only when newer (notifications may be read late); one from a full
+ * load counts whenever it differs (the database may have been restored).
+ * Each change makes a new local generation, so entries of the old one are
+ * misses at once. Thread-safe.
+ */
+typedef struct LCacheVersion
+{
+	pthread_mutex_t lock;
+	uint64_t	version;		/* under lock */
+	_Atomic uint64_t generation;
+} LCacheVersion;
+
+#define LCACHE_VERSION_INIT {PTHREAD_MUTEX_INITIALIZER, 0, 1}
+
+extern void lcache_version_set(LCacheVersion *v, uint64_t version, bool full_load);
+extern uint64_t lcache_version_get(LCacheVersion *v);
+extern uint64_t lcache_generation(LCacheVersion *v);
 
 #endif							/* EDGE_LCACHE_H */

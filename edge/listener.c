@@ -115,7 +115,8 @@ listener_load(PGconn *conn, char *err, size_t errlen)
 	{
 		decisions_policy((uint64_t) json_integer_value(json_object_get(state, "policy_version")),
 						 true);
-		identity_api_keys_changed();
+		identity_api_keys_changed((uint64_t) json_integer_value(json_object_get(state, "api_key_version")),
+								  true);
 	}
 	json_decref(state);
 	return ok;
@@ -148,7 +149,8 @@ listener_apply(const PGnotify *n)
 						   json_is_integer(va) ? json_integer_value(va) : INT64_MIN);
 	}
 	else if (json_object_get(msg, "api_keys") != NULL)
-		identity_api_keys_changed();
+		identity_api_keys_changed((uint64_t) json_integer_value(json_object_get(msg, "api_keys")),
+								  false);
 	else
 		reload = true;			/* keys, reload, or something newer */
 	json_decref(msg);
