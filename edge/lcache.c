@@ -292,3 +292,12 @@ lcache_generation(LCacheVersion *v)
 {
 	return atomic_load(&v->generation);
 }
+
+void
+lcache_version_snapshot(LCacheVersion *v, uint64_t *version, uint64_t *generation)
+{
+	pthread_mutex_lock(&v->lock);
+	*version = v->version;
+	*generation = atomic_load(&v->generation);
+	pthread_mutex_unlock(&v->lock);
+}

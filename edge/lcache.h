@@ -72,5 +72,8 @@ typedef struct LCacheVersion
 extern void lcache_version_set(LCacheVersion *v, uint64_t version, bool full_load);
 extern uint64_t lcache_version_get(LCacheVersion *v);
 extern uint64_t lcache_generation(LCacheVersion *v);
+/* Both at once, as they belong together (a version and its generation). */
+extern void lcache_version_snapshot(LCacheVersion *v, uint64_t *version,
+									uint64_t *generation);
 
 #endif							/* EDGE_LCACHE_H */
