@@ -60,14 +60,16 @@ build/edge/core/%.o: core/%.c
 	@mkdir -p $(@D)
 	$(CC_EDGE) $(EDGE_CFLAGS) -MMD -MP -c -o $@ $<
 
-# The parsers are pure C: the test links edge/config.c and nothing else.
+# The parsers are pure C: the test links edge/config.c and the core/ parsers
+# it calls, nothing else.
+EDGE_UNIT_CORE := core/ipaddr.c core/tokenbucket.c
 edge-unit: $(EDGE_UNIT_BIN)
 
 $(EDGE_UNIT_BIN): tests/unit/test_edge_config.c edge/config.c edge/config.h \
-		tests/unit/unit.h
+		$(EDGE_UNIT_CORE) $(EDGE_UNIT_CORE:.c=.h) tests/unit/unit.h
 	@mkdir -p $(@D)
 	$(CC_EDGE_UNIT) $(EDGE_UNIT_CFLAGS) -o $@ tests/unit/test_edge_config.c \
-		edge/config.c
+		edge/config.c $(EDGE_UNIT_CORE)
 
 edge-clean:
 	rm -rf build/edge

@@ -69,6 +69,9 @@ extern const char *http_request_method_name(const HttpRequest *req);
 extern const char *http_request_header(const HttpRequest *req,
 									   const char *name);
 extern const char *http_request_body(const HttpRequest *req, size_t *len);
+extern int	http_request_header_values(const HttpRequest *req, const char *name,
+									   const char **values, int max);
+extern bool http_request_peer(const HttpRequest *req, char *out, size_t outlen);
 extern bool http_add_header(HttpRequest *req, const char *name,
 							const char *value);
 extern bool http_respond_json(HttpRequest *req, unsigned status,
@@ -81,6 +84,7 @@ extern void http_set_server_timing(bool on);
 extern void http_set_data(HttpRequest *req, void *data,
 						  void (*data_free) (void *data));
 extern void *http_data(const HttpRequest *req);
+extern void *http_take_data(HttpRequest *req, void (**data_free) (void *data));
 extern void http_suspend(HttpRequest *req, HttpHandler complete);
 extern void http_resume(HttpRequest *req);
 

@@ -39,6 +39,7 @@
 #include "metrics.h"
 #include "net.h"
 #include "pgconn.h"
+#include "rediscall.h"
 #include "timeutil.h"
 
 #ifndef WARDEN_VERSION
@@ -287,6 +288,13 @@ main(int argc, char **argv)
 		close(listen_fd);
 		main_startup_error(err);
 	}
+	if (!rediscall_start(&cfg.redis, cfg.redis_timeout_ms, err, sizeof(err)))
+	{
+		dbpool_stop();
+		health_stop();
+		close(listen_fd);
+		main_startup_error(err);
+	}
 	jwks_configure(cfg.db_timeout_ms);
 	oauth_configure(cfg.db_timeout_ms);
 	authz_configure(cfg.db_timeout_ms, cfg.token_cookie);
@@ -296,6 +304,7 @@ main(int argc, char **argv)
 	/* from here the daemon owns listen_fd, even if it fails to start */
 	if (!http_start(listen_fd, threads, tls_ok ? &tls : NULL, err, sizeof(err)))
 	{
+		rediscall_stop();
 		dbpool_stop();
 		health_stop();
 		main_startup_error(err);
@@ -314,7 +323,12 @@ main(int argc, char **argv)
 	health_request_stop();
 	abandoned = main_wait_for_drain(&handled, cfg.drain_timeout_ms);
 	health_stop();
-	/* before the daemon stops: every request waiting on it is resumed */
+	/*
+	 * Before the daemon stops: every request waiting on Redis or the pool
+	 * is resumed. Redis first, as a request it resumes may go on to the
+	 * pool (which by then answers at once if stopped).
+	 */
+	rediscall_stop();
 	dbpool_stop();
 	http_stop();
 	log_write(LOG_LEVEL_INFO, "stopped", "{s:i}", "abandoned", abandoned);

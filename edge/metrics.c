@@ -2,8 +2,8 @@
  * metrics.c
  *		GET /metrics in the Prometheus text format (version 0.0.4): requests
  *		by route and status code, latency histograms by route, requests in
- *		flight, the PostgreSQL pool, and the outbox backlog from
- *		warden.outbox_stats().
+ *		flight, the PostgreSQL pool, the Redis connection, and the outbox
+ *		backlog from warden.outbox_stats().
  *
  * Counters are atomics in one array per route (plus "unmatched"), bumped
  * when a request completes; a scrape reads them without locking, so a
@@ -27,6 +27,7 @@
 
 #include "dbcall.h"
 #include "dbpool.h"
+#include "rediscall.h"
 #include "routes.h"
 
 static const unsigned metrics_codes[] = {
@@ -227,6 +228,27 @@ metrics_process(Text *t)
 				(double) dbcall_unavailable_total());
 }
 
+/* The Redis thread's connection (edge/rediscall.c). */
+static void
+metrics_redis(Text *t)
+{
+	RedisCallStats r;
+
+	rediscall_stats(&r);
+	text_single(t, "warden_redis_up", "gauge",
+				"1 while the edge's Redis connection is up.", r.up);
+	text_single(t, "warden_redis_commands_total", "counter",
+				"Redis commands answered (error replies included).", (double) r.commands);
+	text_single(t, "warden_redis_errors_total", "counter",
+				"Redis failures: commands without a reply (Redis down, timed out, connection lost, queue full) and failed connection attempts.",
+				(double) r.errors);
+	text_single(t, "warden_redis_reconnects_total", "counter",
+				"Redis connections made again after one was lost or could not be made.",
+				(double) r.reconnects);
+	text_single(t, "warden_redis_queued", "gauge",
+				"Redis commands waiting to be sent.", r.queued);
+}
+
 /* The outbox, from warden.outbox_stats() as JSON (NULL: unavailable). */
 static void
 metrics_outbox(Text *t, json_t *s)
@@ -285,6 +307,7 @@ metrics_complete(HttpRequest *req)
 	t.buf[0] = '\0';
 	metrics_requests(&t);
 	metrics_process(&t);
+	metrics_redis(&t);
 	metrics_outbox(&t, stats);
 	json_decref(stats);
 	if (t.failed)
