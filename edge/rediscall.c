@@ -270,8 +270,18 @@ rediscall_connect(void)
 
 	if (now < rediscall.next_connect_ms)
 		return false;
+	/*
+	 * PING too: a server that is frozen (or a proxy in front of a dead
+	 * one) accepts TCP connections, and must not be called up.
+	 */
 	rediscall.ctx = redisconn_connect(&rediscall.url, now + REDISCALL_CONNECT_TIMEOUT_MS,
 									  err, sizeof(err));
+	if (rediscall.ctx != NULL &&
+		!redisconn_ping(rediscall.ctx, now + REDISCALL_CONNECT_TIMEOUT_MS, err, sizeof(err)))
+	{
+		redisFree(rediscall.ctx);
+		rediscall.ctx = NULL;
+	}
 	if (rediscall.ctx == NULL)
 	{
 		atomic_fetch_add(&rediscall_errors, 1);
@@ -463,9 +473,12 @@ rediscall_main(void *arg)
 			(void) rediscall_run(batch);
 			continue;
 		}
-		/* idle for a while: is the server still there? */
+		/*
+		 * Idle for a while: is the server still there? Within a command's
+		 * deadline, as commands queued meanwhile wait for the answer.
+		 */
 		rediscall.wait_ms = -1;
-		if (redisconn_ping(rediscall.ctx, timeutil_mono_ms() + REDISCALL_CONNECT_TIMEOUT_MS,
+		if (redisconn_ping(rediscall.ctx, timeutil_mono_ms() + rediscall.timeout_ms,
 						   why, sizeof(why)))
 			rediscall.last_io_ms = timeutil_mono_ms();
 		else
