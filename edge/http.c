@@ -660,6 +660,41 @@ http_add_header(HttpRequest *req, const char *name, const char *value)
 	return true;
 }
 
+/* The value of a header added to the response so far, or NULL. */
+const char *
+http_response_header(const HttpRequest *req, const char *name)
+{
+	int			i;
+
+	for (i = 0; i < req->nheaders; i++)
+	{
+		if (strcasecmp(req->headers[i][0], name) == 0)
+			return req->headers[i][1];
+	}
+	return NULL;
+}
+
+/* Adds a header to the response, or replaces the value it was added with. */
+bool
+http_set_header(HttpRequest *req, const char *name, const char *value)
+{
+	char	   *v;
+	int			i;
+
+	for (i = 0; i < req->nheaders; i++)
+	{
+		if (strcasecmp(req->headers[i][0], name) == 0)
+		{
+			if ((v = strdup(value)) == NULL)
+				return false;
+			free(req->headers[i][1]);
+			req->headers[i][1] = v;
+			return true;
+		}
+	}
+	return http_add_header(req, name, value);
+}
+
 static bool
 http_response_headers(const HttpRequest *req, struct MHD_Response *resp,
 					  const char *content_type)

@@ -74,6 +74,10 @@ extern int	http_request_header_values(const HttpRequest *req, const char *name,
 extern bool http_request_peer(const HttpRequest *req, char *out, size_t outlen);
 extern bool http_add_header(HttpRequest *req, const char *name,
 							const char *value);
+extern bool http_set_header(HttpRequest *req, const char *name,
+							const char *value);
+extern const char *http_response_header(const HttpRequest *req,
+										const char *name);
 extern bool http_respond_json(HttpRequest *req, unsigned status,
 							  json_t *body);
 extern bool http_respond_text(HttpRequest *req, unsigned status,

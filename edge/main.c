@@ -3,8 +3,9 @@
  *		warden-edge: start-up, signals and graceful shutdown.
  *
  * The rhythm: read the settings (exit 2 if any is invalid), block the
- * signals we handle, listen, start the health prober and the HTTP daemon,
- * then wait in sigwait() on the main thread:
+ * signals we handle, listen, start the health prober, the database pool,
+ * the Redis thread and the HTTP daemon, then wait in sigwait() on the main
+ * thread:
  *	SIGHUP			logged and ignored for now (will reload TLS material).
  *	SIGTERM/SIGINT	drain: readiness turns 503 and responses close their
  *					connections, new connections are refused, requests in
@@ -39,6 +40,7 @@
 #include "metrics.h"
 #include "net.h"
 #include "pgconn.h"
+#include "ratelimit.h"
 #include "rediscall.h"
 #include "timeutil.h"
 
@@ -298,6 +300,8 @@ main(int argc, char **argv)
 	jwks_configure(cfg.db_timeout_ms);
 	oauth_configure(cfg.db_timeout_ms);
 	authz_configure(cfg.db_timeout_ms, cfg.token_cookie);
+	if (!ratelimit_configure(&cfg))
+		main_startup_error("rate limits: out of memory or no randomness");
 	http_set_server_timing(cfg.server_timing == 1);
 	if (!metrics_init(cfg.db_timeout_ms, WARDEN_VERSION))
 		main_startup_error("out of memory");
@@ -331,6 +335,7 @@ main(int argc, char **argv)
 	rediscall_stop();
 	dbpool_stop();
 	http_stop();
+	ratelimit_free();
 	log_write(LOG_LEVEL_INFO, "stopped", "{s:i}", "abandoned", abandoned);
 	return 0;
 }

@@ -27,6 +27,7 @@
 
 #include "dbcall.h"
 #include "dbpool.h"
+#include "ratelimit.h"
 #include "rediscall.h"
 #include "routes.h"
 
@@ -249,6 +250,24 @@ metrics_redis(Text *t)
 				"Redis commands waiting to be sent.", r.queued);
 }
 
+/* The rate limiter (edge/ratelimit.c). */
+static void
+metrics_ratelimit(Text *t)
+{
+	RateLimitStats r;
+
+	ratelimit_stats(&r);
+	text_family(t, "warden_edge_rate_limited_total", "counter",
+				"Requests refused with 429, by the limit that refused them.");
+	text_printf(t, "warden_edge_rate_limited_total{limit=\"ip\"} %lu\n", r.limited_ip);
+	text_printf(t, "warden_edge_rate_limited_total{limit=\"principal\"} %lu\n", r.limited_principal);
+	text_printf(t, "warden_edge_rate_limited_total{limit=\"login_ip\"} %lu\n", r.limited_login_ip);
+	text_printf(t, "warden_edge_rate_limited_total{limit=\"login_user\"} %lu\n", r.limited_login_user);
+	text_single(t, "warden_edge_rate_limit_local_total", "counter",
+				"Rate-limit checks decided in process because Redis could not answer.",
+				(double) r.local);
+}
+
 /* The outbox, from warden.outbox_stats() as JSON (NULL: unavailable). */
 static void
 metrics_outbox(Text *t, json_t *s)
@@ -308,6 +327,7 @@ metrics_complete(HttpRequest *req)
 	metrics_requests(&t);
 	metrics_process(&t);
 	metrics_redis(&t);
+	metrics_ratelimit(&t);
 	metrics_outbox(&t, stats);
 	json_decref(stats);
 	if (t.failed)
