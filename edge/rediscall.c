@@ -399,8 +399,8 @@ rediscall_run(RedisCmd *batch)
 							(int) (latest - now) : REDISCALL_MIN_WAIT_MS))
 	{
 		rediscall_reason(why, sizeof(why));
-		rediscall_fail_list(sent);
 		rediscall_drop(why);
+		rediscall_fail_list(sent);
 		return false;
 	}
 	for (cmd = sent; cmd != NULL; cmd = next)
@@ -408,9 +408,10 @@ rediscall_run(RedisCmd *batch)
 		next = cmd->next;
 		if (redisGetReply(rediscall.ctx, &reply) != REDIS_OK || reply == NULL)
 		{
+			/* down first: a callback that sends again is refused at once */
 			rediscall_reason(why, sizeof(why));
-			rediscall_fail_list(cmd);
 			rediscall_drop(why);
+			rediscall_fail_list(cmd);
 			return false;
 		}
 		atomic_fetch_add(&rediscall_commands, 1);
