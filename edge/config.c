@@ -16,6 +16,8 @@
  */
 #include "config.h"
 #include "hex.h"
+#include "ipaddr.h"
+#include "tokenbucket.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -73,6 +75,10 @@ static bool config_set_listen(const char *text, void *dest,
 							  char *err, size_t errlen);
 static bool config_set_redis(const char *text, void *dest,
 							 char *err, size_t errlen);
+static bool config_set_rate(const char *text, void *dest,
+							char *err, size_t errlen);
+static bool config_set_networks(const char *text, void *dest,
+								char *err, size_t errlen);
 
 static const ConfigSetting config_settings[] = {
 	{
@@ -102,6 +108,16 @@ static const ConfigSetting config_settings[] = {
 		.parse = config_set_redis,
 		.parsed_offset = offsetof(EdgeConfig, redis),
 		.secret = true,
+	},
+	{
+		.name = "WARDEN_REDIS_TIMEOUT_MS",
+		.type = CONFIG_MS,
+		.default_value = "100",
+		.description = "the longest a Redis command may take before the edge goes on "
+		"without it (rate limits then count in process)",
+		.offset = offsetof(EdgeConfig, redis_timeout_ms),
+		.min = 5,
+		.max = 60000,
 	},
 	{
 		.name = "WARDEN_THREADS",
@@ -241,6 +257,54 @@ static const ConfigSetting config_settings[] = {
 		.description = "add a Server-Timing header (db, total) to every answer",
 		.offset = offsetof(EdgeConfig, server_timing),
 		.values = config_switch_names,
+	},
+	{
+		.name = "WARDEN_RATE_LIMIT_IP",
+		.type = CONFIG_STRING,
+		.default_value = "100/s,burst=200",
+		.description = "requests per client address to /v1/auth/* and /v1/rpc/*: "
+		"<count>/<s|min|h|d>[,burst=<n>], or off",
+		.offset = offsetof(EdgeConfig, rate_limit_ip_text),
+		.parse = config_set_rate,
+		.parsed_offset = offsetof(EdgeConfig, rate_limit_ip),
+	},
+	{
+		.name = "WARDEN_RATE_LIMIT_PRINCIPAL",
+		.type = CONFIG_STRING,
+		.default_value = "50/s,burst=100",
+		.description = "requests per authenticated principal to /v1/rpc/*, or off",
+		.offset = offsetof(EdgeConfig, rate_limit_principal_text),
+		.parse = config_set_rate,
+		.parsed_offset = offsetof(EdgeConfig, rate_limit_principal),
+	},
+	{
+		.name = "WARDEN_RATE_LIMIT_LOGIN",
+		.type = CONFIG_STRING,
+		.default_value = "5/min,burst=10",
+		.description = "password logins per user name (counted under a digest of it), or off",
+		.offset = offsetof(EdgeConfig, rate_limit_login_text),
+		.parse = config_set_rate,
+		.parsed_offset = offsetof(EdgeConfig, rate_limit_login),
+	},
+	{
+		.name = "WARDEN_RATE_LIMIT_LOGIN_IP",
+		.type = CONFIG_STRING,
+		.default_value = "20/min,burst=40",
+		.description = "password logins per client address, or off",
+		.offset = offsetof(EdgeConfig, rate_limit_login_ip_text),
+		.parse = config_set_rate,
+		.parsed_offset = offsetof(EdgeConfig, rate_limit_login_ip),
+	},
+	{
+		.name = "WARDEN_TRUSTED_PROXIES",
+		.type = CONFIG_STRING,
+		.default_value = "",
+		.description = "proxies whose X-Forwarded-For is believed, as addresses or "
+		"networks (10.0.0.0/8, ::1); empty: none, the TCP peer is the client",
+		.offset = offsetof(EdgeConfig, trusted_proxies_text),
+		.parse = config_set_networks,
+		.parsed_offset = offsetof(EdgeConfig, trusted_proxies),
+		.optional = true,
 	},
 	{
 		.name = "WARDEN_LOG_LEVEL",
@@ -567,6 +631,18 @@ config_set_redis(const char *text, void *dest, char *err, size_t errlen)
 	return config_parse_redis_url(text, dest, err, errlen);
 }
 
+static bool
+config_set_rate(const char *text, void *dest, char *err, size_t errlen)
+{
+	return tokenbucket_parse(text, dest, err, errlen);
+}
+
+static bool
+config_set_networks(const char *text, void *dest, char *err, size_t errlen)
+{
+	return ipaddr_parse_list(text, dest, err, errlen);
+}
+
 /* Stores one setting's value; on failure err says why (without the name). */
 static bool
 config_apply(const ConfigSetting *s, const char *text, EdgeConfig *cfg,
@@ -674,11 +750,11 @@ config_print_help(FILE *out)
 			"\n"
 			"The HTTP edge of warden. Settings are environment variables:\n"
 			"\n"
-			"  %-26s %-37s %s\n", "NAME", "DEFAULT", "DESCRIPTION");
+			"  %-28s %-37s %s\n", "NAME", "DEFAULT", "DESCRIPTION");
 	for (i = 0; i < CONFIG_NSETTINGS; i++)
 	{
 		s = &config_settings[i];
-		fprintf(out, "  %-26s %-37s %s", s->name, s->default_value,
+		fprintf(out, "  %-28s %-37s %s", s->name, s->default_value,
 				s->description);
 		switch (s->type)
 		{

@@ -6,7 +6,7 @@
  * Nothing here touches libmicrohttpd, libpq, hiredis or jansson, and nothing
  * allocates: parsers write into caller-supplied structs and report problems
  * as a false return plus a message in a caller-supplied buffer. That keeps
- * the file linkable on its own by tests/unit/test_edge_config.c.
+ * the file linkable with core/ alone by tests/unit/test_edge_config.c.
  *
  * An EdgeConfig is filled once by config_load() before any thread starts and
  * is read-only afterwards, so it needs no locking.
@@ -17,6 +17,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
+
+#include "ipaddr.h"
+#include "tokenbucket.h"
 
 /* RFC 1035 names are at most 253 characters; leave room for IPv6 zones. */
 #define CONFIG_HOST_MAX 255
@@ -55,6 +58,7 @@ typedef struct EdgeConfig
 	const char *database_url;
 	const char *redis_url;
 	RedisUrl	redis;
+	int			redis_timeout_ms;
 	int			threads;		/* 0: one per online CPU */
 	int			db_pool_size;
 	int			db_queue_max;
@@ -71,6 +75,16 @@ typedef struct EdgeConfig
 	int			tls_min_version;	/* index into config_tls_version_names */
 	int			server_timing;	/* 1: Server-Timing headers */
 	const char *token_cookie;	/* "" : none */
+	const char *rate_limit_ip_text;
+	TokenBucketSpec rate_limit_ip;
+	const char *rate_limit_principal_text;
+	TokenBucketSpec rate_limit_principal;
+	const char *rate_limit_login_text;
+	TokenBucketSpec rate_limit_login;
+	const char *rate_limit_login_ip_text;
+	TokenBucketSpec rate_limit_login_ip;
+	const char *trusted_proxies_text;	/* "" : none */
+	IpNetworkList trusted_proxies;
 } EdgeConfig;
 
 /* off, on */

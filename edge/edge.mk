@@ -61,14 +61,16 @@ build/edge/core/%.o: core/%.c
 	@mkdir -p $(@D)
 	$(CC_EDGE) $(EDGE_CFLAGS) -MMD -MP -c -o $@ $<
 
-# Pure C parts of the edge, tested alone: each test links its module only.
+# Pure C parts of the edge, tested alone: each test links its module only
+# (and the core/ parsers it calls).
+EDGE_UNIT_CORE := core/ipaddr.c core/tokenbucket.c
 edge-unit: $(EDGE_UNIT_BIN)
 
 build/unit/test_edge_config: tests/unit/test_edge_config.c edge/config.c edge/config.h \
-		tests/unit/unit.h
+		$(EDGE_UNIT_CORE) $(EDGE_UNIT_CORE:.c=.h) tests/unit/unit.h
 	@mkdir -p $(@D)
 	$(CC_EDGE_UNIT) $(EDGE_UNIT_CFLAGS) -o $@ tests/unit/test_edge_config.c \
-		edge/config.c
+		edge/config.c $(EDGE_UNIT_CORE)
 
 build/unit/test_edge_lcache: tests/unit/test_edge_lcache.c edge/lcache.c edge/lcache.h \
 		core/siphash.c core/siphash.h tests/unit/unit.h

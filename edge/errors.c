@@ -26,6 +26,7 @@ static const ErrorKind errors_kinds[] = {
 	"method not allowed on this endpoint"},
 	[EDGE_ERR_PAYLOAD_TOO_LARGE] = {413, "payload_too_large",
 	"request body too large"},
+	[EDGE_ERR_TOO_MANY_REQUESTS] = {429, "rate_limited", "too many requests"},
 	[EDGE_ERR_INTERNAL] = {500, "internal_error", "internal error"},
 	[EDGE_ERR_UNAVAILABLE] = {503, "unavailable",
 	"service temporarily unavailable"},

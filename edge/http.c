@@ -32,6 +32,7 @@
  */
 #include "http.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <microhttpd.h>
 #include <stdarg.h>
@@ -505,6 +506,68 @@ http_request_header(const HttpRequest *req, const char *name)
 	return MHD_lookup_connection_value(req->connection, MHD_HEADER_KIND, name);
 }
 
+typedef struct HttpHeaderValues
+{
+	const char *name;
+	const char **values;
+	int			max;
+	int			n;
+} HttpHeaderValues;
+
+static enum MHD_Result
+http_collect_values(void *cls, enum MHD_ValueKind kind, const char *key,
+					const char *value)
+{
+	HttpHeaderValues *h = cls;
+
+	(void) kind;
+	if (strcasecmp(key, h->name) != 0)
+		return MHD_YES;
+	if (h->n < h->max && value != NULL)
+		h->values[h->n] = value;
+	h->n++;
+	return MHD_YES;
+}
+
+/*
+ * Every value of a header given more than once (X-Forwarded-For), in the
+ * order received, into values[0..max). Returns how many there are, which
+ * may be more than max (the caller decides what that means).
+ */
+int
+http_request_header_values(const HttpRequest *req, const char *name,
+						   const char **values, int max)
+{
+	HttpHeaderValues h = {name, values, max, 0};
+
+	MHD_get_connection_values(req->connection, MHD_HEADER_KIND,
+							  http_collect_values, &h);
+	return h.n;
+}
+
+/*
+ * The TCP peer's address as text ("10.0.0.1", "::1"); false when
+ * libmicrohttpd does not say (not for a TCP connection).
+ */
+bool
+http_request_peer(const HttpRequest *req, char *out, size_t outlen)
+{
+	const union MHD_ConnectionInfo *info;
+	const struct sockaddr *sa;
+
+	info = MHD_get_connection_info(req->connection,
+								   MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	if (info == NULL || (sa = info->client_addr) == NULL)
+		return false;
+	if (sa->sa_family == AF_INET)
+		return inet_ntop(AF_INET, &((const struct sockaddr_in *) sa)->sin_addr,
+						 out, (socklen_t) outlen) != NULL;
+	if (sa->sa_family == AF_INET6)
+		return inet_ntop(AF_INET6, &((const struct sockaddr_in6 *) sa)->sin6_addr,
+						 out, (socklen_t) outlen) != NULL;
+	return false;
+}
+
 /* The body, if the route takes one; NULL and 0 otherwise. */
 const char *
 http_request_body(const HttpRequest *req, size_t *len)
@@ -592,6 +655,24 @@ http_set_principal(HttpRequest *req, const char *principal)
 	snprintf(req->principal, sizeof(req->principal), "%s", principal);
 }
 
+/*
+ * Takes the handler's state out of the request without releasing it: the
+ * caller now owns it (and *data_free, how to release it). A module that
+ * needs the slot for a while (the rate limiter) keeps the state aside and
+ * puts it back with http_set_data.
+ */
+void *
+http_take_data(HttpRequest *req, void (**data_free) (void *data))
+{
+	void	   *data = req->data;
+
+	if (data_free != NULL)
+		*data_free = req->data_free;
+	req->data = NULL;
+	req->data_free = NULL;
+	return data;
+}
+
 /* From any thread, once per http_suspend(). */
 void
 http_resume(HttpRequest *req)
@@ -620,6 +701,41 @@ http_add_header(HttpRequest *req, const char *name, const char *value)
 	req->headers[req->nheaders][1] = v;
 	req->nheaders++;
 	return true;
+}
+
+/* The value of a header added to the response so far, or NULL. */
+const char *
+http_response_header(const HttpRequest *req, const char *name)
+{
+	int			i;
+
+	for (i = 0; i < req->nheaders; i++)
+	{
+		if (strcasecmp(req->headers[i][0], name) == 0)
+			return req->headers[i][1];
+	}
+	return NULL;
+}
+
+/* Adds a header to the response, or replaces the value it was added with. */
+bool
+http_set_header(HttpRequest *req, const char *name, const char *value)
+{
+	char	   *v;
+	int			i;
+
+	for (i = 0; i < req->nheaders; i++)
+	{
+		if (strcasecmp(req->headers[i][0], name) == 0)
+		{
+			if ((v = strdup(value)) == NULL)
+				return false;
+			free(req->headers[i][1]);
+			req->headers[i][1] = v;
+			return true;
+		}
+	}
+	return http_add_header(req, name, value);
 }
 
 static bool

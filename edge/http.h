@@ -72,8 +72,15 @@ extern const char *http_request_method_name(const HttpRequest *req);
 extern const char *http_request_header(const HttpRequest *req,
 									   const char *name);
 extern const char *http_request_body(const HttpRequest *req, size_t *len);
+extern int	http_request_header_values(const HttpRequest *req, const char *name,
+									   const char **values, int max);
+extern bool http_request_peer(const HttpRequest *req, char *out, size_t outlen);
 extern bool http_add_header(HttpRequest *req, const char *name,
 							const char *value);
+extern bool http_set_header(HttpRequest *req, const char *name,
+							const char *value);
+extern const char *http_response_header(const HttpRequest *req,
+										const char *name);
 extern bool http_respond_json(HttpRequest *req, unsigned status,
 							  json_t *body);
 extern bool http_respond_text(HttpRequest *req, unsigned status,
@@ -88,6 +95,7 @@ extern void http_set_context(HttpRequest *req, void *context,
 							 void (*context_free) (void *context));
 extern void *http_context(const HttpRequest *req);
 extern void http_set_principal(HttpRequest *req, const char *principal);
+extern void *http_take_data(HttpRequest *req, void (**data_free) (void *data));
 extern void http_suspend(HttpRequest *req, HttpHandler complete);
 extern void http_resume(HttpRequest *req);
 

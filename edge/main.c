@@ -3,8 +3,9 @@
  *		warden-edge: start-up, signals and graceful shutdown.
  *
  * The rhythm: read the settings (exit 2 if any is invalid), block the
- * signals we handle, listen, start the health prober and the HTTP daemon,
- * then wait in sigwait() on the main thread:
+ * signals we handle, listen, start the health prober, the database pool,
+ * the Redis thread and the HTTP daemon, then wait in sigwait() on the main
+ * thread:
  *	SIGHUP			logged and ignored for now (will reload TLS material).
  *	SIGTERM/SIGINT	drain: readiness turns 503 and responses close their
  *					connections, new connections are refused, requests in
@@ -42,6 +43,8 @@
 #include "net.h"
 #include "oauth.h"
 #include "pgconn.h"
+#include "ratelimit.h"
+#include "rediscall.h"
 #include "timeutil.h"
 #include "verifier.h"
 
@@ -293,9 +296,18 @@ main(int argc, char **argv)
 		close(listen_fd);
 		main_startup_error(err);
 	}
+	if (!rediscall_start(&cfg.redis, cfg.redis_timeout_ms, err, sizeof(err)))
+	{
+		dbpool_stop();
+		health_stop();
+		close(listen_fd);
+		main_startup_error(err);
+	}
 	jwks_configure(cfg.db_timeout_ms);
 	oauth_configure(cfg.db_timeout_ms);
 	authz_configure(cfg.db_timeout_ms);
+	if (!ratelimit_configure(&cfg))
+		main_startup_error("rate limits: out of memory or no randomness");
 	http_set_server_timing(cfg.server_timing == 1);
 	if (!metrics_init(cfg.db_timeout_ms, WARDEN_VERSION) ||
 		!verifier_init((size_t) cfg.token_cache_size) ||
@@ -314,6 +326,7 @@ main(int argc, char **argv)
 	if (!http_start(listen_fd, threads, tls_ok ? &tls : NULL, err, sizeof(err)))
 	{
 		listener_stop();
+		rediscall_stop();
 		dbpool_stop();
 		health_stop();
 		main_startup_error(err);
@@ -333,9 +346,15 @@ main(int argc, char **argv)
 	abandoned = main_wait_for_drain(&handled, cfg.drain_timeout_ms);
 	health_stop();
 	listener_stop();
-	/* before the daemon stops: every request waiting on it is resumed */
+	/*
+	 * Before the daemon stops: every request waiting on Redis or the pool
+	 * is resumed. Redis first, as a request it resumes may go on to the
+	 * pool (which by then answers at once if stopped).
+	 */
+	rediscall_stop();
 	dbpool_stop();
 	http_stop();
+	ratelimit_free();
 	identity_shutdown();
 	decisions_shutdown();
 	verifier_shutdown();

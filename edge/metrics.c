@@ -2,8 +2,8 @@
  * metrics.c
  *		GET /metrics in the Prometheus text format (version 0.0.4): requests
  *		by route and status code, latency histograms by route, requests in
- *		flight, the PostgreSQL pool, and the outbox backlog from
- *		warden.outbox_stats().
+ *		flight, the PostgreSQL pool, the Redis connection, and the outbox
+ *		backlog from warden.outbox_stats().
  *
  * Counters are atomics in one array per route (plus "unmatched"), bumped
  * when a request completes; a scrape reads them without locking, so a
@@ -30,6 +30,8 @@
 #include "decisions.h"
 #include "identity.h"
 #include "listener.h"
+#include "ratelimit.h"
+#include "rediscall.h"
 #include "routes.h"
 #include "verifier.h"
 
@@ -282,6 +284,45 @@ metrics_auth(Text *t)
 				(double) listener_reconnects_total());
 }
 
+/* The Redis thread's connection (edge/rediscall.c). */
+static void
+metrics_redis(Text *t)
+{
+	RedisCallStats r;
+
+	rediscall_stats(&r);
+	text_single(t, "warden_redis_up", "gauge",
+				"1 while the edge's Redis connection is up.", r.up);
+	text_single(t, "warden_redis_commands_total", "counter",
+				"Redis commands answered (error replies included).", (double) r.commands);
+	text_single(t, "warden_redis_errors_total", "counter",
+				"Redis failures: commands without a reply (Redis down, timed out, connection lost, queue full) and failed connection attempts.",
+				(double) r.errors);
+	text_single(t, "warden_redis_reconnects_total", "counter",
+				"Redis connections made again after one was lost or could not be made.",
+				(double) r.reconnects);
+	text_single(t, "warden_redis_queued", "gauge",
+				"Redis commands waiting to be sent.", r.queued);
+}
+
+/* The rate limiter (edge/ratelimit.c). */
+static void
+metrics_ratelimit(Text *t)
+{
+	RateLimitStats r;
+
+	ratelimit_stats(&r);
+	text_family(t, "warden_edge_rate_limited_total", "counter",
+				"Requests refused with 429, by the limit that refused them.");
+	text_printf(t, "warden_edge_rate_limited_total{limit=\"ip\"} %lu\n", r.limited_ip);
+	text_printf(t, "warden_edge_rate_limited_total{limit=\"principal\"} %lu\n", r.limited_principal);
+	text_printf(t, "warden_edge_rate_limited_total{limit=\"login_ip\"} %lu\n", r.limited_login_ip);
+	text_printf(t, "warden_edge_rate_limited_total{limit=\"login_user\"} %lu\n", r.limited_login_user);
+	text_single(t, "warden_edge_rate_limit_local_total", "counter",
+				"Rate-limit checks decided in process because Redis could not answer.",
+				(double) r.local);
+}
+
 /* The outbox, from warden.outbox_stats() as JSON (NULL: unavailable). */
 static void
 metrics_outbox(Text *t, json_t *s)
@@ -341,6 +382,8 @@ metrics_complete(HttpRequest *req)
 	metrics_requests(&t);
 	metrics_process(&t);
 	metrics_auth(&t);
+	metrics_redis(&t);
+	metrics_ratelimit(&t);
 	metrics_outbox(&t, stats);
 	json_decref(stats);
 	if (t.failed)

@@ -15,6 +15,13 @@
  *
  * A service account authenticates with its API key as client_secret, in
  * the body or with HTTP Basic (section 2.3.1); one method only.
+ *
+ * Rate limits (edge/ratelimit.c): every endpoint here counts the client's
+ * address first, before the body is read; a password grant then counts
+ * once more against the login limits of the address and the user name,
+ * before the database is asked. The continuation after each check reads
+ * the body again (it is still there, and parsing is cheap) rather than
+ * keep credentials across the wait.
  */
 #include "oauth.h"
 
@@ -28,6 +35,7 @@
 #include "dbcall.h"
 #include "form.h"
 #include "log.h"
+#include "ratelimit.h"
 
 #define OAUTH_FIELDS 16
 #define OAUTH_PARAMS 3
@@ -358,8 +366,29 @@ oauth_submit(HttpRequest *req, OauthCall call, const char *const *params)
 						 oauth_timeout_ms, oauth_complete, (int) call);
 }
 
-bool
-oauth_handle_token(HttpRequest *req)
+/* The password grant, after the login limits let it through. */
+static bool
+oauth_login(HttpRequest *req)
+{
+	OauthParams p;
+	const char *params[OAUTH_PARAMS] = {NULL, NULL, NULL};
+	bool		ok;
+	int			rc = oauth_parse(req, &p);
+
+	if (rc != 0)
+		return rc > 0;
+	params[0] = form_get(p.f, p.n, "username");
+	params[1] = form_get(p.f, p.n, "password");
+	params[2] = form_get(p.f, p.n, "totp");
+	ok = params[0] != NULL && params[1] != NULL ?
+		oauth_submit(req, OAUTH_LOGIN, params) :
+		oauth_error(req, 400, "invalid_request", "username and password are required");
+	oauth_params_free(&p);
+	return ok;
+}
+
+static bool
+oauth_token(HttpRequest *req)
 {
 	OauthParams p;
 	const char *grant;
@@ -382,10 +411,8 @@ oauth_handle_token(HttpRequest *req)
 	{
 		params[0] = form_get(p.f, p.n, "username");
 		params[1] = form_get(p.f, p.n, "password");
-		params[2] = form_get(p.f, p.n, "totp");
-		call = OAUTH_LOGIN;
 		ok = params[0] != NULL && params[1] != NULL ?
-			oauth_submit(req, call, params) :
+			ratelimit_check(req, RATELIMIT_LOGIN, params[0], oauth_login) :
 			oauth_error(req, 400, "invalid_request", "username and password are required");
 	}
 	else if (strcmp(grant, "refresh_token") == 0)
@@ -417,9 +444,15 @@ oauth_handle_token(HttpRequest *req)
 	return ok;
 }
 
-/* RFC 7009: 200 for any token, known or not; only a missing one is an error. */
 bool
-oauth_handle_revoke(HttpRequest *req)
+oauth_handle_token(HttpRequest *req)
+{
+	return ratelimit_check(req, RATELIMIT_CLIENT, NULL, oauth_token);
+}
+
+/* RFC 7009: 200 for any token, known or not; only a missing one is an error. */
+static bool
+oauth_revoke(HttpRequest *req)
 {
 	OauthParams p;
 	const char *params[OAUTH_PARAMS] = {NULL, NULL, NULL};
@@ -435,6 +468,12 @@ oauth_handle_revoke(HttpRequest *req)
 		ok = oauth_submit(req, OAUTH_REVOKE, params);
 	oauth_params_free(&p);
 	return ok;
+}
+
+bool
+oauth_handle_revoke(HttpRequest *req)
+{
+	return ratelimit_check(req, RATELIMIT_CLIENT, NULL, oauth_revoke);
 }
 
 /* The token of "Authorization: Bearer <token>" (RFC 6750 2.1), or NULL. */
@@ -455,8 +494,8 @@ oauth_bearer(HttpRequest *req)
  * RFC 7662: the caller is a service account authenticating with its API key
  * (HTTP Basic, client_secret) whose scopes include token:introspect.
  */
-bool
-oauth_handle_introspect(HttpRequest *req)
+static bool
+oauth_introspect(HttpRequest *req)
 {
 	OauthParams p;
 	const char *params[OAUTH_PARAMS] = {NULL, NULL, NULL};
@@ -481,9 +520,15 @@ oauth_handle_introspect(HttpRequest *req)
 	return ok;
 }
 
-/* The caller's own enrolment, named by its access token. */
 bool
-oauth_handle_mfa_enroll(HttpRequest *req)
+oauth_handle_introspect(HttpRequest *req)
+{
+	return ratelimit_check(req, RATELIMIT_CLIENT, NULL, oauth_introspect);
+}
+
+/* The caller's own enrolment, named by its access token. */
+static bool
+oauth_mfa_enroll(HttpRequest *req)
 {
 	const char *params[OAUTH_PARAMS] = {oauth_bearer(req), NULL, NULL};
 
@@ -493,7 +538,13 @@ oauth_handle_mfa_enroll(HttpRequest *req)
 }
 
 bool
-oauth_handle_mfa_confirm(HttpRequest *req)
+oauth_handle_mfa_enroll(HttpRequest *req)
+{
+	return ratelimit_check(req, RATELIMIT_CLIENT, NULL, oauth_mfa_enroll);
+}
+
+static bool
+oauth_mfa_confirm(HttpRequest *req)
 {
 	OauthParams p;
 	const char *params[OAUTH_PARAMS] = {oauth_bearer(req), NULL, NULL};
@@ -510,4 +561,10 @@ oauth_handle_mfa_confirm(HttpRequest *req)
 		oauth_error(req, 400, "invalid_request", "code is required");
 	oauth_params_free(&p);
 	return ok;
+}
+
+bool
+oauth_handle_mfa_confirm(HttpRequest *req)
+{
+	return ratelimit_check(req, RATELIMIT_CLIENT, NULL, oauth_mfa_confirm);
 }

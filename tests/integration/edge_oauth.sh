@@ -16,6 +16,9 @@ REVOKE=$URL/v1/auth/revoke
 PW='long enough password'
 STACK=$WARDEN_ROOT/scripts/stack
 q() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$DB" -c "$1"; }
+# alice logs in dozens of times here: the login limits have their own test
+# (edge_ratelimit.sh)
+NOLIMIT=(WARDEN_RATE_LIMIT_LOGIN=off WARDEN_RATE_LIMIT_LOGIN_IP=off)
 pm=
 # whatever happens: the server running and not stopped
 trap '[ -z "$pm" ] || kill -CONT "$pm" 2>/dev/null; "$STACK" start postgresql >/dev/null 2>&1' EXIT
@@ -28,7 +31,7 @@ q "SELECT warden.create_user('alice', '$PW', 'acme'), warden.create_user('mallor
           warden.create_user('carol', '$PW'), warden.create_service_account('svc')" >/dev/null
 KEY=$(q "SELECT warden.create_api_key('svc', '{document:read}')")
 
-edge_start oauth "$PORT" "WARDEN_DATABASE_URL=postgresql://postgres@127.0.0.1:$PGPORT/$DB" \
+edge_start oauth "$PORT" "WARDEN_DATABASE_URL=postgresql://postgres@127.0.0.1:$PGPORT/$DB" "${NOLIMIT[@]}" \
   WARDEN_DB_TIMEOUT_MS=1500 || true
 LOG=$WARDEN_TEST_TMP/oauth.log
 
@@ -209,7 +212,7 @@ edge_stop oauth
 q "SELECT warden.create_user('slow', '$PW')" >/dev/null
 q "UPDATE warden.passwords SET hash = crypt('$PW', gen_salt('bf', 12)) WHERE principal_id = (SELECT id FROM warden.principals WHERE name = 'slow')" >/dev/null 2>&1 ||
   q "SELECT warden.set_password('slow', '$PW')" >/dev/null
-edge_start small "$PORT" "WARDEN_DATABASE_URL=postgresql://postgres@127.0.0.1:$PGPORT/$DB" \
+edge_start small "$PORT" "WARDEN_DATABASE_URL=postgresql://postgres@127.0.0.1:$PGPORT/$DB" "${NOLIMIT[@]}" \
   WARDEN_DB_POOL_SIZE=1 WARDEN_DB_QUEUE_MAX=1 WARDEN_DB_TIMEOUT_MS=1500 || true
 burst=()
 for i in $(seq 1 8); do
@@ -239,7 +242,7 @@ t_eq "and it drains and exits 0" 0 "$EDGE_STATUS"
 # A stopped (SIGSTOP) postmaster accepts no connection and refuses none: a
 # fresh edge's first request waits for its connection until the deadline.
 # SIGTERM meanwhile drains: the request still gets its 503, the edge exits 0.
-edge_start hang "$PORT" "WARDEN_DATABASE_URL=postgresql://postgres@127.0.0.1:$PGPORT/$DB" \
+edge_start hang "$PORT" "WARDEN_DATABASE_URL=postgresql://postgres@127.0.0.1:$PGPORT/$DB" "${NOLIMIT[@]}" \
   WARDEN_DB_TIMEOUT_MS=2000 || true
 pm=$(head -n 1 "$(psql -X -At -c 'SHOW data_directory')/postmaster.pid")
 kill -STOP "$pm"

@@ -3,6 +3,8 @@
 #
 #   make tools        build/tools/amqp_tap   test consumer (integration tests)
 #                     build/bench/amqp_ref   reference publisher (benchmark)
+#                     build/tools/rediscall_probe   edge/rediscall.c against a
+#                                            real Redis (integration tests)
 #
 # Both link tests/tools/amqp_common.c (connecting, closing, broker errors,
 # the watchdog, option parsing), built as build/tools/amqp_common.o.
@@ -26,6 +28,7 @@ TOOLS_LIBS = -lrabbitmq -ljansson
 
 TOOLS_TAP := build/tools/amqp_tap
 TOOLS_REF := build/bench/amqp_ref
+TOOLS_REDIS_PROBE := build/tools/rediscall_probe
 # What both share (tests/tools/amqp_common.c), compiled once and linked
 # into each; bench/amqp_ref.c finds the header through TOOLS_CPPFLAGS.
 TOOLS_COMMON_OBJ := build/tools/amqp_common.o
@@ -34,7 +37,7 @@ TOOLS_CPPFLAGS = -Itests/tools
 
 .PHONY: tools
 
-tools: $(TOOLS_TAP) $(TOOLS_REF)
+tools: $(TOOLS_TAP) $(TOOLS_REF) $(TOOLS_REDIS_PROBE)
 
 # Every object and binary depends on the shared header and on this fragment
 # (flags); a binary also on the shared object.
@@ -49,5 +52,16 @@ $(TOOLS_TAP): tests/tools/amqp_tap.c $(TOOLS_COMMON_OBJ) $(TOOLS_COMMON_HDR) tes
 $(TOOLS_REF): bench/amqp_ref.c $(TOOLS_COMMON_OBJ) $(TOOLS_COMMON_HDR) tests/tools/tools.mk
 	@mkdir -p $(@D)
 	$(TOOLS_CC) $(TOOLS_CPPFLAGS) $(TOOLS_CFLAGS) -o $@ $< $(TOOLS_COMMON_OBJ) $(TOOLS_LIBS)
+
+# The edge's Redis layer with the edge's own flags (edge/edge.mk), the HTTP
+# layer replaced by the probe's stand-in request.
+TOOLS_REDIS_PROBE_SRCS := tests/tools/rediscall_probe.c edge/rediscall.c \
+	edge/redisconn.c edge/log.c edge/timeutil.c edge/config.c \
+	core/ipaddr.c core/tokenbucket.c
+
+$(TOOLS_REDIS_PROBE): $(TOOLS_REDIS_PROBE_SRCS) $(wildcard edge/*.h core/*.h) tests/tools/tools.mk
+	@mkdir -p $(@D)
+	$(CC_EDGE) $(EDGE_CFLAGS) -Iedge -o $@ $(TOOLS_REDIS_PROBE_SRCS) \
+		$(EDGE_PKG_LIBS) $(CORE_LIBS) -pthread
 
 .DEFAULT_GOAL := $(TOOLS_SAVED_DEFAULT_GOAL)

@@ -333,6 +333,25 @@ static const load_case load_cases[] = {
 	"WARDEN_TLS_MIN_VERSION", NULL},
 	{"pool too large", {{"WARDEN_DB_POOL_SIZE", "101"}}, false, "WARDEN_DB_POOL_SIZE", NULL},
 	{"db timeout below min", {{"WARDEN_DB_TIMEOUT_MS", "50"}}, false, "WARDEN_DB_TIMEOUT_MS", NULL},
+	{"redis timeout below min", {{"WARDEN_REDIS_TIMEOUT_MS", "4"}}, false,
+	"WARDEN_REDIS_TIMEOUT_MS", NULL},
+	{"rate limits valid", {{"WARDEN_RATE_LIMIT_IP", "20/s,burst=40"},
+		{"WARDEN_RATE_LIMIT_LOGIN", "3/min"}, {"WARDEN_RATE_LIMIT_PRINCIPAL", "off"}},
+	true, NULL, NULL},
+	{"rate limit unit unknown", {{"WARDEN_RATE_LIMIT_IP", "20/week"}}, false,
+	"WARDEN_RATE_LIMIT_IP", NULL},
+	{"rate limit empty", {{"WARDEN_RATE_LIMIT_LOGIN", ""}}, false,
+	"WARDEN_RATE_LIMIT_LOGIN", NULL},
+	{"login ip limit burst zero", {{"WARDEN_RATE_LIMIT_LOGIN_IP", "5/min,burst=0"}}, false,
+	"WARDEN_RATE_LIMIT_LOGIN_IP", NULL},
+	{"principal limit nonsense", {{"WARDEN_RATE_LIMIT_PRINCIPAL", "lots"}}, false,
+	"WARDEN_RATE_LIMIT_PRINCIPAL", NULL},
+	{"trusted proxies valid", {{"WARDEN_TRUSTED_PROXIES", "10.0.0.0/8, ::1"}}, true, NULL, NULL},
+	{"trusted proxies may be empty", {{"WARDEN_TRUSTED_PROXIES", ""}}, true, NULL, NULL},
+	{"trusted proxies host bits", {{"WARDEN_TRUSTED_PROXIES", "10.0.0.1/8"}}, false,
+	"WARDEN_TRUSTED_PROXIES", "host bits"},
+	{"trusted proxies by name", {{"WARDEN_TRUSTED_PROXIES", "proxy.local"}}, false,
+	"WARDEN_TRUSTED_PROXIES", NULL},
 };
 
 static const char *
@@ -394,6 +413,19 @@ test_load(void)
 			   cfg.drain_timeout_ms == 25000, "defaults: timings");
 	UNIT_CHECK(strcmp(config_log_level_names[cfg.log_level], "info") == 0,
 			   "defaults: log level %d", cfg.log_level);
+	UNIT_CHECK(cfg.redis_timeout_ms == 100, "defaults: redis timeout %d", cfg.redis_timeout_ms);
+	UNIT_CHECK(cfg.rate_limit_ip.enabled && cfg.rate_limit_ip.count == 100 &&
+			   cfg.rate_limit_ip.period_us == 1000000 && cfg.rate_limit_ip.burst == 200,
+			   "defaults: ip limit");
+	UNIT_CHECK(cfg.rate_limit_principal.enabled && cfg.rate_limit_principal.count == 50 &&
+			   cfg.rate_limit_principal.burst == 100, "defaults: principal limit");
+	UNIT_CHECK(cfg.rate_limit_login.enabled && cfg.rate_limit_login.count == 5 &&
+			   cfg.rate_limit_login.period_us == 60000000ULL && cfg.rate_limit_login.burst == 10,
+			   "defaults: login limit");
+	UNIT_CHECK(cfg.rate_limit_login_ip.enabled && cfg.rate_limit_login_ip.count == 20 &&
+			   cfg.rate_limit_login_ip.burst == 40, "defaults: login ip limit");
+	UNIT_CHECK(cfg.trusted_proxies.n == 0 && strcmp(cfg.trusted_proxies_text, "") == 0,
+			   "defaults: no trusted proxies");
 
 	ok = config_load(&cfg, fake_lookup, (void *) load_cases[1].env,
 					 err, sizeof(err));
@@ -401,6 +433,27 @@ test_load(void)
 			   strcmp(cfg.listen_addr.host, "::1") == 0 &&
 			   strcmp(config_log_level_names[cfg.log_level], "debug") == 0,
 			   "all valid: values not stored");
+
+	/* the rate-limit row: values land in the parsed structs */
+	{
+		size_t		k;
+
+		for (k = 0; k < sizeof(load_cases) / sizeof(load_cases[0]); k++)
+			if (strcmp(load_cases[k].name, "rate limits valid") == 0)
+				break;
+		ok = k < sizeof(load_cases) / sizeof(load_cases[0]) &&
+			config_load(&cfg, fake_lookup, (void *) load_cases[k].env, err, sizeof(err));
+		UNIT_CHECK(ok && cfg.rate_limit_ip.count == 20 && cfg.rate_limit_ip.burst == 40 &&
+				   cfg.rate_limit_login.count == 3 && cfg.rate_limit_login.burst == 3 &&
+				   cfg.rate_limit_login.period_us == 60000000ULL &&
+				   !cfg.rate_limit_principal.enabled, "rate limits: values not stored (%s)", err);
+		for (k = 0; k < sizeof(load_cases) / sizeof(load_cases[0]); k++)
+			if (strcmp(load_cases[k].name, "trusted proxies valid") == 0)
+				break;
+		ok = k < sizeof(load_cases) / sizeof(load_cases[0]) &&
+			config_load(&cfg, fake_lookup, (void *) load_cases[k].env, err, sizeof(err));
+		UNIT_CHECK(ok && cfg.trusted_proxies.n == 2, "trusted proxies: not stored (%s)", err);
+	}
 }
 
 int
