@@ -2408,6 +2408,18 @@ LANGUAGE sql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
 AS $$ SELECT ceil(extract(epoch FROM t))::bigint $$;
 
+-- Caches shared outside the database (Redis) name this installation, so
+-- that a database dropped and created again, a second installation on the
+-- same Redis, or a restore onto a new timeline never reads what another
+-- wrote under the same version numbers. The row is made by CREATE
+-- EXTENSION and deliberately not dumped: a restored copy makes its own.
+CREATE TABLE warden.installation (
+	one boolean PRIMARY KEY DEFAULT true CHECK (one),
+	id uuid NOT NULL DEFAULT gen_random_uuid()
+);
+INSERT INTO warden.installation DEFAULT VALUES;
+REVOKE ALL ON warden.installation FROM PUBLIC;
+
 -- API keys cached outside the database (the edge, Redis) are kept under
 -- this version, which every change of keys or of an account moves on.
 CREATE SEQUENCE warden.api_key_version;
@@ -2419,6 +2431,8 @@ LANGUAGE sql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 	SELECT jsonb_build_object(
+		'namespace', (SELECT replace(id::text, '-', '') FROM warden.installation)
+		             || '.' || (pg_control_checkpoint()).timeline_id,
 		'policy_version', warden.policy_version(),
 		'api_key_version', (SELECT CASE WHEN is_called THEN last_value ELSE 0 END
 		                      FROM warden.api_key_version),

@@ -12,10 +12,11 @@
  *
  * On every request of the proxied API, so the common case touches nothing
  * outside the process: the token is verified here (verifier.c) and the
- * decision comes from the decision cache (decisions.c). Only a decision
- * not yet cached under the current policy version asks the database
- * (warden.decide(), one statement through the pool); a cached one is
- * served while PostgreSQL is down.
+ * decision comes from the decision cache (decisions.c). A decision not yet
+ * made under the current policy version is looked up in Redis, shared by
+ * the edges (shared.c), and only then asked of the database
+ * (warden.decide(), one statement through the pool), and kept in both. A
+ * cached one is served while PostgreSQL is down.
  */
 #include "authz.h"
 
@@ -29,6 +30,7 @@
 #include "errors.h"
 #include "identity.h"
 #include "log.h"
+#include "shared.h"
 #include "timeutil.h"
 
 #define AUTHZ_DECIDE_SQL "SELECT warden.decide($1, $2, $3, $4::text[])::text"
@@ -37,7 +39,9 @@
 typedef struct AuthzContext
 {
 	Identity	who;
-	uint64_t	generation;		/* the decision cache's, when asked */
+	IdentityLookup lookup;
+	uint64_t	version;		/* the policy version, when asked */
+	uint64_t	generation;		/* and the decision cache's generation */
 	size_t		keylen;
 	char		key[DECISION_KEY_MAX];
 } AuthzContext;
@@ -141,17 +145,44 @@ authz_decided(HttpRequest *req)
 		return errors_respond(req, EDGE_ERR_INTERNAL, NULL);
 	}
 	decisions_put(ctx->key, ctx->keylen, ctx->generation, &d);
+	shared_decision_put(ctx->version, ctx->key, ctx->keylen, &d, decisions_ttl_ms());
 	return authz_answer(req, &ctx->who, &d);
 }
 
-/* The caller is known: the cached decision, or the database's. */
+static bool
+authz_ask_database(HttpRequest *req, AuthzContext *ctx)
+{
+	const char *params[4];
+	char		scopes[IDENTITY_SCOPE_MAX * 2 + 8];
+
+	if (!identity_scopes_literal(&ctx->who, scopes, sizeof(scopes), &params[3]))
+		return authz_unauthorized(req, true);
+	params[0] = ctx->who.subject;
+	params[1] = authz_method(req);
+	params[2] = authz_header(req, "X-Forwarded-Uri", "X-Original-URI");
+	return dbcall_submit(req, AUTHZ_DECIDE_SQL, 4, params, authz_timeout_ms,
+						 authz_decided, 0);
+}
+
+/* After Redis was asked: its decision, or the database's. */
+static bool
+authz_shared_checked(HttpRequest *req)
+{
+	AuthzContext *ctx = http_context(req);
+	Decision	d;
+
+	if (!shared_decision_result(req, &d))
+		return authz_ask_database(req, ctx);
+	decisions_put(ctx->key, ctx->keylen, ctx->generation, &d);
+	return authz_answer(req, &ctx->who, &d);
+}
+
+/* The caller is known: the decision from the cache, Redis, or the database. */
 static bool
 authz_decide(HttpRequest *req, AuthzContext *ctx)
 {
 	const char *uri = authz_header(req, "X-Forwarded-Uri", "X-Original-URI");
 	const char *method = authz_method(req);
-	const char *params[4];
-	char		scopes[IDENTITY_SCOPE_MAX * 2 + 8];
 	Decision	d;
 
 	int64_t		started = timeutil_mono_us();
@@ -165,14 +196,10 @@ authz_decide(HttpRequest *req, AuthzContext *ctx)
 	http_add_timing(req, "cache", (double) (timeutil_mono_us() - started) / 1000.0);
 	if (hit)
 		return authz_answer(req, &ctx->who, &d);
-	if (!identity_scopes_literal(&ctx->who, scopes, sizeof(scopes), &params[3]))
-		return authz_unauthorized(req, true);
-	ctx->generation = decisions_generation();
-	params[0] = ctx->who.subject;
-	params[1] = method;
-	params[2] = uri;
-	return dbcall_submit(req, AUTHZ_DECIDE_SQL, 4, params, authz_timeout_ms,
-						 authz_decided, 0);
+	decisions_snapshot(&ctx->version, &ctx->generation);
+	if (shared_decision_get(req, ctx->version, ctx->key, ctx->keylen, authz_shared_checked))
+		return true;
+	return authz_ask_database(req, ctx);
 }
 
 static bool
@@ -199,7 +226,9 @@ authz_key_checked(HttpRequest *req)
 {
 	AuthzContext *ctx = http_context(req);
 
-	return authz_identified(req, ctx, identity_result(req, &ctx->who));
+	IdentityStatus st = identity_result(req, &ctx->lookup, &ctx->who, authz_key_checked);
+
+	return st == IDENTITY_PENDING ? true : authz_identified(req, ctx, st);
 }
 
 bool
@@ -217,7 +246,7 @@ authz_handle(HttpRequest *req)
 		return errors_respond(req, EDGE_ERR_INTERNAL, NULL);
 	http_set_context(req, ctx, free);
 	started = timeutil_mono_us();
-	st = identity_resolve(req, &ctx->who, authz_key_checked);
+	st = identity_resolve(req, &ctx->lookup, &ctx->who, authz_key_checked);
 	if (st != IDENTITY_PENDING)
 		http_add_timing(req, "verify", (double) (timeutil_mono_us() - started) / 1000.0);
 	return st == IDENTITY_PENDING ? true : authz_identified(req, ctx, st);

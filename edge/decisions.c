@@ -17,13 +17,13 @@
 #include "timeutil.h"
 
 static LCache *decisions_cache;
-static int	decisions_ttl_ms = 60000;
+static int	decisions_ttl = 60000;
 static LCacheVersion decisions_version = LCACHE_VERSION_INIT;
 
 bool
 decisions_init(size_t entries, int ttl_ms)
 {
-	decisions_ttl_ms = ttl_ms;
+	decisions_ttl = ttl_ms;
 	decisions_cache = lcache_new(entries);
 	return decisions_cache != NULL;
 }
@@ -39,6 +39,18 @@ uint64_t
 decisions_generation(void)
 {
 	return lcache_generation(&decisions_version);
+}
+
+void
+decisions_snapshot(uint64_t *version, uint64_t *generation)
+{
+	lcache_version_snapshot(&decisions_version, version, generation);
+}
+
+int
+decisions_ttl_ms(void)
+{
+	return decisions_ttl;
 }
 
 void
@@ -97,7 +109,7 @@ decisions_put(const char *key, size_t keylen, uint64_t generation,
 	int64_t		now = timeutil_mono_ms();
 
 	(void) lcache_put(decisions_cache, key, keylen, generation, now,
-					  now + decisions_ttl_ms, d,
+					  now + decisions_ttl, d,
 					  sizeof(d->status) + strnlen(d->roles, sizeof(d->roles) - 1));
 }
 

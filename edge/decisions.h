@@ -40,6 +40,8 @@ extern void decisions_shutdown(void);
  * it (see decisions.c).
  */
 extern uint64_t decisions_generation(void);
+/* The policy version and its generation, together (for shared.c's keys). */
+extern void decisions_snapshot(uint64_t *version, uint64_t *generation);
 
 /*
  * The policy version from a NOTIFY (only a newer one counts: notifications
@@ -54,6 +56,9 @@ extern size_t decisions_key(const Identity *who, const char *method,
 							const char *uri, char *key);
 
 extern bool decisions_get(const char *key, size_t keylen, Decision *out);
+
+/* The longest a decision is kept (WARDEN_DECISION_CACHE_TTL_MS). */
+extern int	decisions_ttl_ms(void);
 
 /* Stores a decision asked for under generation. */
 extern void decisions_put(const char *key, size_t keylen, uint64_t generation,

@@ -63,7 +63,7 @@
 /* Headers a handler may add to its response (Allow, WWW-Authenticate...). */
 #define HTTP_EXTRA_HEADERS_MAX 8
 /* Server-Timing entries a request may carry besides total. */
-#define HTTP_TIMINGS_MAX 4
+#define HTTP_TIMINGS_MAX 6
 /* Longest method name kept for the access log. */
 #define HTTP_METHOD_NAME_MAX 15
 

@@ -5,9 +5,9 @@
  * The API-key cache is an lcache keyed by the key's SHA-256 digest, under a
  * generation that NOTIFY warden_tokens {"api_keys": N} advances, so a
  * revoked key stops working at every edge as soon as the revocation
- * commits. A lookup in flight when the generation moves is not stored:
- * its answer may predate the change. The generation travels through the
- * database call as its tag.
+ * commits. A lookup is stored under the generation (and, in Redis, the
+ * version) current when it started: if a change came in meanwhile, the
+ * entry is stale at once, as its answer may predate the change.
  */
 #include "identity.h"
 
@@ -23,6 +23,7 @@
 #include "dbcall.h"
 #include "lcache.h"
 #include "log.h"
+#include "shared.h"
 
 /* wdn_<prefix>_<secret> is 60 characters; anything much longer is not a key. */
 #define IDENTITY_API_KEY_MAX 128
@@ -94,8 +95,20 @@ identity_key_digest(const char *key, unsigned char digest[SHA256_DIGEST_LENGTH])
 		SHA256((const unsigned char *) key, len, digest) != NULL;
 }
 
+/* The API key's lookup in PostgreSQL. */
+static IdentityStatus
+identity_ask_database(HttpRequest *req, IdentityLookup *lk, HttpHandler complete)
+{
+	const char *key = http_request_header(req, "X-API-Key");
+
+	lk->step = 2;
+	return dbcall_submit(req, IDENTITY_API_KEY_SQL, 1, &key, identity_timeout_ms,
+						 complete, 0) ? IDENTITY_PENDING : IDENTITY_UNAVAILABLE;
+}
+
 IdentityStatus
-identity_resolve(HttpRequest *req, Identity *out, HttpHandler complete)
+identity_resolve(HttpRequest *req, IdentityLookup *lk, Identity *out,
+				 HttpHandler complete)
 {
 	const char *auth = http_request_header(req, "Authorization");
 	const char *key = http_request_header(req, "X-API-Key");
@@ -103,8 +116,8 @@ identity_resolve(HttpRequest *req, Identity *out, HttpHandler complete)
 	unsigned char digest[SHA256_DIGEST_LENGTH];
 	char		cookie[IDENTITY_COOKIE_MAX];
 	IdentityStatus st;
-	uint64_t	gen;
 
+	lk->step = 0;
 	if (auth != NULL && strncasecmp(auth, "Bearer ", 7) == 0)
 	{
 		auth += 7;
@@ -116,13 +129,14 @@ identity_resolve(HttpRequest *req, Identity *out, HttpHandler complete)
 	{
 		if (!identity_key_digest(key, digest))
 			return IDENTITY_INVALID;
-		gen = lcache_generation(&identity_keys_version);
-		if (lcache_get(identity_keys, digest, sizeof(digest), gen, time(NULL),
+		lcache_version_snapshot(&identity_keys_version, &lk->version, &lk->generation);
+		if (lcache_get(identity_keys, digest, sizeof(digest), lk->generation, time(NULL),
 					   out, sizeof(*out)) == (long) sizeof(*out))
 			return IDENTITY_OK;
-		return dbcall_submit(req, IDENTITY_API_KEY_SQL, 1, &key, identity_timeout_ms,
-							 complete, (int) (gen & 0x7fffffff)) ?
-			IDENTITY_PENDING : IDENTITY_UNAVAILABLE;
+		lk->step = 1;
+		if (shared_api_key_get(req, lk->version, digest, complete))
+			return IDENTITY_PENDING;
+		return identity_ask_database(req, lk, complete);
 	}
 	if (identity_cookie[0] != '\0' && cookies != NULL &&
 		cookie_get(cookies, identity_cookie, cookie, sizeof(cookie)))
@@ -168,18 +182,42 @@ identity_from_key(const json_t *k, Identity *out)
 	return true;
 }
 
-IdentityStatus
-identity_result(HttpRequest *req, Identity *out)
+/* Keeps a key's identity in process and in Redis, until until (Unix time). */
+static void
+identity_keep(HttpRequest *req, const IdentityLookup *lk, const Identity *who,
+			  bool in_redis)
 {
-	const DbCallResult *r = dbcall_result(req);
 	const char *key = http_request_header(req, "X-API-Key");
 	unsigned char digest[SHA256_DIGEST_LENGTH];
-	uint64_t	gen = lcache_generation(&identity_keys_version);
+	int64_t		now = time(NULL);
+	int64_t		until = now + IDENTITY_API_KEY_TTL_S;
+
+	if (key == NULL || !identity_key_digest(key, digest))
+		return;
+	if (who->expires != 0 && who->expires < until)
+		until = who->expires;
+	(void) lcache_put(identity_keys, digest, sizeof(digest), lk->generation, now, until,
+					  who, sizeof(*who));
+	if (in_redis)
+		shared_api_key_put(lk->version, digest, who, until);
+}
+
+IdentityStatus
+identity_result(HttpRequest *req, IdentityLookup *lk, Identity *out,
+				HttpHandler complete)
+{
+	const DbCallResult *r;
 	json_t	   *k;
 	bool		ok;
-	int64_t		now = time(NULL);
-	int64_t		until;
 
+	if (lk->step == 1)
+	{
+		if (!shared_api_key_result(req, out))
+			return identity_ask_database(req, lk, complete);
+		identity_keep(req, lk, out, false);
+		return IDENTITY_OK;
+	}
+	r = dbcall_result(req);
 	if (r->unavailable)
 		return IDENTITY_UNAVAILABLE;
 	if (strncmp(r->sqlstate, "WT", 2) == 0)
@@ -195,13 +233,7 @@ identity_result(HttpRequest *req, Identity *out)
 	json_decref(k);
 	if (!ok)
 		return IDENTITY_INVALID;
-	until = now + IDENTITY_API_KEY_TTL_S;
-	if (out->expires != 0 && out->expires < until)
-		until = out->expires;
-	if ((int) (gen & 0x7fffffff) == r->tag && key != NULL &&
-		identity_key_digest(key, digest))
-		(void) lcache_put(identity_keys, digest, sizeof(digest), gen, now, until,
-						  out, sizeof(*out));
+	identity_keep(req, lk, out, true);
 	return IDENTITY_OK;
 }
 

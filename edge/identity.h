@@ -6,9 +6,9 @@
  * `X-API-Key: <key>` (service accounts), or the access token in the cookie
  * WARDEN_TOKEN_COOKIE names, looked at in that order. Tokens are verified
  * in the edge (verifier.c), without the database. API keys are checked by
- * warden.verify_api_key() once and then kept in process (by digest, never
- * in clear) until a change of API keys or principals is notified, a
- * minute passes, or the key expires.
+ * warden.verify_api_key() once and then kept in process and in Redis
+ * (shared.c; by digest, never in clear) until a change of API keys or
+ * principals is notified, a minute passes, or the key expires.
  *
  * Every handler that needs a caller uses identity_resolve(); one that
  * needed the database resumes in the handler's complete function, which
@@ -36,11 +36,27 @@ extern bool identity_init(const char *token_cookie, int db_timeout_ms,
 						  size_t api_key_cache_entries);
 extern void identity_shutdown(void);
 
-extern IdentityStatus identity_resolve(HttpRequest *req, Identity *out,
-									   HttpHandler complete);
+/*
+ * Where a lookup that left the process stands; the handler keeps it (in its
+ * context) from identity_resolve to the last identity_result.
+ */
+typedef struct IdentityLookup
+{
+	int			step;			/* 0: none; 1: Redis asked; 2: PostgreSQL asked */
+	uint64_t	version;		/* the API-key version when it started */
+	uint64_t	generation;		/* and the in-process cache's generation */
+} IdentityLookup;
 
-/* In complete, after IDENTITY_PENDING: never PENDING again. */
-extern IdentityStatus identity_result(HttpRequest *req, Identity *out);
+extern IdentityStatus identity_resolve(HttpRequest *req, IdentityLookup *lk,
+									   Identity *out, HttpHandler complete);
+
+/*
+ * In complete, after IDENTITY_PENDING: the outcome, or PENDING again when
+ * Redis did not have the key and PostgreSQL has been asked (complete runs
+ * once more).
+ */
+extern IdentityStatus identity_result(HttpRequest *req, IdentityLookup *lk,
+									  Identity *out, HttpHandler complete);
 
 /* The API-key version, from NOTIFY warden_tokens or a full load. */
 extern void identity_api_keys_changed(uint64_t version, bool full_load);

@@ -40,6 +40,7 @@
 #include "identity.h"
 #include "log.h"
 #include "pgconn.h"
+#include "shared.h"
 #include "timeutil.h"
 #include "verifier.h"
 
@@ -117,6 +118,7 @@ listener_load(PGconn *conn, char *err, size_t errlen)
 						 true);
 		identity_api_keys_changed((uint64_t) json_integer_value(json_object_get(state, "api_key_version")),
 								  true);
+		shared_set_namespace(json_string_value(json_object_get(state, "namespace")) ?: "");
 	}
 	json_decref(state);
 	return ok;

@@ -33,6 +33,7 @@
 #include "ratelimit.h"
 #include "rediscall.h"
 #include "routes.h"
+#include "shared.h"
 #include "verifier.h"
 
 static const unsigned metrics_codes[] = {
@@ -252,18 +253,21 @@ metrics_auth(Text *t)
 		const char *name;
 		uint64_t	hits;
 		uint64_t	misses;
-	}			caches[3] = {{"token", v.cache_hits, v.cache_misses}, {"decision", 0, 0}, {"api_key", 0, 0}};
+	}			caches[4] = {{"token", v.cache_hits, v.cache_misses}, {"decision", 0, 0},
+	{"api_key", 0, 0}, {"redis", 0, 0}};
 
 	decisions_stats(&caches[1].hits, &caches[1].misses, &entries);
 	identity_api_key_stats(&caches[2].hits, &caches[2].misses);
+	shared_stats(&caches[3].hits, &caches[3].misses);
 	text_family(t, "warden_edge_cache_hits_total", "counter",
-				"Lookups answered from an in-process cache, by cache.");
-	for (int i = 0; i < 3; i++)
+				"Lookups a cache answered: token, decision and api_key in process, "
+				"redis shared by the edges (decisions and API keys).");
+	for (int i = 0; i < 4; i++)
 		text_printf(t, "warden_edge_cache_hits_total{cache=\"%s\"} %llu\n",
 					caches[i].name, (unsigned long long) caches[i].hits);
 	text_family(t, "warden_edge_cache_misses_total", "counter",
-				"Lookups an in-process cache could not answer, by cache.");
-	for (int i = 0; i < 3; i++)
+				"Lookups a cache could not answer, by cache.");
+	for (int i = 0; i < 4; i++)
 		text_printf(t, "warden_edge_cache_misses_total{cache=\"%s\"} %llu\n",
 					caches[i].name, (unsigned long long) caches[i].misses);
 	text_single(t, "warden_edge_decisions_cached", "gauge",

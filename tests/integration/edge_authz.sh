@@ -144,8 +144,8 @@ t_eq "the cookie twice: no credential, 401" 401 "$HTTP_STATUS"
 ask "Cookie: other=$alice" GET /documents/42
 t_eq "another cookie's value is not taken" 401 "$HTTP_STATUS"
 ask "Authorization: Bearer $alice" GET /documents/44
-t_match "WARDEN_SERVER_TIMING=on: verification, cache, database and total time" \
-  '^verify;dur=[0-9]+\.[0-9]{3}, cache;dur=[0-9]+\.[0-9]{3}, db;dur=[0-9]+\.[0-9]{3}, total;dur=[0-9]+\.[0-9]{3}$' \
+t_match "WARDEN_SERVER_TIMING=on: verification, cache, Redis, database and total time" \
+  '^verify;dur=[0-9]+\.[0-9]{3}, cache;dur=[0-9]+\.[0-9]{3}, redis;dur=[0-9]+\.[0-9]{3}, db;dur=[0-9]+\.[0-9]{3}, total;dur=[0-9]+\.[0-9]{3}$' \
   "$(header Server-Timing)"
 ask "Authorization: Bearer $alice" GET /documents/43
 ask "Authorization: Bearer $alice" GET /documents/43

@@ -31,8 +31,10 @@ token() { q "SELECT access_token FROM warden.login('$1', '$PW')"; }
 KEY=$(q "SELECT warden.create_api_key('indexer', '{document:read}')")
 
 DBURL="WARDEN_DATABASE_URL=postgresql://postgres@127.0.0.1:$PGPORT/$DB"
-edge_start a "$A" "$DBURL" || true
-edge_start b "$B" "$DBURL" || true
+edge_start a "$A" "$DBURL" WARDEN_SERVER_TIMING=on || true
+edge_start b "$B" "$DBURL" WARDEN_SERVER_TIMING=on || true
+REDIS_PORT=${WARDEN_REDIS_URL##*:}
+rcli() { redis-cli -p "$REDIS_PORT" "$@"; }
 
 # the full flow starts at the token endpoint of one edge
 http POST "http://127.0.0.1:$A/v1/auth/token" --data-urlencode grant_type=password \
@@ -76,6 +78,32 @@ t_check "both edges verify the token edge a issued and allow her" \
 t_check "and the indexer's API key" both_answer "X-API-Key: $KEY" /documents/1 200
 t_check "asked again (now from the API-key cache)" both_answer "X-API-Key: $KEY" /documents/2 200
 
+# ------------------------------------------------------------------ Redis, shared
+
+# timing PORT CREDENTIAL-HEADER PATH: the names in Server-Timing, in order
+timing() {
+  http GET "http://127.0.0.1:$1/v1/authz" -H "$2" -H "X-Original-Method: GET" -H "X-Original-URI: $3"
+  header Server-Timing | sed -E 's/;dur=[0-9.]+//g'
+}
+t_eq "a decision first made at edge a: the database asked" "verify, cache, redis, db, total" \
+  "$(timing "$A" "Authorization: Bearer $alice" /documents/500)"
+t_eq "edge b gets it from Redis, without the database" "verify, cache, redis, total" \
+  "$(timing "$B" "Authorization: Bearer $alice" /documents/500)"
+t_eq "and then from its own cache" "verify, cache, total" \
+  "$(timing "$B" "Authorization: Bearer $alice" /documents/500)"
+KEY2=$(q "SELECT warden.create_api_key('indexer', '{document:read}')")
+t_eq "an API key first seen at edge a: the database asked twice (key, decision)" "redis, db, cache, redis, db, total" \
+  "$(timing "$A" "X-API-Key: $KEY2" /documents/501)"
+t_eq "edge b has both from Redis" "redis, cache, redis, total" \
+  "$(timing "$B" "X-API-Key: $KEY2" /documents/501)"
+keys=$(rcli --scan --pattern 'warden:*' | grep -E '^warden:(decision|api_key):')
+t_check "Redis holds decisions and API keys by version and digest" \
+  sh -c "printf '%s\n' '$keys' | grep -qE '^warden:decision:[0-9a-f]{32}[.][0-9]+:[0-9]+:[0-9a-f]{64}\$' &&
+         printf '%s\n' '$keys' | grep -qE '^warden:api_key:[0-9a-f]{32}[.][0-9]+:[0-9]+:[0-9a-f]{64}\$'"
+t_eq "never a path, a principal or a key in clear" 0 \
+  "$(printf '%s\n' "$keys" | grep -c -e documents -e alice -e indexer -e "${KEY2:0:16}")"
+t_check "with a time to live" test "$(rcli ttl "$(printf '%s\n' "$keys" | grep decision | head -n 1)")" -gt 0
+
 # ------------------------------------------------------------------ policy
 
 within_a_second "a permission revoked" "Authorization: Bearer $alice" /documents/1 403 \
@@ -115,6 +143,23 @@ within_a_second "enabled again: the same token verifies" "Authorization: Bearer 
 
 within_a_second "the API key revoked" "X-API-Key: $KEY" /documents/1 401 \
   "SELECT warden.revoke_api_key('$KEY')"
+t_eq "its copy in Redis is not used: the key's version moved on" 401 \
+  "$(status "$B" "X-API-Key: $KEY" /documents/501)"
+
+# ------------------------------------------------------------------ Redis down
+
+if "$STACK" stop redis >/dev/null 2>&1; then
+  names=$(timing "$A" "Authorization: Bearer $alice" /documents/600)
+  t_match "Redis down: a decision never made comes from the database" '^200 .*db, total$' "$HTTP_STATUS $names"
+  within_a_second "Redis down: a permission revoked is still denied at both edges" \
+    "Authorization: Bearer $alice" /documents/600 403 "SELECT warden.revoke_grant('alice', 'reader')"
+  q "SELECT warden.grant('alice', 'reader')" >/dev/null
+  "$STACK" start redis >/dev/null 2>&1 || t_fail "stack start redis"
+  t_check "Redis back: edge a uses it again by itself" \
+    wait_until 10 sh -c "curl -s http://127.0.0.1:$A/metrics | grep -q '^warden_redis_up 1'"
+else
+  t_fail "stack stop redis"
+fi
 
 # ------------------------------------------------------------------ keys
 
