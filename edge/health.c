@@ -37,6 +37,7 @@
 #include "pgconn.h"
 #include "redisconn.h"
 #include "timeutil.h"
+#include "verifier.h"
 
 #define HEALTH_REASON_MAX 256
 /* Reconnecting within a probe is only worth it with this much time left. */
@@ -355,9 +356,18 @@ health_handle_ready(HttpRequest *req)
 		json_object_set_new(checks_json, checks[i].name,
 							health_check_json(&checks[i], stale,
 											  &last_round_wall, down));
-	ready = !draining && json_array_size(down) == 0;
 
-	if (ready)
+	/*
+	 * Ready while the edge can give correct answers: it holds the state to
+	 * verify tokens, and its prober is alive. A dependency that is down
+	 * leaves it degraded, not unready: with Redis down it answers from
+	 * PostgreSQL, with PostgreSQL down it still answers valid tokens and
+	 * cached decisions, and a shared dependency down at every replica must
+	 * not take all of them out of the load balancer at once.
+	 */
+	ready = !draining && !stale && verifier_ready();
+
+	if (ready && json_array_size(down) == 0)
 	{
 		json_decref(down);
 		body = json_pack("{s:s, s:o}", "status", "ready",
@@ -365,7 +375,7 @@ health_handle_ready(HttpRequest *req)
 	}
 	else
 		body = json_pack("{s:s, s:o, s:o}",
-						 "status", draining ? "draining" : "not_ready",
+						 "status", draining ? "draining" : ready ? "degraded" : "not_ready",
 						 "down", down, "checks", checks_json);
 	return http_respond_json(req, ready ? 200 : 503, body);
 }

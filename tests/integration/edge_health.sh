@@ -56,6 +56,11 @@ readyz_is() {
   sed '$d' <<<"$body" | jq -e --arg d "$3" '.down | index($d) != null' >/dev/null
 }
 
+# readyz_ready URL: /readyz answers 200 with status "ready" (nothing down).
+readyz_ready() {
+  curl -s --max-time 5 "$1/readyz" | jq -e '.status == "ready"' >/dev/null
+}
+
 # log_has FILE JQ-FILTER: some line of the log satisfies the filter.
 log_has() {
   jq -e -s "map(select($2)) | length > 0" "$1" >/dev/null 2>&1
@@ -133,7 +138,7 @@ t_eq "/healthz content type" "application/json" "$(header Content-Type)"
 # ------------------------------------------------------------------ readiness
 
 t_check "/readyz becomes 200 after the first probe" \
-  wait_until 10 readyz_is "$URL" 200
+  wait_until 10 readyz_ready "$URL"
 http GET "$URL/readyz"
 t_eq "/readyz ready body" \
   '{"status":"ready","checks":{"postgresql":{"status":"up"},"redis":{"status":"up"},"policy_stream":{"status":"up"}}}' \
@@ -235,8 +240,8 @@ redis_hostport=${redis_hostport##*@}
 PW_PORT=$((BASE + 1))
 if edge_start pw "$PW_PORT" "${FAST[@]}" "WARDEN_LOG_LEVEL=debug" \
   "WARDEN_REDIS_URL=redis://warden:$SECRET@$redis_hostport"; then
-  t_check "wrong Redis password: /readyz 503 naming redis" \
-    wait_until 10 readyz_is "http://127.0.0.1:$PW_PORT" 503 redis
+  t_check "wrong Redis password: /readyz 200 degraded, naming redis" \
+    wait_until 10 readyz_is "http://127.0.0.1:$PW_PORT" 200 redis
   t_check "wrong Redis password: 'dependency down' logged" \
     wait_until 5 log_has "$WARDEN_TEST_TMP/pw.log" '.msg == "dependency down" and .dependency == "redis"'
   edge_stop pw
@@ -260,9 +265,12 @@ dependency_fault() {
     return
   fi
   STOPPED+=("$svc")
-  t_check "$svc stopped: /readyz 503 naming $name" \
-    wait_until 10 readyz_is "$URL" 503 "$name"
+  # the edge still answers correctly (from what it holds, or the other
+  # dependency): degraded, not taken out of the load balancer
+  t_check "$svc stopped: /readyz 200 naming $name" \
+    wait_until 10 readyz_is "$URL" 200 "$name"
   http GET "$URL/readyz"
+  t_eq "$svc stopped: status degraded" degraded "$(jq -r .status <<<"$HTTP_BODY")"
   t_eq "$svc stopped: check reads down" down "$(jq -r ".checks.$name.status" <<<"$HTTP_BODY")"
   t_match "$svc stopped: down since a timestamp" \
     '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z$' "$(jq -r ".checks.$name.since" <<<"$HTTP_BODY")"
@@ -276,8 +284,8 @@ dependency_fault() {
     return
   fi
   STOPPED=("${STOPPED[@]/$svc/}")
-  t_check "$svc started again: /readyz 200" \
-    wait_until 15 readyz_is "$URL" 200
+  t_check "$svc started again: /readyz ready" \
+    wait_until 15 readyz_ready "$URL"
   t_check "$svc started again: 'dependency up' logged" \
     log_has "$LOG" ".msg == \"dependency up\" and .dependency == \"$name\""
 }

@@ -195,6 +195,10 @@ if "$STACK" stop postgresql >/dev/null 2>&1; then
   edge_start c "$C" "$DBURL" || true
   t_eq "an edge started during the outage: 503 until it has the state" 503 \
     "$(status "$C" "Authorization: Bearer $alice" $cached_path)"
+  http GET "http://127.0.0.1:$C/readyz"
+  t_eq "and not ready (it could verify nothing)" "503 not_ready" "$HTTP_STATUS $(jq -r .status <<<"$HTTP_BODY")"
+  degraded() { curl -s -w ' %{http_code}' "http://127.0.0.1:$A/readyz" | grep -q '"status":"degraded".* 200$'; }
+  t_check "while edge a, which holds the state, is ready but degraded" wait_until 5 degraded
   "$STACK" start postgresql >/dev/null 2>&1 || t_fail "stack start postgresql"
   t_check "PostgreSQL back: the new edge loads the state and answers" \
     wait_until 15 answers "$C" "Authorization: Bearer $alice" $cached_path 200
