@@ -20,6 +20,9 @@
  * delivers no notifications and no error), and would catch a missed
  * notification.
  *
+ * What it learns it also writes to Redis (snapshot.c), and an edge that
+ * starts while PostgreSQL is down reads it back from there.
+ *
  * One thread; listener_stop() wakes it through a pipe.
  */
 #include "listener.h"
@@ -40,7 +43,7 @@
 #include "identity.h"
 #include "log.h"
 #include "pgconn.h"
-#include "shared.h"
+#include "snapshot.h"
 #include "timeutil.h"
 #include "verifier.h"
 
@@ -105,9 +108,9 @@ listener_load(PGconn *conn, char *err, size_t errlen)
 	if (text == NULL)
 		return false;
 	state = json_loads(text, 0, &jerr);
-	free(text);
 	if (state == NULL)
 	{
+		free(text);
 		snprintf(err, errlen, "edge state is not JSON");
 		return false;
 	}
@@ -118,8 +121,9 @@ listener_load(PGconn *conn, char *err, size_t errlen)
 						 true);
 		identity_api_keys_changed((uint64_t) json_integer_value(json_object_get(state, "api_key_version")),
 								  true);
-		shared_set_namespace(json_string_value(json_object_get(state, "namespace")) ?: "");
+		snapshot_publish(text, state);
 	}
+	free(text);
 	json_decref(state);
 	return ok;
 }
@@ -134,25 +138,34 @@ listener_apply(const PGnotify *n)
 	if (strcmp(n->relname, "warden_policy") == 0)
 	{
 		decisions_policy(strtoull(n->extra, NULL, 10), false);
+		snapshot_version("policy", strtoull(n->extra, NULL, 10));
 		return false;
 	}
 	msg = json_loads(n->extra, 0, NULL);
 	if (msg == NULL)
 		return true;			/* not ours to guess at: start over */
-	if (json_object_get(msg, "jti") != NULL)
+	if (json_is_string(json_object_get(msg, "jti")))
+	{
 		verifier_revoke(json_string_value(json_object_get(msg, "jti")),
 						json_integer_value(json_object_get(msg, "exp")));
-	else if (json_object_get(msg, "principal") != NULL)
+		snapshot_revoked(json_string_value(json_object_get(msg, "jti")),
+						 json_integer_value(json_object_get(msg, "exp")));
+	}
+	else if (json_is_string(json_object_get(msg, "principal")))
 	{
 		const json_t *va = json_object_get(msg, "valid_after");
 
-		verifier_principal(json_string_value(json_object_get(msg, "principal")) ?: "",
+		verifier_principal(json_string_value(json_object_get(msg, "principal")),
 						   json_is_true(json_object_get(msg, "enabled")),
 						   json_is_integer(va) ? json_integer_value(va) : INT64_MIN);
+		snapshot_principal(json_string_value(json_object_get(msg, "principal")), n->extra);
 	}
 	else if (json_object_get(msg, "api_keys") != NULL)
+	{
 		identity_api_keys_changed((uint64_t) json_integer_value(json_object_get(msg, "api_keys")),
 								  false);
+		snapshot_version("api_keys", (uint64_t) json_integer_value(json_object_get(msg, "api_keys")));
+	}
 	else
 		reload = true;			/* keys, reload, or something newer */
 	json_decref(msg);
@@ -243,6 +256,12 @@ listener_main(void *arg)
 										  timeutil_mono_ms() + listener_timeout_ms,
 										  err, sizeof(err));
 
+		/*
+		 * No database and nothing held (the edge has just started): the
+		 * state other edges left in Redis serves until the database is back.
+		 */
+		if (conn == NULL && !verifier_ready())
+			(void) snapshot_load(listener_timeout_ms);
 		if (conn != NULL)
 		{
 			if (listener_session(conn, err, sizeof(err)))

@@ -43,6 +43,7 @@
 #include "net.h"
 #include "oauth.h"
 #include "pgconn.h"
+#include "snapshot.h"
 #include "ratelimit.h"
 #include "rediscall.h"
 #include "timeutil.h"
@@ -314,6 +315,7 @@ main(int argc, char **argv)
 		!decisions_init((size_t) cfg.decision_cache_size, cfg.decision_cache_ttl_ms) ||
 		!identity_init(cfg.token_cookie, cfg.db_timeout_ms, MAIN_API_KEY_CACHE_SIZE))
 		main_startup_error("out of memory");
+	snapshot_configure(cfg.database_url);
 	/* the edge starts without PostgreSQL; the listener connects when it can */
 	if (!listener_start(cfg.database_url, cfg.db_timeout_ms, err, sizeof(err)))
 	{

@@ -520,6 +520,14 @@ verifier_ready(void)
 }
 
 void
+verifier_unload(void)
+{
+	pthread_rwlock_wrlock(&verifier_lock);
+	verifier_loaded = false;
+	pthread_rwlock_unlock(&verifier_lock);
+}
+
+void
 verifier_stats(VerifierStats *out)
 {
 	out->ok = atomic_load(&verifier_ok);

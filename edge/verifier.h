@@ -64,6 +64,8 @@ extern void verifier_principal(const char *name, bool enabled,
 							   int64_t valid_after);
 
 extern bool verifier_ready(void);
+/* Back to not ready (a state found incomplete): nothing verifies. */
+extern void verifier_unload(void);
 
 /* For /metrics: verifications by outcome, and the token cache. */
 typedef struct VerifierStats

@@ -190,19 +190,37 @@ if "$STACK" stop postgresql >/dev/null 2>&1; then
     -H "X-Original-Method: GET" -H "X-Original-URI: /documents/78"
   t_eq "a decision never made: 503, not a guess" 503 "$HTTP_STATUS"
   t_eq "with Retry-After" 1 "$(header Retry-After)"
-  # an edge that starts while PostgreSQL is down knows no keys: it says so
+  degraded() { curl -s -w ' %{http_code}' "http://127.0.0.1:$1/readyz" | grep -q '"status":"degraded".* 200$'; }
+  t_check "edge a, which holds the state, is ready but degraded" wait_until 5 degraded "$A"
+  # an edge that starts while PostgreSQL is down reads what the others left
+  # in Redis: the state, revoked ids, principals, versions
   C=$((WARDEN_TEST_PORT_BASE + 8))
   edge_start c "$C" "$DBURL" || true
-  t_eq "an edge started during the outage: 503 until it has the state" 503 \
-    "$(status "$C" "Authorization: Bearer $alice" $cached_path)"
-  http GET "http://127.0.0.1:$C/readyz"
-  t_eq "and not ready (it could verify nothing)" "503 not_ready" "$HTTP_STATUS $(jq -r .status <<<"$HTTP_BODY")"
-  degraded() { curl -s -w ' %{http_code}' "http://127.0.0.1:$A/readyz" | grep -q '"status":"degraded".* 200$'; }
-  t_check "while edge a, which holds the state, is ready but degraded" wait_until 5 degraded
+  t_check "an edge started during the outage answers a valid token with a shared decision" \
+    wait_until 10 answers "$C" "Authorization: Bearer $alice" $cached_path 200
+  t_eq "it refuses a token revoked before it started" 401 \
+    "$(status "$C" "Authorization: Bearer $bob_revoked" $cached_path)"
+  t_eq "and one of a principal revoked with revoke_all" 401 \
+    "$(status "$C" "Authorization: Bearer $alice2" $cached_path)"
+  t_eq "a decision nobody made: 503" 503 "$(status "$C" "Authorization: Bearer $alice" /documents/79)"
+  t_check "it is ready, degraded" wait_until 5 degraded "$C"
+  t_check "and says where its state came from" \
+    grep -q '"edge state loaded from Redis while PostgreSQL is away"' "$WARDEN_TEST_TMP/c.log"
+  # without that state in Redis an edge could verify nothing: it says so
+  saved=$(rcli --scan --pattern 'warden:state:*' | head -n 1)
+  rcli rename "$saved" "$saved.aside" >/dev/null
+  D=$((WARDEN_TEST_PORT_BASE + 9))
+  edge_start d "$D" "$DBURL" || true
+  t_eq "an edge started with neither PostgreSQL nor a state in Redis: 503" 503 \
+    "$(status "$D" "Authorization: Bearer $alice" $cached_path)"
+  http GET "http://127.0.0.1:$D/readyz"
+  t_eq "and not ready" "503 not_ready" "$HTTP_STATUS $(jq -r .status <<<"$HTTP_BODY")"
+  rcli rename "$saved.aside" "$saved" >/dev/null
   "$STACK" start postgresql >/dev/null 2>&1 || t_fail "stack start postgresql"
-  t_check "PostgreSQL back: the new edge loads the state and answers" \
-    wait_until 15 answers "$C" "Authorization: Bearer $alice" $cached_path 200
+  t_check "PostgreSQL back: the edge that had nothing loads the state and answers" \
+    wait_until 15 answers "$D" "Authorization: Bearer $alice" $cached_path 200
   edge_stop c
+  edge_stop d
   t_check "the edges reconnect by themselves: a decision never made is made" \
     wait_until 15 answers "$A" "Authorization: Bearer $alice" /documents/78 200
   stream_up() { curl -s "http://127.0.0.1:$1/readyz" | jq -e '.checks.policy_stream.status == "up"'; }
