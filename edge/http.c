@@ -88,6 +88,8 @@ struct HttpRequest
 	double		timing_ms[HTTP_TIMINGS_MAX];
 	void	   *data;			/* the handler's, released with the request */
 	void		(*data_free) (void *data);
+	void	   *call;			/* the database call's (dbcall.c), likewise */
+	void		(*call_free) (void *call);
 };
 
 static struct MHD_Daemon *http_daemon;
@@ -438,6 +440,8 @@ http_request_free(HttpRequest *req)
 		free(req->headers[i][1]);
 	}
 	free(req->body);
+	if (req->call != NULL)
+		(req->call_free != NULL ? req->call_free : free) (req->call);
 	if (req->data != NULL)
 		(req->data_free != NULL ? req->data_free : free) (req->data);
 	free(req);
@@ -511,11 +515,23 @@ http_suspend(HttpRequest *req, HttpHandler complete)
 
 /*
  * Adds a Server-Timing entry (name: a constant token) to the answer, shown
- * when WARDEN_SERVER_TIMING is on. Called on the request's thread.
+ * when WARDEN_SERVER_TIMING is on; a name given again adds to its entry (a
+ * request that makes several database calls shows their sum). Called on
+ * the request's thread.
  */
 void
 http_add_timing(HttpRequest *req, const char *name, double ms)
 {
+	int			i;
+
+	for (i = 0; i < req->ntimings; i++)
+	{
+		if (strcmp(req->timing_name[i], name) == 0)
+		{
+			req->timing_ms[i] += ms;
+			return;
+		}
+	}
 	if (req->ntimings < HTTP_TIMINGS_MAX)
 	{
 		req->timing_name[req->ntimings] = name;
@@ -547,6 +563,26 @@ void *
 http_data(const HttpRequest *req)
 {
 	return req->data;
+}
+
+/*
+ * The database call of the request (edge/dbcall.c keeps its state here,
+ * apart from the handler's own data), released with the request or when
+ * the next call replaces it.
+ */
+void
+http_set_call(HttpRequest *req, void *call, void (*call_free) (void *call))
+{
+	if (req->call != NULL)
+		(req->call_free != NULL ? req->call_free : free) (req->call);
+	req->call = call;
+	req->call_free = call_free;
+}
+
+void *
+http_call(const HttpRequest *req)
+{
+	return req->call;
 }
 
 /* From any thread, once per http_suspend(). */

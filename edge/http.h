@@ -81,6 +81,9 @@ extern void http_set_server_timing(bool on);
 extern void http_set_data(HttpRequest *req, void *data,
 						  void (*data_free) (void *data));
 extern void *http_data(const HttpRequest *req);
+extern void http_set_call(HttpRequest *req, void *call,
+						  void (*call_free) (void *call));
+extern void *http_call(const HttpRequest *req);
 extern void http_suspend(HttpRequest *req, HttpHandler complete);
 extern void http_resume(HttpRequest *req);
 
