@@ -7,7 +7,7 @@
 
 #include "http.h"
 
-extern void authz_configure(int db_timeout_ms, const char *token_cookie);
+extern void authz_configure(int db_timeout_ms);
 extern bool authz_handle(HttpRequest *req);
 
 #endif							/* EDGE_AUTHZ_H */

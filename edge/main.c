@@ -30,6 +30,7 @@
 
 #include "authz.h"
 #include "config.h"
+#include "credential.h"
 #include "dbpool.h"
 #include "health.h"
 #include "jwks.h"
@@ -289,7 +290,8 @@ main(int argc, char **argv)
 	}
 	jwks_configure(cfg.db_timeout_ms);
 	oauth_configure(cfg.db_timeout_ms);
-	authz_configure(cfg.db_timeout_ms, cfg.token_cookie);
+	authz_configure(cfg.db_timeout_ms);
+	credential_configure(cfg.token_cookie);
 	http_set_server_timing(cfg.server_timing == 1);
 	if (!metrics_init(cfg.db_timeout_ms, WARDEN_VERSION))
 		main_startup_error("out of memory");
