@@ -5,7 +5,9 @@
  *		the access log.
  *
  * The life of a request, as libmicrohttpd calls http_access():
- *	1. first call (headers complete): allocate the HttpRequest, start its
+ *	0. the request line is in (http_uri_log): allocate the HttpRequest with
+ *	   the request target as the client sent it.
+ *	1. first call (headers complete): start its
  *	   clock, count it in flight, find its route and request id. Nothing is
  *	   answered here except a declared body that is too large: a response
  *	   queued on the first call makes libmicrohttpd close the connection,
@@ -90,6 +92,9 @@ struct HttpRequest
 	void		(*data_free) (void *data);
 	void	   *call;			/* the database call's (dbcall.c), likewise */
 	void		(*call_free) (void *call);
+	bool		begun;			/* http_begin() has run */
+	size_t		target_len;
+	char		target[];		/* as sent: path and query, not decoded */
 };
 
 static struct MHD_Daemon *http_daemon;
@@ -195,19 +200,35 @@ http_count_framing(void *cls, enum MHD_ValueKind kind, const char *key,
 	return MHD_YES;
 }
 
+/*
+ * MHD_OPTION_URI_LOG_CALLBACK, as soon as the request line is in: the
+ * request, holding its target as the client sent it. libmicrohttpd then
+ * percent-decodes the path it hands to http_access() (where %00 would cut
+ * it short and %2F become a slash) and parses the query string itself;
+ * handlers that must see one spelling only read the target instead. What
+ * this returns is the request's con_cls; NULL closes the connection.
+ */
+static void *
+http_uri_log(void *cls, const char *uri, struct MHD_Connection *connection)
+{
+	size_t		len = strlen(uri);
+	HttpRequest *req = calloc(1, sizeof(*req) + len + 1);
+
+	(void) cls;
+	if (req == NULL)
+		return NULL;
+	req->connection = connection;
+	req->target_len = len;
+	memcpy(req->target, uri, len + 1);
+	return req;
+}
+
 /* The first call: set up the request; answer only an oversized body. */
 static enum MHD_Result
-http_begin(struct MHD_Connection *connection, const char *url,
-		   const char *method, void **con_cls)
+http_begin(HttpRequest *req, const char *url, const char *method)
 {
-	HttpRequest *req;
-
-	req = calloc(1, sizeof(*req));
-	if (req == NULL)
-		return MHD_NO;
-	req->connection = connection;
+	req->begun = true;
 	req->started = timeutil_mono_now();
-	*con_cls = req;
 	atomic_fetch_add(&http_in_flight_count, 1);
 
 	http_set_method(req, method);
@@ -231,7 +252,7 @@ http_begin(struct MHD_Connection *connection, const char *url,
 	{
 		HttpFraming framing = {0, 0};
 
-		MHD_get_connection_values(connection, MHD_HEADER_KIND,
+		MHD_get_connection_values(req->connection, MHD_HEADER_KIND,
 								  http_count_framing, &framing);
 		if (framing.content_length > 1 ||
 			(framing.content_length > 0 && framing.transfer_encoding > 0))
@@ -368,8 +389,11 @@ http_access(void *cls, struct MHD_Connection *connection, const char *url,
 
 	(void) cls;
 	(void) version;
+	(void) connection;
 	if (req == NULL)
-		return http_begin(connection, url, method, con_cls);
+		return MHD_NO;			/* http_uri_log() found no memory */
+	if (!req->begun)
+		return http_begin(req, url, method);
 	if (*upload_data_size > 0)
 		return http_receive(req, upload_data, upload_data_size);
 	if (req->status != 0)
@@ -459,6 +483,12 @@ http_completed(void *cls, struct MHD_Connection *connection, void **con_cls,
 	if (req == NULL)
 		return;
 	*con_cls = NULL;
+	if (!req->begun)
+	{
+		/* the headers never came in (too large, or the client left) */
+		http_request_free(req);
+		return;
+	}
 	http_access_log(req, toe);
 	metrics_observe(req->route, req->status, timeutil_elapsed_ms(&req->started));
 	http_request_free(req);
@@ -490,6 +520,17 @@ const char *
 http_request_header(const HttpRequest *req, const char *name)
 {
 	return MHD_lookup_connection_value(req->connection, MHD_HEADER_KIND, name);
+}
+
+/*
+ * The request target (path and query string) exactly as the client sent
+ * it: not percent-decoded, NUL-terminated.
+ */
+const char *
+http_request_target(const HttpRequest *req, size_t *len)
+{
+	*len = req->target_len;
+	return req->target;
 }
 
 /* The body, if the route takes one; NULL and 0 otherwise. */
@@ -807,6 +848,8 @@ http_start(int listen_fd, int threads, const HttpTls *tls, char *err, size_t err
 								   0, NULL, NULL, http_access, NULL,
 								   MHD_OPTION_EXTERNAL_LOGGER,
 								   http_mhd_log, NULL,
+								   MHD_OPTION_URI_LOG_CALLBACK,
+								   http_uri_log, NULL,
 								   MHD_OPTION_LISTEN_SOCKET, listen_fd,
 								   MHD_OPTION_CONNECTION_TIMEOUT,
 								   (unsigned int) HTTP_IDLE_TIMEOUT_S,

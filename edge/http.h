@@ -44,6 +44,8 @@ typedef struct HttpRoute
 	unsigned	methods;		/* HTTP_* bits */
 	size_t		max_body;		/* bytes buffered for the handler; 0: none */
 	HttpHandler handler;
+	const char *prefix;			/* set: matches every path under it instead,
+								 * and path is only the route's name */
 } HttpRoute;
 
 /* HTTPS: PEM texts that stay valid while the daemon runs. */
@@ -68,6 +70,7 @@ extern unsigned http_request_method(const HttpRequest *req);
 extern const char *http_request_method_name(const HttpRequest *req);
 extern const char *http_request_header(const HttpRequest *req,
 									   const char *name);
+extern const char *http_request_target(const HttpRequest *req, size_t *len);
 extern const char *http_request_body(const HttpRequest *req, size_t *len);
 extern bool http_add_header(HttpRequest *req, const char *name,
 							const char *value);
