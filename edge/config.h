@@ -68,6 +68,9 @@ typedef struct EdgeConfig
 	int			tls_min_version;	/* index into config_tls_version_names */
 	int			server_timing;	/* 1: Server-Timing headers */
 	const char *token_cookie;	/* "" : none */
+	const char *api_schema;		/* the schema /v1/rpc reaches */
+	const char *db_role;		/* "" : /v1/rpc is off */
+	int			rpc_cache_ttl_ms;
 } EdgeConfig;
 
 /* off, on */
@@ -92,5 +95,7 @@ extern bool config_parse_listen(const char *text, ListenAddr *out,
 								char *err, size_t errlen);
 extern bool config_parse_redis_url(const char *text, RedisUrl *out,
 								   char *err, size_t errlen);
+extern bool config_check_api_schema(const char *text, char *err, size_t errlen);
+extern bool config_check_db_role(const char *text, char *err, size_t errlen);
 
 #endif							/* EDGE_CONFIG_H */
