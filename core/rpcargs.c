@@ -715,6 +715,26 @@ rpcargs_value_text(const RpcArg *arg, RpcArgType type, char *out,
 	return (long) o.len;
 }
 
+long
+rpcargs_quote_ident(const char *name, char *out, size_t outlen)
+{
+	RpcOut		o = {out, outlen > 0 ? outlen - 1 : 0, 0};
+
+	if (outlen == 0)
+		o.buf = NULL;
+	out_byte(&o, '"');
+	for (; *name != '\0'; name++)
+	{
+		if (*name == '"')
+			out_byte(&o, '"');
+		out_byte(&o, *name);
+	}
+	out_byte(&o, '"');
+	if (o.buf != NULL && o.len <= o.cap)
+		o.buf[o.len] = '\0';
+	return (long) o.len;
+}
+
 const char *
 rpcargs_strerror(RpcArgsStatus status)
 {

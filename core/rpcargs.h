@@ -121,6 +121,14 @@ extern RpcArgsStatus rpcargs_from_json(const char *body, size_t len, char *buf,
 extern long rpcargs_value_text(const RpcArg *arg, RpcArgType type, char *out,
 							   size_t outlen);
 
+/*
+ * name as a quoted SQL identifier ("a""b" for a"b), for the names that go
+ * into a call's SQL text: they come from the catalog, never from the
+ * request, and are quoted all the same. Returns the length and writes it,
+ * NUL-terminated, when outlen is larger (as rpcargs_value_text).
+ */
+extern long rpcargs_quote_ident(const char *name, char *out, size_t outlen);
+
 /* A fixed sentence, never quoting the input. */
 extern const char *rpcargs_strerror(RpcArgsStatus status);
 

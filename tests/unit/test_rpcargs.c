@@ -433,6 +433,32 @@ test_values(void)
 	}
 }
 
+static void
+test_quote(void)
+{
+	static const char *const cases[][2] = {
+		{"add", "\"add\""},
+		{"a\"b", "\"a\"\"b\""},
+		{"\"", "\"\"\"\""},
+		{"", "\"\""},
+		{"x y;drop", "\"x y;drop\""},
+	};
+	size_t		i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+	{
+		long		need = rpcargs_quote_ident(cases[i][0], NULL, 0);
+		char	   *out = malloc((size_t) need + 1);
+
+		UNIT_CHECK(need == (long) strlen(cases[i][1]), "quote '%s': length %ld", cases[i][0], need);
+		UNIT_CHECK(rpcargs_quote_ident(cases[i][0], out, (size_t) need) == need,
+				   "quote '%s': short buffer", cases[i][0]);
+		UNIT_CHECK(rpcargs_quote_ident(cases[i][0], out, (size_t) need + 1) == need &&
+				   strcmp(out, cases[i][1]) == 0, "quote '%s': got '%s'", cases[i][0], out);
+		free(out);
+	}
+}
+
 int
 main(void)
 {
@@ -442,5 +468,6 @@ main(void)
 	test_json_limits();
 	test_query();
 	test_values();
+	test_quote();
 	return UNIT_MAIN_END();
 }
