@@ -40,6 +40,7 @@
 #include "metrics.h"
 #include "net.h"
 #include "pgconn.h"
+#include "rpc.h"
 #include "timeutil.h"
 
 #ifndef WARDEN_VERSION
@@ -292,6 +293,7 @@ main(int argc, char **argv)
 	oauth_configure(cfg.db_timeout_ms);
 	authz_configure(cfg.db_timeout_ms);
 	credential_configure(cfg.token_cookie);
+	rpc_configure(cfg.api_schema, cfg.db_role, cfg.db_timeout_ms, cfg.rpc_cache_ttl_ms);
 	http_set_server_timing(cfg.server_timing == 1);
 	if (!metrics_init(cfg.db_timeout_ms, WARDEN_VERSION))
 		main_startup_error("out of memory");
@@ -319,6 +321,7 @@ main(int argc, char **argv)
 	/* before the daemon stops: every request waiting on it is resumed */
 	dbpool_stop();
 	http_stop();
+	rpc_stop();
 	log_write(LOG_LEVEL_INFO, "stopped", "{s:i}", "abandoned", abandoned);
 	return 0;
 }

@@ -21,6 +21,7 @@
 #include "jwks.h"
 #include "metrics.h"
 #include "oauth.h"
+#include "rpc.h"
 
 static const HttpRoute routes_table[] = {
 	{"/healthz", HTTP_GET, 0, health_handle_live, NULL},
@@ -35,6 +36,8 @@ static const HttpRoute routes_table[] = {
 	/* forward auth: whatever method the proxy uses, no body taken */
 	{"/v1/authz", HTTP_GET | HTTP_HEAD | HTTP_POST | HTTP_PUT | HTTP_DELETE |
 	HTTP_PATCH | HTTP_OPTIONS, 0, authz_handle, NULL},
+	/* every function of the API schema; GET for those that cannot write */
+	{"/v1/rpc/{function}", HTTP_GET | HTTP_POST, RPC_MAX_BODY, rpc_handle, RPC_PREFIX},
 };
 
 /* The whole table, for /metrics to name every route. */
