@@ -79,6 +79,10 @@ static bool config_set_rate(const char *text, void *dest,
 							char *err, size_t errlen);
 static bool config_set_networks(const char *text, void *dest,
 								char *err, size_t errlen);
+static bool config_set_api_schema(const char *text, void *dest,
+								  char *err, size_t errlen);
+static bool config_set_db_role(const char *text, void *dest,
+							   char *err, size_t errlen);
 
 static const ConfigSetting config_settings[] = {
 	{
@@ -245,10 +249,44 @@ static const ConfigSetting config_settings[] = {
 		.name = "WARDEN_TOKEN_COOKIE",
 		.type = CONFIG_STRING,
 		.default_value = "",
-		.description = "name of a cookie /v1/authz also takes the access token from "
-		"(after the Authorization header); empty: none",
+		.description = "name of a cookie /v1/authz and /v1/rpc also take the access "
+		"token from (after the Authorization and X-API-Key headers); empty: none",
 		.offset = offsetof(EdgeConfig, token_cookie),
 		.optional = true,
+	},
+	{
+		.name = "WARDEN_API_SCHEMA",
+		.type = CONFIG_STRING,
+		.default_value = "api",
+		.description = "the schema whose functions /v1/rpc/{function} calls; nothing "
+		"outside it is reachable (a lower-case SQL name; not pg_catalog, "
+		"information_schema, warden or pg_*)",
+		.offset = offsetof(EdgeConfig, api_schema),
+		.parse = config_set_api_schema,
+		.parsed_offset = offsetof(EdgeConfig, api_schema),
+	},
+	{
+		.name = "WARDEN_DB_ROLE",
+		.type = CONFIG_STRING,
+		.default_value = "",
+		.description = "the database role /v1/rpc calls run as (SET LOCAL ROLE), so its "
+		"privileges and row level security apply; empty: /v1/rpc is off "
+		"(calls never run as the edge's own login role)",
+		.offset = offsetof(EdgeConfig, db_role),
+		.parse = config_set_db_role,
+		.parsed_offset = offsetof(EdgeConfig, db_role),
+		.optional = true,
+	},
+	{
+		.name = "WARDEN_RPC_CACHE_TTL_MS",
+		.type = CONFIG_MS,
+		.default_value = "10000",
+		.description = "how long a function's catalog entry (arguments, volatility) "
+		"is used before it is read again; a call failing as if the function "
+		"changed reads it at once",
+		.offset = offsetof(EdgeConfig, rpc_cache_ttl_ms),
+		.min = 0,
+		.max = 3600000,
 	},
 	{
 		.name = "WARDEN_SERVER_TIMING",
@@ -617,6 +655,72 @@ config_parse_redis_url(const char *text, RedisUrl *out, char *err,
 	}
 	*out = url;
 	return true;
+}
+
+/*
+ * The API schema: a lower-case SQL name, so it needs no quoting rules of
+ * its own, and none of the system's or warden's schemas, whose functions
+ * must never become endpoints.
+ */
+bool
+config_check_api_schema(const char *text, char *err, size_t errlen)
+{
+	size_t		i;
+	size_t		n = strlen(text);
+
+	if (n == 0 || n > 63)
+		return config_fail(err, errlen, "must be 1 to 63 characters");
+	for (i = 0; i < n; i++)
+	{
+		char		c = text[i];
+
+		if (!((c >= 'a' && c <= 'z') || c == '_' || (i > 0 && c >= '0' && c <= '9')))
+			return config_fail(err, errlen,
+							   "must be a lower-case SQL name: [a-z_][a-z0-9_]*");
+	}
+	if (strcmp(text, "pg_catalog") == 0 || strcmp(text, "information_schema") == 0 ||
+		strcmp(text, "warden") == 0 || strncmp(text, "pg_", 3) == 0)
+		return config_fail(err, errlen,
+						   "must not be a system schema or warden's own");
+	return true;
+}
+
+/*
+ * A role name is bound as a parameter, never spliced, so only what can
+ * never be meant is refused: control characters, over 63 bytes, and
+ * "none", which is how SET ROLE goes back to the login role.
+ */
+bool
+config_check_db_role(const char *text, char *err, size_t errlen)
+{
+	size_t		i;
+	size_t		n = strlen(text);
+
+	if (n > 63)
+		return config_fail(err, errlen, "must be at most 63 bytes");
+	for (i = 0; i < n; i++)
+	{
+		if ((unsigned char) text[i] < 0x20 || text[i] == 0x7f)
+			return config_fail(err, errlen, "must not contain control characters");
+	}
+	if (strcasecmp(text, "none") == 0)
+		return config_fail(err, errlen,
+						   "must name a role (\"none\" would run calls as the login role)");
+	return true;
+}
+
+static bool
+config_set_api_schema(const char *text, void *dest, char *err, size_t errlen)
+{
+	(void) dest;
+	return config_check_api_schema(text, err, errlen);
+}
+
+static bool
+config_set_db_role(const char *text, void *dest, char *err, size_t errlen)
+{
+	(void) dest;
+	return config_check_db_role(text, err, errlen);
 }
 
 static bool

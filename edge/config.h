@@ -85,6 +85,9 @@ typedef struct EdgeConfig
 	TokenBucketSpec rate_limit_login_ip;
 	const char *trusted_proxies_text;	/* "" : none */
 	IpNetworkList trusted_proxies;
+	const char *api_schema;		/* the schema /v1/rpc reaches */
+	const char *db_role;		/* "" : /v1/rpc is off */
+	int			rpc_cache_ttl_ms;
 } EdgeConfig;
 
 /* off, on */
@@ -109,5 +112,7 @@ extern bool config_parse_listen(const char *text, ListenAddr *out,
 								char *err, size_t errlen);
 extern bool config_parse_redis_url(const char *text, RedisUrl *out,
 								   char *err, size_t errlen);
+extern bool config_check_api_schema(const char *text, char *err, size_t errlen);
+extern bool config_check_db_role(const char *text, char *err, size_t errlen);
 
 #endif							/* EDGE_CONFIG_H */

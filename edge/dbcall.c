@@ -1,6 +1,11 @@
 /*
  * dbcall.c
- *		One SQL statement for one suspended request (see dbcall.h).
+ *		SQL statements for one suspended request (see dbcall.h).
+ *
+ * One code path serves one statement and many: the request id's
+ * application_name statement is put in front of the caller's and the lot
+ * goes through pgconn_pipeline(), so even a single statement costs one
+ * round trip instead of two.
  */
 #include "dbcall.h"
 
@@ -11,9 +16,15 @@
 
 #include "dbpool.h"
 #include "log.h"
-#include "pgconn.h"
 #include "reqid.h"
 #include "timeutil.h"
+
+/*
+ * The request id goes into application_name first, so the server's log
+ * lines (%a) and pg_stat_activity name the request they serve.
+ */
+#define DBCALL_APPNAME_SQL \
+	"SELECT pg_catalog.set_config('application_name', 'warden-edge ' || $1, false)"
 
 static atomic_ulong dbcall_unavailable;
 
@@ -21,12 +32,15 @@ typedef struct DbCall
 {
 	DbJob		job;			/* first: the pool hands it back */
 	HttpRequest *req;
-	const char *sql;
-	int			nparams;
-	char	   *params[DBCALL_MAX_PARAMS];
+	int			nstmts;			/* the application_name statement included */
+	PgStatement stmts[DBCALL_MAX_STATEMENTS + 1];
+	int			nvalues;		/* every parameter copy, for wiping */
+	char	  **values;
 	DbCallResult result;
-	char	   *value;			/* result.value, owned */
+	PGresult   *value_res;		/* holds result.value */
+	PGresult   *error_res;		/* holds result.message and result.hint */
 	char		request_id[REQID_MAX + 1];
+	const char *appname_values[1];
 	int64_t		submitted_us;	/* when the request was handed over */
 } DbCall;
 
@@ -36,16 +50,48 @@ dbcall_free(void *data)
 	DbCall	   *c = data;
 	int			i;
 
-	for (i = 0; i < c->nparams; i++)
+	for (i = 0; i < c->nvalues; i++)
 	{
-		if (c->params[i] != NULL)
+		if (c->values[i] != NULL)
 		{
-			explicit_bzero(c->params[i], strlen(c->params[i]));
-			free(c->params[i]);
+			explicit_bzero(c->values[i], strlen(c->values[i]));
+			free(c->values[i]);
 		}
 	}
-	free(c->value);
+	free(c->values);
+	for (i = 1; i < c->nstmts; i++)
+	{
+		free((char *) c->stmts[i].sql);
+		free((Oid *) c->stmts[i].types);
+	}
+	PQclear(c->value_res);
+	PQclear(c->error_res);
 	free(c);
+}
+
+/* The first failed result (on a pool thread): its SQLSTATE and messages. */
+static void
+dbcall_error(DbCall *c, PGconn *conn, PGresult **res, int i)
+{
+	const char *state = PQresultErrorField(res[i], PG_DIAG_SQLSTATE);
+
+	/*
+	 * No SQLSTATE on a connection that broke: libpq's own "server closed
+	 * the connection", which is unavailability, not an error of the call.
+	 */
+	if (state == NULL && PQstatus(conn) != CONNECTION_OK)
+	{
+		c->result.unavailable = true;
+		return;
+	}
+	snprintf(c->result.sqlstate, sizeof(c->result.sqlstate), "%s",
+			 state != NULL ? state : "XX000");
+	c->result.failed = i > 0 ? i - 1 : 0;
+	c->result.message = PQresultErrorField(res[i], PG_DIAG_MESSAGE_PRIMARY);
+	c->result.hint = PQresultErrorField(res[i], PG_DIAG_MESSAGE_HINT);
+	c->result.has_context = PQresultErrorField(res[i], PG_DIAG_CONTEXT) != NULL;
+	c->error_res = res[i];
+	res[i] = NULL;
 }
 
 /* On a pool thread. */
@@ -54,89 +100,130 @@ dbcall_run(DbJob *job, PGconn *conn, const char *err)
 {
 	DbCall	   *c = (DbCall *) job;
 	HttpRequest *req = c->req;
-	PGresult   *res = NULL;
+	PGresult   *res[DBCALL_MAX_STATEMENTS + 1];
 	char		qerr[256] = "";
 	bool		conn_ok = true;
+	int			i;
 
 	c->result.unavailable = true;
 	if (conn != NULL)
 	{
-		const char *tag[1] = {c->request_id};
-
-		/*
-		 * The request id goes into application_name first, so the server's
-		 * log lines (%a) and pg_stat_activity name the request they serve.
-		 */
-		res = pgconn_query(conn, "SELECT set_config('application_name',"
-						   " 'warden-edge ' || $1, false)", 1, tag,
-						   job->deadline_ms, qerr, sizeof(qerr));
-		if (res != NULL && PQresultStatus(res) == PGRES_TUPLES_OK)
-		{
-			PQclear(res);
-			res = pgconn_query(conn, c->sql, c->nparams, (const char *const *) c->params,
-							   job->deadline_ms, qerr, sizeof(qerr));
-		}
-		conn_ok = res != NULL;
-		if (res != NULL)
+		if (pgconn_pipeline(conn, c->stmts, c->nstmts, job->deadline_ms, res,
+							qerr, sizeof(qerr)))
 		{
 			c->result.unavailable = false;
-			if (PQresultStatus(res) == PGRES_TUPLES_OK)
+			for (i = 0; i < c->nstmts; i++)
 			{
-				if (PQntuples(res) > 0 && PQnfields(res) > 0 && !PQgetisnull(res, 0, 0))
+				ExecStatusType st = PQresultStatus(res[i]);
+
+				if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK)
 				{
-					c->value = strdup(PQgetvalue(res, 0, 0));
-					if (c->value == NULL)
-						snprintf(c->result.sqlstate, sizeof(c->result.sqlstate), "53200");
+					dbcall_error(c, conn, res, i);
+					break;
 				}
 			}
-			else
+			i = c->nstmts - 1;
+			if (c->result.sqlstate[0] == '\0' && !c->result.unavailable &&
+				PQresultStatus(res[i]) == PGRES_TUPLES_OK &&
+				PQntuples(res[i]) > 0 && PQnfields(res[i]) > 0 &&
+				!PQgetisnull(res[i], 0, 0))
 			{
-				const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-
-				snprintf(c->result.sqlstate, sizeof(c->result.sqlstate), "%s",
-						 state != NULL ? state : "XX000");
+				c->value_res = res[i];
+				res[i] = NULL;
+				c->result.value = PQgetvalue(c->value_res, 0, 0);
 			}
-			PQclear(res);
+			for (i = 0; i < c->nstmts; i++)
+				PQclear(res[i]);
+			conn_ok = !c->result.unavailable;
+			if (c->result.unavailable)
+				err = "the connection broke";
 		}
 		else
+		{
+			conn_ok = false;
 			err = qerr;
+		}
 	}
-	c->result.value = c->value;
 	if (c->result.unavailable)
+	{
 		atomic_fetch_add(&dbcall_unavailable, 1);
-	if (c->result.unavailable)
 		log_write(LOG_LEVEL_WARN, "database unavailable", "{s:s, s:s}",
 				  "error", err != NULL ? err : "unknown",
 				  "request_id", http_request_id(req));
+	}
 	http_resume(req);			/* last: the request may be gone after it */
 	return conn_ok;
 }
 
+/* Copies stmts into c after its application_name statement. */
+static bool
+dbcall_copy(DbCall *c, const PgStatement *stmts, int n)
+{
+	int			total = 0;
+	int			i;
+	int			k;
+
+	for (i = 0; i < n; i++)
+		total += stmts[i].nparams;
+	c->values = calloc((size_t) (total > 0 ? total : 1), sizeof(char *));
+	if (c->values == NULL)
+		return false;
+	c->stmts[0] = (PgStatement) {DBCALL_APPNAME_SQL, 1, NULL, c->appname_values};
+	c->nstmts = 1;
+	for (i = 0; i < n; i++)
+	{
+		PgStatement *s = &c->stmts[c->nstmts];
+		char	   *sql = strdup(stmts[i].sql);
+		Oid		   *types = NULL;
+
+		if (sql == NULL)
+			return false;
+		s->sql = sql;
+		c->nstmts++;
+		if (stmts[i].types != NULL && stmts[i].nparams > 0)
+		{
+			types = malloc((size_t) stmts[i].nparams * sizeof(Oid));
+			if (types == NULL)
+				return false;
+			memcpy(types, stmts[i].types, (size_t) stmts[i].nparams * sizeof(Oid));
+		}
+		s->types = types;
+		s->nparams = stmts[i].nparams;
+		s->values = (const char *const *) (c->values + c->nvalues);
+		for (k = 0; k < stmts[i].nparams; k++)
+		{
+			const char *v = stmts[i].values[k];
+
+			if (v != NULL && (c->values[c->nvalues] = strdup(v)) == NULL)
+				return false;
+			c->nvalues++;
+		}
+	}
+	return true;
+}
+
 bool
-dbcall_submit(HttpRequest *req, const char *sql, int nparams,
-			  const char *const *params, int timeout_ms, HttpHandler complete,
-			  int tag)
+dbcall_submit_batch(HttpRequest *req, const PgStatement *stmts, int n,
+					int64_t deadline_ms, HttpHandler complete, int tag)
 {
 	DbCall	   *c = calloc(1, sizeof(*c));
-	int			i;
 
-	if (c == NULL || nparams > DBCALL_MAX_PARAMS)
+	if (c == NULL || n < 1 || n > DBCALL_MAX_STATEMENTS)
 	{
 		free(c);
 		return false;
 	}
-	http_set_data(req, c, dbcall_free);
-	c->nparams = nparams;
-	for (i = 0; i < nparams; i++)
-		if (params[i] != NULL && (c->params[i] = strdup(params[i])) == NULL)
-			return false;
+	http_set_call(req, c, dbcall_free);
 	c->req = req;
 	snprintf(c->request_id, sizeof(c->request_id), "%s", http_request_id(req));
+	c->appname_values[0] = c->request_id;
+	if (!dbcall_copy(c, stmts, n))
+		return false;
 	c->submitted_us = timeutil_mono_us();
-	c->sql = sql;
 	c->job.run = dbcall_run;
-	c->job.deadline_ms = timeutil_mono_ms() + timeout_ms;
+	c->job.deadline_ms = deadline_ms;
 	c->result.unavailable = true;
+	c->result.failed = -1;
 	c->result.tag = tag;
 	http_suspend(req, complete);
 	if (!dbpool_submit(&c->job))
@@ -145,6 +232,17 @@ dbcall_submit(HttpRequest *req, const char *sql, int nparams,
 		http_resume(req);		/* the pool is full: unavailable */
 	}
 	return true;
+}
+
+bool
+dbcall_submit(HttpRequest *req, const char *sql, int nparams,
+			  const char *const *params, int timeout_ms, HttpHandler complete,
+			  int tag)
+{
+	PgStatement s = {sql, nparams, NULL, params};
+
+	return dbcall_submit_batch(req, &s, 1, timeutil_mono_ms() + timeout_ms,
+							   complete, tag);
 }
 
 unsigned long
@@ -160,7 +258,7 @@ dbcall_unavailable_total(void)
 const DbCallResult *
 dbcall_result(HttpRequest *req)
 {
-	DbCall	   *c = http_data(req);
+	DbCall	   *c = http_call(req);
 
 	if (c->submitted_us != 0)
 	{

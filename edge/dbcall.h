@@ -1,27 +1,42 @@
 /*
  * dbcall.h
- *		One SQL statement for one request, on the pool: the request is
- *		suspended, the statement runs on a pool thread with its parameters
+ *		SQL statements for one request, on the pool: the request is
+ *		suspended, the statements run on a pool thread with their parameters
  *		bound, and the request's completion handler reads the outcome.
  *
- * The outcome keeps the first column of the first row as text (the edge's
- * statements return one value, often jsonb), or the SQLSTATE of an error,
- * or "unavailable" when no connection could run it in time. Parameter
- * copies are wiped when the request ends: they are often credentials.
+ * A call is one statement (dbcall_submit) or several (dbcall_submit_batch)
+ * sent in one round trip (libpq pipeline mode), which PostgreSQL runs as
+ * one implicit transaction: a statement that fails rolls back the ones
+ * before it and the rest are skipped. Either way the request id goes first,
+ * as the session's application_name, in the same round trip.
+ *
+ * The outcome keeps the first column of the first row of the last
+ * statement as text (the edge's statements return one value, often JSON),
+ * or the SQLSTATE, primary message and hint of the first error (never its
+ * DETAIL, which may quote row data), or "unavailable" when no connection
+ * could run it in time. Parameter copies are wiped when the request ends:
+ * they are often credentials. A request makes one call at a time; the next
+ * call replaces the outcome of the last.
  */
 #ifndef EDGE_DBCALL_H
 #define EDGE_DBCALL_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "http.h"
+#include "pgconn.h"
 
-#define DBCALL_MAX_PARAMS 4
+#define DBCALL_MAX_STATEMENTS 8
 
 typedef struct DbCallResult
 {
 	bool		unavailable;	/* no connection, timed out, or broke */
-	char		sqlstate[6];	/* "" when the statement succeeded */
+	char		sqlstate[6];	/* "" when every statement succeeded */
+	int			failed;			/* the failing statement's index, or -1 */
+	const char *message;		/* its primary message; NULL: none */
+	const char *hint;			/* its hint; NULL: none */
+	bool		has_context;	/* raised inside a function the statement called */
 	const char *value;			/* first column of the first row; NULL: none or null */
 	int			tag;			/* the caller's, from dbcall_submit */
 } DbCallResult;
@@ -35,6 +50,16 @@ typedef struct DbCallResult
 extern bool dbcall_submit(HttpRequest *req, const char *sql, int nparams,
 						  const char *const *params, int timeout_ms,
 						  HttpHandler complete, int tag);
+
+/*
+ * The same for n statements (at most DBCALL_MAX_STATEMENTS) in one round
+ * trip and one transaction, until an absolute deadline (timeutil_mono_ms()),
+ * so that a request making several calls keeps one budget. The statements,
+ * their types and values are copied.
+ */
+extern bool dbcall_submit_batch(HttpRequest *req, const PgStatement *stmts,
+								int n, int64_t deadline_ms,
+								HttpHandler complete, int tag);
 
 extern const DbCallResult *dbcall_result(HttpRequest *req);
 

@@ -5,7 +5,9 @@
  *		the access log.
  *
  * The life of a request, as libmicrohttpd calls http_access():
- *	1. first call (headers complete): allocate the HttpRequest, start its
+ *	0. the request line is in (http_uri_log): allocate the HttpRequest with
+ *	   the request target as the client sent it.
+ *	1. first call (headers complete): start its
  *	   clock, count it in flight, find its route and request id. Nothing is
  *	   answered here except a declared body that is too large: a response
  *	   queued on the first call makes libmicrohttpd close the connection,
@@ -93,6 +95,11 @@ struct HttpRequest
 	void	   *context;		/* the handler's, across its steps */
 	void		(*context_free) (void *context);
 	char		principal[HTTP_PRINCIPAL_MAX + 1];	/* for the access log */
+	void	   *call;			/* the database call's (dbcall.c), likewise */
+	void		(*call_free) (void *call);
+	bool		begun;			/* http_begin() has run */
+	size_t		target_len;
+	char		target[];		/* as sent: path and query, not decoded */
 };
 
 static struct MHD_Daemon *http_daemon;
@@ -198,19 +205,35 @@ http_count_framing(void *cls, enum MHD_ValueKind kind, const char *key,
 	return MHD_YES;
 }
 
+/*
+ * MHD_OPTION_URI_LOG_CALLBACK, as soon as the request line is in: the
+ * request, holding its target as the client sent it. libmicrohttpd then
+ * percent-decodes the path it hands to http_access() (where %00 would cut
+ * it short and %2F become a slash) and parses the query string itself;
+ * handlers that must see one spelling only read the target instead. What
+ * this returns is the request's con_cls; NULL closes the connection.
+ */
+static void *
+http_uri_log(void *cls, const char *uri, struct MHD_Connection *connection)
+{
+	size_t		len = strlen(uri);
+	HttpRequest *req = calloc(1, sizeof(*req) + len + 1);
+
+	(void) cls;
+	if (req == NULL)
+		return NULL;
+	req->connection = connection;
+	req->target_len = len;
+	memcpy(req->target, uri, len + 1);
+	return req;
+}
+
 /* The first call: set up the request; answer only an oversized body. */
 static enum MHD_Result
-http_begin(struct MHD_Connection *connection, const char *url,
-		   const char *method, void **con_cls)
+http_begin(HttpRequest *req, const char *url, const char *method)
 {
-	HttpRequest *req;
-
-	req = calloc(1, sizeof(*req));
-	if (req == NULL)
-		return MHD_NO;
-	req->connection = connection;
+	req->begun = true;
 	req->started = timeutil_mono_now();
-	*con_cls = req;
 	atomic_fetch_add(&http_in_flight_count, 1);
 
 	http_set_method(req, method);
@@ -234,7 +257,7 @@ http_begin(struct MHD_Connection *connection, const char *url,
 	{
 		HttpFraming framing = {0, 0};
 
-		MHD_get_connection_values(connection, MHD_HEADER_KIND,
+		MHD_get_connection_values(req->connection, MHD_HEADER_KIND,
 								  http_count_framing, &framing);
 		if (framing.content_length > 1 ||
 			(framing.content_length > 0 && framing.transfer_encoding > 0))
@@ -371,8 +394,11 @@ http_access(void *cls, struct MHD_Connection *connection, const char *url,
 
 	(void) cls;
 	(void) version;
+	(void) connection;
 	if (req == NULL)
-		return http_begin(connection, url, method, con_cls);
+		return MHD_NO;			/* http_uri_log() found no memory */
+	if (!req->begun)
+		return http_begin(req, url, method);
 	if (*upload_data_size > 0)
 		return http_receive(req, upload_data, upload_data_size);
 	if (req->status != 0)
@@ -454,6 +480,8 @@ http_request_free(HttpRequest *req)
 		free(req->headers[i][1]);
 	}
 	free(req->body);
+	if (req->call != NULL)
+		(req->call_free != NULL ? req->call_free : free) (req->call);
 	if (req->data != NULL)
 		(req->data_free != NULL ? req->data_free : free) (req->data);
 	if (req->context != NULL)
@@ -473,6 +501,12 @@ http_completed(void *cls, struct MHD_Connection *connection, void **con_cls,
 	if (req == NULL)
 		return;
 	*con_cls = NULL;
+	if (!req->begun)
+	{
+		/* the headers never came in (too large, or the client left) */
+		http_request_free(req);
+		return;
+	}
 	http_access_log(req, toe);
 	metrics_observe(req->route, req->status, timeutil_elapsed_ms(&req->started));
 	http_request_free(req);
@@ -568,6 +602,17 @@ http_request_peer(const HttpRequest *req, char *out, size_t outlen)
 	return false;
 }
 
+/*
+ * The request target (path and query string) exactly as the client sent
+ * it: not percent-decoded, NUL-terminated.
+ */
+const char *
+http_request_target(const HttpRequest *req, size_t *len)
+{
+	*len = req->target_len;
+	return req->target;
+}
+
 /* The body, if the route takes one; NULL and 0 otherwise. */
 const char *
 http_request_body(const HttpRequest *req, size_t *len)
@@ -591,11 +636,23 @@ http_suspend(HttpRequest *req, HttpHandler complete)
 
 /*
  * Adds a Server-Timing entry (name: a constant token) to the answer, shown
- * when WARDEN_SERVER_TIMING is on. Called on the request's thread.
+ * when WARDEN_SERVER_TIMING is on; a name given again adds to its entry (a
+ * request that makes several database calls shows their sum). Called on
+ * the request's thread.
  */
 void
 http_add_timing(HttpRequest *req, const char *name, double ms)
 {
+	int			i;
+
+	for (i = 0; i < req->ntimings; i++)
+	{
+		if (strcmp(req->timing_name[i], name) == 0)
+		{
+			req->timing_ms[i] += ms;
+			return;
+		}
+	}
 	if (req->ntimings < HTTP_TIMINGS_MAX)
 	{
 		req->timing_name[req->ntimings] = name;
@@ -671,6 +728,26 @@ http_take_data(HttpRequest *req, void (**data_free) (void *data))
 	req->data = NULL;
 	req->data_free = NULL;
 	return data;
+}
+
+/*
+ * The database call of the request (edge/dbcall.c keeps its state here,
+ * apart from the handler's own data), released with the request or when
+ * the next call replaces it.
+ */
+void
+http_set_call(HttpRequest *req, void *call, void (*call_free) (void *call))
+{
+	if (req->call != NULL)
+		(req->call_free != NULL ? req->call_free : free) (req->call);
+	req->call = call;
+	req->call_free = call_free;
+}
+
+void *
+http_call(const HttpRequest *req)
+{
+	return req->call;
 }
 
 /* From any thread, once per http_suspend(). */
@@ -932,6 +1009,8 @@ http_start(int listen_fd, int threads, const HttpTls *tls, char *err, size_t err
 								   0, NULL, NULL, http_access, NULL,
 								   MHD_OPTION_EXTERNAL_LOGGER,
 								   http_mhd_log, NULL,
+								   MHD_OPTION_URI_LOG_CALLBACK,
+								   http_uri_log, NULL,
 								   MHD_OPTION_LISTEN_SOCKET, listen_fd,
 								   MHD_OPTION_CONNECTION_TIMEOUT,
 								   (unsigned int) HTTP_IDLE_TIMEOUT_S,

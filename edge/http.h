@@ -47,6 +47,8 @@ typedef struct HttpRoute
 	unsigned	methods;		/* HTTP_* bits */
 	size_t		max_body;		/* bytes buffered for the handler; 0: none */
 	HttpHandler handler;
+	const char *prefix;			/* set: matches every path under it instead,
+								 * and path is only the route's name */
 } HttpRoute;
 
 /* HTTPS: PEM texts that stay valid while the daemon runs. */
@@ -71,6 +73,7 @@ extern unsigned http_request_method(const HttpRequest *req);
 extern const char *http_request_method_name(const HttpRequest *req);
 extern const char *http_request_header(const HttpRequest *req,
 									   const char *name);
+extern const char *http_request_target(const HttpRequest *req, size_t *len);
 extern const char *http_request_body(const HttpRequest *req, size_t *len);
 extern int	http_request_header_values(const HttpRequest *req, const char *name,
 									   const char **values, int max);
@@ -96,6 +99,9 @@ extern void http_set_context(HttpRequest *req, void *context,
 extern void *http_context(const HttpRequest *req);
 extern void http_set_principal(HttpRequest *req, const char *principal);
 extern void *http_take_data(HttpRequest *req, void (**data_free) (void *data));
+extern void http_set_call(HttpRequest *req, void *call,
+						  void (*call_free) (void *call));
+extern void *http_call(const HttpRequest *req);
 extern void http_suspend(HttpRequest *req, HttpHandler complete);
 extern void http_resume(HttpRequest *req);
 

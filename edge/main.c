@@ -31,6 +31,7 @@
 
 #include "authz.h"
 #include "config.h"
+#include "credential.h"
 #include "dbpool.h"
 #include "decisions.h"
 #include "health.h"
@@ -43,9 +44,10 @@
 #include "net.h"
 #include "oauth.h"
 #include "pgconn.h"
-#include "snapshot.h"
 #include "ratelimit.h"
 #include "rediscall.h"
+#include "rpc.h"
+#include "snapshot.h"
 #include "timeutil.h"
 #include "verifier.h"
 
@@ -309,6 +311,8 @@ main(int argc, char **argv)
 	authz_configure(cfg.db_timeout_ms);
 	if (!ratelimit_configure(&cfg))
 		main_startup_error("rate limits: out of memory or no randomness");
+	credential_configure(cfg.token_cookie);
+	rpc_configure(cfg.api_schema, cfg.db_role, cfg.db_timeout_ms, cfg.rpc_cache_ttl_ms);
 	http_set_server_timing(cfg.server_timing == 1);
 	if (!metrics_init(cfg.db_timeout_ms, WARDEN_VERSION) ||
 		!verifier_init((size_t) cfg.token_cache_size) ||
@@ -356,6 +360,7 @@ main(int argc, char **argv)
 	rediscall_stop();
 	dbpool_stop();
 	http_stop();
+	rpc_stop();
 	ratelimit_free();
 	identity_shutdown();
 	decisions_shutdown();

@@ -37,7 +37,8 @@
 #include "verifier.h"
 
 static const unsigned metrics_codes[] = {
-	200, 201, 204, 304, 400, 401, 403, 404, 405, 409, 413, 415, 429, 431, 500, 503
+	200, 201, 204, 304, 400, 401, 403, 404, 405, 409, 413, 415, 429, 431, 500, 501,
+	503, 504
 };
 
 #define NCODES (sizeof(metrics_codes) / sizeof(metrics_codes[0]))

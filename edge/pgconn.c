@@ -7,7 +7,8 @@
  * behind a dropped route, would stall the caller that long. Here every wait
  * is a poll(2) on the connection's socket bounded by the caller's deadline,
  * with libpq driven in nonblocking mode (PQconnectStart/PQconnectPoll,
- * PQsendQuery/PQconsumeInput).
+ * PQsendQuery/PQconsumeInput). Several statements can go in one round trip
+ * (pgconn_pipeline), as one implicit transaction.
  *
  * One caveat libpq documents: PQconnectStart resolves host names with a
  * blocking getaddrinfo(); use a numeric host (or hostaddr) where DNS may
@@ -131,6 +132,96 @@ pgconn_connect(const char *conninfo, int64_t deadline_ms, char *err,
 	return conn;
 }
 
+/* Sends what libpq holds in its output buffer, within the deadline. */
+static bool
+pgconn_flush(PGconn *conn, int64_t deadline_ms, char *err, size_t errlen)
+{
+	int			rc;
+
+	/* nonblocking: queries may sit in libpq's buffer until flushed */
+	while ((rc = PQflush(conn)) == 1)
+	{
+		if (pgconn_wait(PQsocket(conn), POLLOUT | POLLIN, deadline_ms) <= 0)
+		{
+			snprintf(err, errlen, "query: timed out");
+			return false;
+		}
+		if (!PQconsumeInput(conn))
+		{
+			pgconn_error(conn, "query", err, errlen);
+			return false;
+		}
+	}
+	if (rc < 0)
+	{
+		pgconn_error(conn, "query", err, errlen);
+		return false;
+	}
+	return true;
+}
+
+/* Reads until PQgetResult() would not block, within the deadline. */
+static bool
+pgconn_await(PGconn *conn, int64_t deadline_ms, char *err, size_t errlen)
+{
+	int			rc;
+
+	while (PQisBusy(conn))
+	{
+		rc = pgconn_wait(PQsocket(conn), POLLIN, deadline_ms);
+		if (rc <= 0)
+		{
+			snprintf(err, errlen, "query: %s",
+					 rc == 0 ? "timed out" : strerror(errno));
+			return false;
+		}
+		if (!PQconsumeInput(conn))
+		{
+			pgconn_error(conn, "query", err, errlen);
+			return false;
+		}
+	}
+	return true;
+}
+
+/*
+ * The results of one statement, up to the NULL that ends them: the first
+ * is returned (whatever its status), the rest dropped. NULL when the
+ * connection failed, the deadline passed, or there was none.
+ */
+static PGresult *
+pgconn_results(PGconn *conn, int64_t deadline_ms, char *err, size_t errlen)
+{
+	PGresult   *res;
+	PGresult   *first = NULL;
+
+	for (;;)
+	{
+		if (!pgconn_await(conn, deadline_ms, err, errlen))
+		{
+			PQclear(first);
+			return NULL;
+		}
+		res = PQgetResult(conn);
+		if (res == NULL)
+			break;
+		if (first == NULL)
+			first = res;
+		else
+			PQclear(res);
+		/* results that never end must not hold the thread either */
+		if (timeutil_mono_ms() >= deadline_ms)
+		{
+			snprintf(err, errlen, "query: timed out");
+			PQclear(first);
+			return NULL;
+		}
+	}
+	if (first == NULL)
+		snprintf(err, errlen, "query: no result");
+	return first;
+}
+
 /*
  * Runs sql with text parameters (bound, never spliced) within the deadline
  * and returns its first result, whatever its status: the caller reads a
@@ -143,64 +234,88 @@ pgconn_query(PGconn *conn, const char *sql, int nparams,
 			 const char *const *params, int64_t deadline_ms,
 			 char *err, size_t errlen)
 {
-	PGresult   *res;
-	PGresult   *first = NULL;
-	int			rc;
-
 	if (!PQsendQueryParams(conn, sql, nparams, NULL, params, NULL, NULL, 0))
 	{
 		pgconn_error(conn, "send query", err, errlen);
 		return NULL;
 	}
-	/* nonblocking: the query may sit in libpq's buffer until flushed */
-	while ((rc = PQflush(conn)) == 1)
-	{
-		if (pgconn_wait(PQsocket(conn), POLLOUT | POLLIN, deadline_ms) <= 0)
-		{
-			snprintf(err, errlen, "query: timed out");
-			return NULL;
-		}
-		if (!PQconsumeInput(conn))
-		{
-			pgconn_error(conn, "query", err, errlen);
-			return NULL;
-		}
-	}
-	if (rc < 0)
-	{
-		pgconn_error(conn, "query", err, errlen);
+	if (!pgconn_flush(conn, deadline_ms, err, errlen))
 		return NULL;
-	}
-	for (;;)
+	return pgconn_results(conn, deadline_ms, err, errlen);
+}
+
+/*
+ * Runs n statements in one round trip (libpq pipeline mode, PostgreSQL 14
+ * and later): all are sent, then one Sync, so the server runs them as one
+ * implicit transaction. A statement that fails aborts the transaction and
+ * the server skips the rest: their results are PGRES_PIPELINE_ABORTED.
+ * results[i] is the first result of statement i, whatever its status,
+ * for the caller to PQclear. False when the connection failed or the
+ * deadline passed (every results[i] then NULL): drop the connection, as
+ * after pgconn_query.
+ */
+bool
+pgconn_pipeline(PGconn *conn, const PgStatement *stmts, int n,
+				int64_t deadline_ms, PGresult **results, char *err,
+				size_t errlen)
+{
+	PGresult   *sync;
+	int			i;
+
+	for (i = 0; i < n; i++)
+		results[i] = NULL;
+	if (!PQenterPipelineMode(conn))
 	{
-		while (PQisBusy(conn))
-		{
-			rc = pgconn_wait(PQsocket(conn), POLLIN, deadline_ms);
-			if (rc <= 0)
-			{
-				snprintf(err, errlen, "query: %s",
-						 rc == 0 ? "timed out" : strerror(errno));
-				PQclear(first);
-				return NULL;
-			}
-			if (!PQconsumeInput(conn))
-			{
-				pgconn_error(conn, "query", err, errlen);
-				PQclear(first);
-				return NULL;
-			}
-		}
-		res = PQgetResult(conn);
-		if (res == NULL)
-			break;
-		if (first == NULL)
-			first = res;
-		else
-			PQclear(res);
+		pgconn_error(conn, "pipeline", err, errlen);
+		return false;
 	}
-	if (first == NULL)
-		snprintf(err, errlen, "query: no result");
-	return first;
+	for (i = 0; i < n; i++)
+	{
+		if (!PQsendQueryParams(conn, stmts[i].sql, stmts[i].nparams,
+							   stmts[i].types, stmts[i].values, NULL, NULL, 0))
+		{
+			pgconn_error(conn, "send query", err, errlen);
+			return false;
+		}
+	}
+	if (!PQpipelineSync(conn))
+	{
+		pgconn_error(conn, "pipeline", err, errlen);
+		return false;
+	}
+	if (!pgconn_flush(conn, deadline_ms, err, errlen))
+		return false;
+	for (i = 0; i < n; i++)
+	{
+		results[i] = pgconn_results(conn, deadline_ms, err, errlen);
+		if (results[i] == NULL)
+			goto fail;
+	}
+	/* the Sync's own result closes the pipeline; no NULL follows it */
+	if (!pgconn_await(conn, deadline_ms, err, errlen))
+		goto fail;
+	sync = PQgetResult(conn);
+	if (sync == NULL || PQresultStatus(sync) != PGRES_PIPELINE_SYNC)
+	{
+		PQclear(sync);
+		snprintf(err, errlen, "pipeline: no sync");
+		goto fail;
+	}
+	PQclear(sync);
+	if (!PQexitPipelineMode(conn))
+	{
+		pgconn_error(conn, "pipeline", err, errlen);
+		goto fail;
+	}
+	return true;
+
+fail:
+	for (i = 0; i < n; i++)
+	{
+		PQclear(results[i]);
+		results[i] = NULL;
+	}
+	return false;
 }
 
 /* Runs SELECT 1 within the deadline; see pgconn_query for a false. */

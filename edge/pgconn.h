@@ -13,12 +13,27 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/*
+ * One statement of a pipeline: text parameters, always bound, never spliced
+ * into the SQL; types NULL lets the server infer them.
+ */
+typedef struct PgStatement
+{
+	const char *sql;
+	int			nparams;
+	const Oid  *types;
+	const char *const *values;	/* NULL entries are SQL nulls */
+} PgStatement;
+
 extern bool pgconn_conninfo_valid(const char *conninfo);
 extern PGconn *pgconn_connect(const char *conninfo, int64_t deadline_ms,
 							  char *err, size_t errlen);
 extern PGresult *pgconn_query(PGconn *conn, const char *sql, int nparams,
 							  const char *const *params, int64_t deadline_ms,
 							  char *err, size_t errlen);
+extern bool pgconn_pipeline(PGconn *conn, const PgStatement *stmts, int n,
+							int64_t deadline_ms, PGresult **results,
+							char *err, size_t errlen);
 extern bool pgconn_select1(PGconn *conn, int64_t deadline_ms,
 						   char *err, size_t errlen);
 

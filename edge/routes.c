@@ -4,8 +4,11 @@
  *		body the handler takes, and the handler.
  *
  * An endpoint is one row here and a handler in the module of its concern.
- * Paths match exactly (no prefixes, no trailing-slash variants), so what
- * the access log names is exactly what was served.
+ * Paths match exactly (no trailing-slash variants), so what the access log
+ * names is exactly what was served; a row with a prefix instead takes
+ * every path under it (one endpoint with a name in its path, such as
+ * /v1/rpc/{function}) and is named by its pattern, never by the path, so
+ * logs and metrics labels stay few.
  *
  * The table is constant; lookups need no locking.
  */
@@ -18,20 +21,23 @@
 #include "jwks.h"
 #include "metrics.h"
 #include "oauth.h"
+#include "rpc.h"
 
 static const HttpRoute routes_table[] = {
-	{"/healthz", HTTP_GET, 0, health_handle_live},
-	{"/readyz", HTTP_GET, 0, health_handle_ready},
-	{"/metrics", HTTP_GET, 0, metrics_handle},
-	{"/.well-known/jwks.json", HTTP_GET, 0, jwks_handle},
-	{"/v1/auth/token", HTTP_POST, 16 * 1024, oauth_handle_token},
-	{"/v1/auth/revoke", HTTP_POST, 16 * 1024, oauth_handle_revoke},
-	{"/v1/auth/introspect", HTTP_POST, 16 * 1024, oauth_handle_introspect},
-	{"/v1/auth/mfa/enroll", HTTP_POST, 1024, oauth_handle_mfa_enroll},
-	{"/v1/auth/mfa/confirm", HTTP_POST, 1024, oauth_handle_mfa_confirm},
+	{"/healthz", HTTP_GET, 0, health_handle_live, NULL},
+	{"/readyz", HTTP_GET, 0, health_handle_ready, NULL},
+	{"/metrics", HTTP_GET, 0, metrics_handle, NULL},
+	{"/.well-known/jwks.json", HTTP_GET, 0, jwks_handle, NULL},
+	{"/v1/auth/token", HTTP_POST, 16 * 1024, oauth_handle_token, NULL},
+	{"/v1/auth/revoke", HTTP_POST, 16 * 1024, oauth_handle_revoke, NULL},
+	{"/v1/auth/introspect", HTTP_POST, 16 * 1024, oauth_handle_introspect, NULL},
+	{"/v1/auth/mfa/enroll", HTTP_POST, 1024, oauth_handle_mfa_enroll, NULL},
+	{"/v1/auth/mfa/confirm", HTTP_POST, 1024, oauth_handle_mfa_confirm, NULL},
 	/* forward auth: whatever method the proxy uses, no body taken */
 	{"/v1/authz", HTTP_GET | HTTP_HEAD | HTTP_POST | HTTP_PUT | HTTP_DELETE |
-	HTTP_PATCH | HTTP_OPTIONS, 0, authz_handle},
+	HTTP_PATCH | HTTP_OPTIONS, 0, authz_handle, NULL},
+	/* every function of the API schema; GET for those that cannot write */
+	{"/v1/rpc/{function}", HTTP_GET | HTTP_POST, RPC_MAX_BODY, rpc_handle, RPC_PREFIX},
 };
 
 /* The whole table, for /metrics to name every route. */
@@ -46,12 +52,16 @@ routes_all(size_t *n)
 const HttpRoute *
 routes_find(const char *path)
 {
+	const HttpRoute *r;
 	size_t		i;
 
 	for (i = 0; i < sizeof(routes_table) / sizeof(routes_table[0]); i++)
 	{
-		if (strcmp(routes_table[i].path, path) == 0)
-			return &routes_table[i];
+		r = &routes_table[i];
+		if (r->prefix != NULL ?
+			strncmp(path, r->prefix, strlen(r->prefix)) == 0 :
+			strcmp(r->path, path) == 0)
+			return r;
 	}
 	return NULL;
 }

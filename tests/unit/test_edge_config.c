@@ -352,6 +352,29 @@ static const load_case load_cases[] = {
 	"WARDEN_TRUSTED_PROXIES", "host bits"},
 	{"trusted proxies by name", {{"WARDEN_TRUSTED_PROXIES", "proxy.local"}}, false,
 	"WARDEN_TRUSTED_PROXIES", NULL},
+	{"api schema", {{"WARDEN_API_SCHEMA", "public_api2"}}, true, NULL, NULL},
+	{"api schema qualified", {{"WARDEN_API_SCHEMA", "a.b"}}, false, "WARDEN_API_SCHEMA", NULL},
+	{"api schema upper case", {{"WARDEN_API_SCHEMA", "Api"}}, false, "WARDEN_API_SCHEMA", NULL},
+	{"api schema quoted", {{"WARDEN_API_SCHEMA", "\"api\""}}, false, "WARDEN_API_SCHEMA", NULL},
+	{"api schema empty", {{"WARDEN_API_SCHEMA", ""}}, false, "WARDEN_API_SCHEMA", NULL},
+	{"api schema pg_catalog", {{"WARDEN_API_SCHEMA", "pg_catalog"}}, false, "WARDEN_API_SCHEMA", NULL},
+	{"api schema pg_temp", {{"WARDEN_API_SCHEMA", "pg_temp"}}, false, "WARDEN_API_SCHEMA", NULL},
+	{"api schema warden", {{"WARDEN_API_SCHEMA", "warden"}}, false, "WARDEN_API_SCHEMA", NULL},
+	{"api schema information_schema", {{"WARDEN_API_SCHEMA", "information_schema"}}, false,
+	"WARDEN_API_SCHEMA", NULL},
+	{"api schema 64 characters", {{"WARDEN_API_SCHEMA",
+	"abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghijkl"}}, false, "WARDEN_API_SCHEMA", NULL},
+	{"db role", {{"WARDEN_DB_ROLE", "web_anon"}}, true, NULL, NULL},
+	{"db role any spelling", {{"WARDEN_DB_ROLE", "App User-1"}}, true, NULL, NULL},
+	{"db role empty: rpc off", {{"WARDEN_DB_ROLE", ""}}, true, NULL, NULL},
+	{"db role none", {{"WARDEN_DB_ROLE", "NONE"}}, false, "WARDEN_DB_ROLE", NULL},
+	{"db role control character", {{"WARDEN_DB_ROLE", "a\nb"}}, false, "WARDEN_DB_ROLE", NULL},
+	{"db role 64 bytes", {{"WARDEN_DB_ROLE",
+	"abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghijkl"}}, false, "WARDEN_DB_ROLE", NULL},
+	{"rpc cache ttl zero", {{"WARDEN_RPC_CACHE_TTL_MS", "0"}}, true, NULL, NULL},
+	{"rpc cache ttl negative", {{"WARDEN_RPC_CACHE_TTL_MS", "-1"}}, false, "WARDEN_RPC_CACHE_TTL_MS", NULL},
+	{"rpc cache ttl too long", {{"WARDEN_RPC_CACHE_TTL_MS", "3600001"}}, false,
+	"WARDEN_RPC_CACHE_TTL_MS", NULL},
 };
 
 static const char *
@@ -426,6 +449,8 @@ test_load(void)
 			   cfg.rate_limit_login_ip.burst == 40, "defaults: login ip limit");
 	UNIT_CHECK(cfg.trusted_proxies.n == 0 && strcmp(cfg.trusted_proxies_text, "") == 0,
 			   "defaults: no trusted proxies");
+	UNIT_CHECK(strcmp(cfg.api_schema, "api") == 0 && strcmp(cfg.db_role, "") == 0 &&
+			   cfg.rpc_cache_ttl_ms == 10000, "defaults: rpc settings");
 
 	ok = config_load(&cfg, fake_lookup, (void *) load_cases[1].env,
 					 err, sizeof(err));

@@ -1,0 +1,582 @@
+/*
+ * rpc.c
+ *		/v1/rpc/{function}: calls a function of the API schema
+ *		(WARDEN_API_SCHEMA) with the request's named arguments, as the
+ *		configured database role (WARDEN_DB_ROLE), with the caller's identity
+ *		in warden.principal and warden.claims, so that the database's own
+ *		privileges and Row Level Security decide what the call may see and
+ *		do; answers the result as JSON.
+ *
+ * The flow, each step a completion of the last, none blocking the event
+ * loop (database steps are suspended requests served by pool threads):
+ *	1. parse: the function's name from the raw target (404 unless a
+ *	   lower-case SQL name), the arguments from the query string (GET) or
+ *	   the JSON object body (POST), and the credential (401 without one):
+ *	   nothing of this needs the database (core/rpcargs.c).
+ *	2. authorize (rpcauth.c): rpc:execute on function:<name>, or 401/403.
+ *	   Only then does the edge look at the function, so a caller who may
+ *	   not call it learns nothing of it, not even whether it exists.
+ *	3. the function's catalog entry (rpcmeta.c), from the cache or read.
+ *	4. the call, in one round trip and one transaction: warden.principal and
+ *	   warden.claims set locally, for GET transaction_read_only, the role
+ *	   switched locally, then the function, its arguments bound as
+ *	   parameters typed with the argument types (never spliced; the only
+ *	   names in the SQL text are the schema's and the catalog's, quoted).
+ *	5. answer: the result as JSON (a set as an array, a row as an object,
+ *	   void as 204), or the error mapped by SQLSTATE (errors.c).
+ *
+ * State: one RpcRequest per request (http_data), freed with it; the
+ * argument copies are wiped then, since functions may take secrets.
+ */
+#include "rpc.h"
+
+#include <jansson.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "credential.h"
+#include "dbcall.h"
+#include "errors.h"
+#include "log.h"
+#include "rpcargs.h"
+#include "rpcauth.h"
+#include "rpcmeta.h"
+#include "timeutil.h"
+
+#define RPC_IDENTITY_SQL \
+	"SELECT pg_catalog.set_config('warden.principal', $1, true)," \
+	" pg_catalog.set_config('warden.claims', $2, true)"
+#define RPC_READ_ONLY_SQL \
+	"SELECT pg_catalog.set_config('transaction_read_only', 'on', true)"
+#define RPC_ROLE_SQL "SELECT pg_catalog.set_config('role', $1, true)"
+
+static const char *rpc_schema = "api";
+static const char *rpc_role = "";
+static char *rpc_schema_quoted;
+static int	rpc_timeout_ms = 3000;
+static atomic_bool rpc_warned_superuser;
+
+typedef struct RpcRequest
+{
+	char		name[RPCARGS_NAME_MAX + 1];
+	bool		read_only;		/* GET or HEAD */
+	int64_t		deadline_ms;	/* one budget for every step */
+	char	   *buf;			/* decoded names and strings */
+	size_t		buflen;
+	RpcArg		args[RPCARGS_MAX];
+	int			nargs;
+	RpcIdentity who;
+	RpcMeta    *meta;
+	bool		meta_fresh;		/* read for this request */
+	bool		retried;		/* the call already ran once on a stale entry */
+	const RpcFunc *func;		/* the function called, in meta */
+	int			call_index;		/* the call's statement in the batch */
+} RpcRequest;
+
+void
+rpc_configure(const char *api_schema, const char *db_role, int db_timeout_ms,
+			  int cache_ttl_ms)
+{
+	long		n = rpcargs_quote_ident(api_schema, NULL, 0);
+
+	rpc_schema = api_schema;
+	rpc_role = db_role;
+	rpc_timeout_ms = db_timeout_ms;
+	rpcmeta_configure(cache_ttl_ms);
+	free(rpc_schema_quoted);
+	rpc_schema_quoted = malloc((size_t) n + 1);
+	if (rpc_schema_quoted != NULL)
+		rpcargs_quote_ident(api_schema, rpc_schema_quoted, (size_t) n + 1);
+	if (rpc_role[0] == '\0')
+		log_write(LOG_LEVEL_INFO, "/v1/rpc is off: WARDEN_DB_ROLE is not set", NULL);
+}
+
+void
+rpc_stop(void)
+{
+	rpcmeta_clear();
+	free(rpc_schema_quoted);
+	rpc_schema_quoted = NULL;
+}
+
+static void
+rpc_request_free(void *data)
+{
+	RpcRequest *st = data;
+
+	if (st->buf != NULL)
+	{
+		explicit_bzero(st->buf, st->buflen);
+		free(st->buf);
+	}
+	rpcauth_identity_free(&st->who);
+	rpcmeta_release(st->meta);
+	free(st);
+}
+
+/* --- answers ----------------------------------------------------------------- */
+
+static bool
+rpc_not_found(HttpRequest *req)
+{
+	return errors_respond(req, EDGE_ERR_NOT_FOUND, "no such function");
+}
+
+static bool
+rpc_unavailable(HttpRequest *req)
+{
+	return http_add_header(req, "Retry-After", "1") &&
+		errors_respond(req, EDGE_ERR_UNAVAILABLE, NULL);
+}
+
+static bool
+rpc_post_only(HttpRequest *req, const char *message)
+{
+	return http_add_header(req, "Allow", "POST") &&
+		errors_respond(req, EDGE_ERR_METHOD_NOT_ALLOWED, message);
+}
+
+/* --- 4. the call ------------------------------------------------------------- */
+
+/* A growing SQL text; failed is set once memory ran out. */
+typedef struct RpcSql
+{
+	char	   *buf;
+	size_t		len;
+	size_t		cap;
+	bool		failed;
+} RpcSql;
+
+static void
+rpc_sql_add(RpcSql *s, const char *text, size_t n)
+{
+	if (s->failed)
+		return;
+	if (s->len + n + 1 > s->cap)
+	{
+		size_t		cap = (s->cap > 0 ? s->cap : 256);
+		char	   *grown;
+
+		while (cap < s->len + n + 1)
+			cap *= 2;
+		grown = realloc(s->buf, cap);
+		if (grown == NULL)
+		{
+			s->failed = true;
+			return;
+		}
+		s->buf = grown;
+		s->cap = cap;
+	}
+	memcpy(s->buf + s->len, text, n);
+	s->len += n;
+	s->buf[s->len] = '\0';
+}
+
+static void
+rpc_sql_str(RpcSql *s, const char *text)
+{
+	rpc_sql_add(s, text, strlen(text));
+}
+
+static void
+rpc_sql_ident(RpcSql *s, const char *name)
+{
+	long		n = rpcargs_quote_ident(name, NULL, 0);
+	char	   *q = malloc((size_t) n + 1);
+
+	if (q == NULL)
+	{
+		s->failed = true;
+		return;
+	}
+	rpcargs_quote_ident(name, q, (size_t) n + 1);
+	rpc_sql_add(s, q, (size_t) n);
+	free(q);
+}
+
+/*
+ * The call's SQL: "schema"."function"("arg" => $1, VARIADIC "xs" => $2),
+ * wrapped so that one value comes back, already JSON: a set aggregated
+ * into an array (one element per row, in the function's order), anything
+ * else through to_json(), void as it is.
+ */
+static char *
+rpc_call_sql(const RpcRequest *st, const RpcFunc *f)
+{
+	RpcSql		s = {0};
+	char		num[16];
+	int			k;
+
+	if (f->retset)
+		rpc_sql_str(&s, "SELECT pg_catalog.concat('[', pg_catalog.string_agg("
+					"COALESCE(pg_catalog.to_json(r)::pg_catalog.text, 'null'), ','), ']') FROM ");
+	else if (f->returns_void)
+		rpc_sql_str(&s, "SELECT ");
+	else
+		rpc_sql_str(&s, "SELECT pg_catalog.to_json(");
+	rpc_sql_str(&s, rpc_schema_quoted);
+	rpc_sql_str(&s, ".");
+	rpc_sql_ident(&s, st->name);
+	rpc_sql_str(&s, "(");
+	for (k = 0; k < st->nargs; k++)
+	{
+		/* rpcmeta_choose() found every argument in f */
+		const RpcParam *p = rpcmeta_param(f, st->args[k].name);
+
+		if (k > 0)
+			rpc_sql_str(&s, ", ");
+		if (p->variadic)
+			rpc_sql_str(&s, "VARIADIC ");
+		/* the catalog's spelling of the name, quoted */
+		rpc_sql_ident(&s, p->name);
+		snprintf(num, sizeof(num), " => $%d", k + 1);
+		rpc_sql_str(&s, num);
+	}
+	rpc_sql_str(&s, ")");
+	if (f->retset)
+		rpc_sql_str(&s, " AS r");
+	else if (!f->returns_void)
+		rpc_sql_str(&s, ")");
+	if (s.failed)
+	{
+		free(s.buf);
+		return NULL;
+	}
+	return s.buf;
+}
+
+static bool rpc_called(HttpRequest *req);
+static bool rpc_read_catalog(HttpRequest *req);
+
+/*
+ * Whether to read the function's catalog entry again, once per request:
+ * only when what was used came from the cache. Drops the cached entry.
+ */
+static bool
+rpc_reread(HttpRequest *req)
+{
+	RpcRequest *st = http_data(req);
+
+	if (st->meta_fresh || st->retried)
+		return false;
+	st->retried = true;
+	rpcmeta_forget(st->meta);
+	rpcmeta_release(st->meta);
+	st->meta = NULL;
+	st->func = NULL;
+	return true;
+}
+
+static bool
+rpc_call(HttpRequest *req)
+{
+	RpcRequest *st = http_data(req);
+	const RpcMeta *m = st->meta;
+	const RpcFunc *f;
+	char		why[160];
+	Oid			types[RPCARGS_MAX];
+	char	   *values[RPCARGS_MAX] = {0};
+	const char *identity[2];
+	const char *role[1];
+	PgStatement stmts[4];
+	char	   *sql;
+	int			n = 0;
+	int			k;
+	bool		ok;
+
+	if (m->login_superuser && !atomic_exchange(&rpc_warned_superuser, true))
+		log_write(LOG_LEVEL_WARN, "the edge logs in to PostgreSQL as a superuser: code "
+				  "running as WARDEN_DB_ROLE can RESET ROLE to it; use a login role "
+				  "that is only a member of warden_auth and WARDEN_DB_ROLE", NULL);
+	if (m->role_unsafe && rpc_reread(req))
+		return rpc_read_catalog(req);	/* the role may have been fixed since */
+	if (m->role_unsafe)
+	{
+		log_write(LOG_LEVEL_ERROR, "/v1/rpc refused: WARDEN_DB_ROLE does not exist, or is "
+				  "a superuser or has BYPASSRLS (row level security would not apply)",
+				  "{s:s}", "request_id", http_request_id(req));
+		return errors_respond(req, EDGE_ERR_INTERNAL, NULL);
+	}
+	why[0] = '\0';
+	f = m->nfuncs > 0 ? rpcmeta_choose(m, st->args, st->nargs, why, sizeof(why)) : NULL;
+
+	/*
+	 * Refused on what the cache says (no such function, arguments that do
+	 * not fit, a GET of a VOLATILE one)? The function may have changed
+	 * since: read the catalog once more before refusing.
+	 */
+	if ((f == NULL || (st->read_only && f->volatility == 'v')) && rpc_reread(req))
+		return rpc_read_catalog(req);
+	if (m->nfuncs == 0)
+		return rpc_not_found(req);
+	if (f == NULL)
+		return errors_respond(req, EDGE_ERR_BAD_REQUEST, why);
+	st->func = f;
+	if (st->read_only && f->volatility == 'v')
+		return rpc_post_only(req, "this function may write: call it with POST");
+
+	for (k = 0; k < st->nargs; k++)
+	{
+		const RpcParam *p = rpcmeta_param(f, st->args[k].name);
+		long		len;
+
+		types[k] = p->type;
+		if (st->args[k].kind == RPCV_NULL)
+			continue;			/* SQL NULL: no text at all */
+		len = rpcargs_value_text(&st->args[k], p->kind, NULL, 0);
+		if (len < 0)
+		{
+			snprintf(why, sizeof(why), "argument \"%s\": %s", p->name,
+					 p->kind == RPCT_SCALAR ? "a JSON object or array fits only a json, jsonb or array argument" :
+					 "an array of this type cannot hold that value");
+			ok = errors_respond(req, EDGE_ERR_BAD_REQUEST, why);
+			goto done;
+		}
+		values[k] = malloc((size_t) len + 1);
+		if (values[k] == NULL)
+		{
+			ok = false;
+			goto done;
+		}
+		rpcargs_value_text(&st->args[k], p->kind, values[k], (size_t) len + 1);
+	}
+	sql = rpc_call_sql(st, f);
+	if (sql == NULL)
+	{
+		ok = false;
+		goto done;
+	}
+	identity[0] = st->who.subject;
+	identity[1] = st->who.claims;
+	role[0] = rpc_role;
+	stmts[n++] = (PgStatement) {RPC_IDENTITY_SQL, 2, NULL, identity};
+	/* a GET can never write, even if the cached volatility is stale */
+	if (st->read_only)
+		stmts[n++] = (PgStatement) {RPC_READ_ONLY_SQL, 0, NULL, NULL};
+	stmts[n++] = (PgStatement) {RPC_ROLE_SQL, 1, NULL, role};
+	stmts[n++] = (PgStatement) {sql, st->nargs, types, (const char *const *) values};
+	st->call_index = n - 1;
+	ok = dbcall_submit_batch(req, stmts, n, st->deadline_ms, rpc_called, 0);
+	free(sql);
+
+done:
+	for (k = 0; k < st->nargs; k++)
+	{
+		if (values[k] != NULL)
+		{
+			explicit_bzero(values[k], strlen(values[k]));
+			free(values[k]);
+		}
+	}
+	return ok;
+}
+
+/* 5. The call's outcome. */
+static bool
+rpc_called(HttpRequest *req)
+{
+	RpcRequest *st = http_data(req);
+	const DbCallResult *r = dbcall_result(req);
+	unsigned	status;
+	char	   *text;
+
+	if (r->unavailable)
+		return rpc_unavailable(req);
+	if (r->sqlstate[0] == '\0')
+	{
+		if (st->func->returns_void)
+			return http_respond_empty(req, 204);
+		text = strdup(r->value != NULL ? r->value : "null");
+		return text != NULL && http_respond_text(req, 200, "application/json", text);
+	}
+	if (r->failed != st->call_index)
+	{
+		/* setting the identity or the role failed: the set-up, not the call */
+		log_write(LOG_LEVEL_ERROR, "/v1/rpc could not set up the call (WARDEN_DB_ROLE, "
+				  "or the login role's membership in it and in warden_auth)",
+				  "{s:s, s:s}", "sqlstate", r->sqlstate, "request_id", http_request_id(req));
+		return errors_respond(req, EDGE_ERR_INTERNAL, NULL);
+	}
+
+	/*
+	 * The function changed since its entry was read (dropped, its
+	 * arguments renamed or retyped, an overload added): the call failed
+	 * while PostgreSQL resolved it, before anything ran (no CONTEXT). Read
+	 * the catalog again and call once more.
+	 */
+	if ((strcmp(r->sqlstate, "42883") == 0 || strcmp(r->sqlstate, "42725") == 0) &&
+		!r->has_context && rpc_reread(req))
+		return rpc_read_catalog(req);
+	/* a GET that wrote: the function is VOLATILE now, read it again next time */
+	if (strcmp(r->sqlstate, "25006") == 0)
+	{
+		rpcmeta_forget(st->meta);
+		if (!http_add_header(req, "Allow", "POST"))
+			return false;
+	}
+	status = errors_sqlstate_status(r->sqlstate, NULL);
+	if (status >= 500)
+		log_write(LOG_LEVEL_WARN, "rpc call failed", "{s:s, s:s}",
+				  "sqlstate", r->sqlstate, "request_id", http_request_id(req));
+	return errors_respond_sqlstate(req, r->sqlstate, r->message, r->hint);
+}
+
+/* --- 3. the catalog ----------------------------------------------------------- */
+
+static bool
+rpc_catalog_read(HttpRequest *req)
+{
+	RpcRequest *st = http_data(req);
+	const DbCallResult *r = dbcall_result(req);
+
+	if (r->unavailable)
+		return rpc_unavailable(req);
+	if (r->sqlstate[0] != '\0' || r->value == NULL ||
+		(st->meta = rpcmeta_load(st->name, r->value)) == NULL)
+	{
+		log_write(LOG_LEVEL_ERROR, "/v1/rpc could not read the catalog", "{s:s, s:s}",
+				  "sqlstate", r->sqlstate, "request_id", http_request_id(req));
+		return errors_respond(req, EDGE_ERR_INTERNAL, NULL);
+	}
+	st->meta_fresh = true;
+	return rpc_call(req);
+}
+
+static bool
+rpc_read_catalog(HttpRequest *req)
+{
+	RpcRequest *st = http_data(req);
+	const char *params[3] = {rpc_schema, st->name, rpc_role};
+	PgStatement s = {rpcmeta_sql, 3, NULL, params};
+
+	return dbcall_submit_batch(req, &s, 1, st->deadline_ms, rpc_catalog_read, 0);
+}
+
+/* --- 2. authorized? ------------------------------------------------------------- */
+
+static bool
+rpc_authorized(HttpRequest *req)
+{
+	RpcRequest *st = http_data(req);
+
+	switch (rpcauth_result(req, &st->who))
+	{
+		case RPCAUTH_ALLOWED:
+			break;
+		case RPCAUTH_FORBIDDEN:
+			return errors_respond(req, EDGE_ERR_FORBIDDEN,
+								  "rpc:execute on this function is not granted");
+		case RPCAUTH_INVALID:
+			return credential_unauthorized(req, true);
+		case RPCAUTH_UNAVAILABLE:
+			return rpc_unavailable(req);
+		case RPCAUTH_ERROR:
+			return errors_respond(req, EDGE_ERR_INTERNAL, NULL);
+	}
+	st->meta = rpcmeta_get(st->name);
+	if (st->meta != NULL)
+		return rpc_call(req);
+	return rpc_read_catalog(req);
+}
+
+/* --- 1. the request ------------------------------------------------------------- */
+
+/* application/json, with parameters (charset) or without. */
+static bool
+rpc_is_json(const char *type)
+{
+	return type != NULL && strncasecmp(type, "application/json", 16) == 0 &&
+		(type[16] == '\0' || type[16] == ';' || type[16] == ' ');
+}
+
+/* The arguments: 0 ok; else an error was answered (1) or could not be (-1). */
+static int
+rpc_parse_args(HttpRequest *req, RpcRequest *st, const char *query, size_t qlen)
+{
+	size_t		blen;
+	const char *body = http_request_body(req, &blen);
+	RpcArgsStatus rs;
+
+	if (st->read_only)
+	{
+		if (blen > 0)
+			return errors_respond(req, EDGE_ERR_BAD_REQUEST,
+								  "a GET takes its arguments in the query string, not a body") ? 1 : -1;
+		st->buflen = qlen + 1;
+		st->buf = malloc(st->buflen);
+		if (st->buf == NULL)
+			return -1;
+		rs = rpcargs_from_query(query != NULL ? query : "", qlen, st->buf, st->buflen,
+								st->args, &st->nargs);
+	}
+	else
+	{
+		if (query != NULL && qlen > 0)
+			return errors_respond(req, EDGE_ERR_BAD_REQUEST,
+								  "a POST takes its arguments in the JSON body, not the query string") ? 1 : -1;
+		if (blen > 0 && !rpc_is_json(http_request_header(req, "Content-Type")))
+			return errors_respond(req, EDGE_ERR_UNSUPPORTED_MEDIA_TYPE,
+								  "send the arguments as an application/json object") ? 1 : -1;
+		st->buflen = blen + 1;
+		st->buf = malloc(st->buflen);
+		if (st->buf == NULL)
+			return -1;
+		rs = rpcargs_from_json(body != NULL ? body : "", blen, st->buf, st->buflen,
+							   st->args, &st->nargs);
+	}
+	if (rs != RPCARGS_OK)
+		return errors_respond(req, EDGE_ERR_BAD_REQUEST, rpcargs_strerror(rs)) ? 1 : -1;
+	return 0;
+}
+
+bool
+rpc_handle(HttpRequest *req)
+{
+	RpcRequest *st;
+	size_t		tlen;
+	const char *target = http_request_target(req, &tlen);
+	const char *name;
+	const char *query;
+	size_t		nlen;
+	size_t		qlen;
+	Credential	cred;
+	bool		ok;
+	int			rc;
+
+	if (rpc_role[0] == '\0')
+		return errors_respond(req, EDGE_ERR_NOT_IMPLEMENTED,
+							  "/v1/rpc is off on this server (WARDEN_DB_ROLE is not set)");
+	/* the raw target: one spelling per name, no escapes, no traversal */
+	if (!rpcargs_target(target, tlen, RPC_PREFIX, &name, &nlen, &query, &qlen))
+		return rpc_not_found(req);
+	st = calloc(1, sizeof(*st));
+	if (st == NULL || rpc_schema_quoted == NULL)
+	{
+		free(st);
+		return false;
+	}
+	http_set_data(req, st, rpc_request_free);
+	memcpy(st->name, name, nlen);
+	st->name[nlen] = '\0';
+	st->read_only = (http_request_method(req) & (HTTP_GET | HTTP_HEAD)) != 0;
+	st->deadline_ms = timeutil_mono_ms() + rpc_timeout_ms;
+	st->call_index = -1;
+	/* who is calling comes first: a stranger learns nothing, not even a parse error */
+	if (credential_read(req, &cred) == CREDENTIAL_NONE || cred.kind == CREDENTIAL_MALFORMED)
+	{
+		credential_wipe(&cred);
+		return credential_unauthorized(req, cred.kind == CREDENTIAL_MALFORMED);
+	}
+	if ((rc = rpc_parse_args(req, st, query, qlen)) != 0)
+	{
+		credential_wipe(&cred);
+		return rc > 0;
+	}
+	ok = rpcauth_submit(req, &cred, st->name, st->deadline_ms, rpc_authorized);
+	credential_wipe(&cred);
+	return ok;
+}
