@@ -132,7 +132,7 @@ authz_parse_decision(const char *text, Decision *d)
 static bool
 authz_decided(HttpRequest *req)
 {
-	AuthzContext *ctx = http_context(req);
+	AuthzContext *ctx = http_data(req);
 	const DbCallResult *r = dbcall_result(req);
 	Decision	d;
 
@@ -168,7 +168,7 @@ authz_ask_database(HttpRequest *req, AuthzContext *ctx)
 static bool
 authz_shared_checked(HttpRequest *req)
 {
-	AuthzContext *ctx = http_context(req);
+	AuthzContext *ctx = http_data(req);
 	Decision	d;
 
 	if (!shared_decision_result(req, &d))
@@ -224,7 +224,7 @@ authz_identified(HttpRequest *req, AuthzContext *ctx, IdentityStatus st)
 static bool
 authz_key_checked(HttpRequest *req)
 {
-	AuthzContext *ctx = http_context(req);
+	AuthzContext *ctx = http_data(req);
 
 	IdentityStatus st = identity_result(req, &ctx->lookup, &ctx->who, authz_key_checked);
 
@@ -244,7 +244,7 @@ authz_handle(HttpRequest *req)
 	ctx = malloc(sizeof(AuthzContext));
 	if (ctx == NULL)
 		return errors_respond(req, EDGE_ERR_INTERNAL, NULL);
-	http_set_context(req, ctx, free);
+	http_set_data(req, ctx, free);
 	started = timeutil_mono_us();
 	st = identity_resolve(req, &ctx->lookup, &ctx->who, authz_key_checked);
 	if (st != IDENTITY_PENDING)

@@ -92,8 +92,6 @@ struct HttpRequest
 	double		timing_ms[HTTP_TIMINGS_MAX];
 	void	   *data;			/* the pending call's, released with the request */
 	void		(*data_free) (void *data);
-	void	   *context;		/* the handler's, across its steps */
-	void		(*context_free) (void *context);
 	char		principal[HTTP_PRINCIPAL_MAX + 1];	/* for the access log */
 	void	   *call;			/* the database call's (dbcall.c), likewise */
 	void		(*call_free) (void *call);
@@ -484,8 +482,6 @@ http_request_free(HttpRequest *req)
 		(req->call_free != NULL ? req->call_free : free) (req->call);
 	if (req->data != NULL)
 		(req->data_free != NULL ? req->data_free : free) (req->data);
-	if (req->context != NULL)
-		(req->context_free != NULL ? req->context_free : free) (req->context);
 	free(req);
 }
 
@@ -686,25 +682,6 @@ http_data(const HttpRequest *req)
 	return req->data;
 }
 
-/*
- * The handler's own state across the steps of a request (data belongs to
- * the call in flight, which replaces it at each step).
- */
-void
-http_set_context(HttpRequest *req, void *context, void (*context_free) (void *context))
-{
-	if (req->context != NULL)
-		(req->context_free != NULL ? req->context_free : free) (req->context);
-	req->context = context;
-	req->context_free = context_free;
-}
-
-void *
-http_context(const HttpRequest *req)
-{
-	return req->context;
-}
-
 /* Who the request turned out to be, for its access-log line. */
 void
 http_set_principal(HttpRequest *req, const char *principal)
@@ -731,9 +708,10 @@ http_take_data(HttpRequest *req, void (**data_free) (void *data))
 }
 
 /*
- * The database call of the request (edge/dbcall.c keeps its state here,
- * apart from the handler's own data), released with the request or when
- * the next call replaces it.
+ * The call the request waits on (dbcall.c and rediscall.c keep their
+ * state here, apart from the handler's own data), released with the request
+ * or when the next call replaces it: a handler reads a call's result
+ * before it makes the next.
  */
 void
 http_set_call(HttpRequest *req, void *call, void (*call_free) (void *call))

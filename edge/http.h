@@ -94,9 +94,6 @@ extern void http_set_server_timing(bool on);
 extern void http_set_data(HttpRequest *req, void *data,
 						  void (*data_free) (void *data));
 extern void *http_data(const HttpRequest *req);
-extern void http_set_context(HttpRequest *req, void *context,
-							 void (*context_free) (void *context));
-extern void *http_context(const HttpRequest *req);
 extern void http_set_principal(HttpRequest *req, const char *principal);
 extern void *http_take_data(HttpRequest *req, void (**data_free) (void *data));
 extern void http_set_call(HttpRequest *req, void *call,

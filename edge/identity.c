@@ -12,14 +12,12 @@
 #include "identity.h"
 
 #include <jansson.h>
-#include <openssl/crypto.h>
 #include <openssl/sha.h>
 #include <stdio.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
-#include "cookie.h"
+#include "credential.h"
 #include "dbcall.h"
 #include "lcache.h"
 #include "log.h"
@@ -28,24 +26,19 @@
 /* wdn_<prefix>_<secret> is 60 characters; anything much longer is not a key. */
 #define IDENTITY_API_KEY_MAX 128
 #define IDENTITY_API_KEY_TTL_S 60
-/* A token in a cookie: JWT_MAX_LEN is 16 KiB, a cookie rarely 4 KiB. */
-#define IDENTITY_COOKIE_MAX 8192
 
 #define IDENTITY_API_KEY_SQL \
 	"SELECT (k || jsonb_build_object('expires_unix', " \
 	"floor(extract(epoch FROM (k->>'expires_at')::timestamptz))))::text " \
 	"FROM warden.verify_api_key($1) k"
 
-static const char *identity_cookie = "";
 static int	identity_timeout_ms = 3000;
 static LCache *identity_keys;
 static LCacheVersion identity_keys_version = LCACHE_VERSION_INIT;
 
 bool
-identity_init(const char *token_cookie, int db_timeout_ms,
-			  size_t api_key_cache_entries)
+identity_init(int db_timeout_ms, size_t api_key_cache_entries)
 {
-	identity_cookie = token_cookie;
 	identity_timeout_ms = db_timeout_ms;
 	identity_keys = lcache_new(api_key_cache_entries);
 	return identity_keys != NULL;
@@ -110,42 +103,41 @@ IdentityStatus
 identity_resolve(HttpRequest *req, IdentityLookup *lk, Identity *out,
 				 HttpHandler complete)
 {
-	const char *auth = http_request_header(req, "Authorization");
-	const char *key = http_request_header(req, "X-API-Key");
-	const char *cookies = http_request_header(req, "Cookie");
 	unsigned char digest[SHA256_DIGEST_LENGTH];
-	char		cookie[IDENTITY_COOKIE_MAX];
-	IdentityStatus st;
+	Credential	cred;
+	IdentityStatus st = IDENTITY_NONE;
 
 	lk->step = 0;
-	if (auth != NULL && strncasecmp(auth, "Bearer ", 7) == 0)
+	switch (credential_read(req, &cred))
 	{
-		auth += 7;
-		while (*auth == ' ')
-			auth++;
-		return identity_token(auth, out);
+		case CREDENTIAL_NONE:
+			break;
+		case CREDENTIAL_MALFORMED:
+			st = IDENTITY_INVALID;
+			break;
+		case CREDENTIAL_TOKEN:
+			st = identity_token(cred.value, out);
+			break;
+		case CREDENTIAL_API_KEY:
+			if (!identity_key_digest(cred.value, digest))
+			{
+				st = IDENTITY_INVALID;
+				break;
+			}
+			lcache_version_snapshot(&identity_keys_version, &lk->version, &lk->generation);
+			if (lcache_get(identity_keys, digest, sizeof(digest), lk->generation, time(NULL),
+						   out, sizeof(*out)) == (long) sizeof(*out))
+			{
+				st = IDENTITY_OK;
+				break;
+			}
+			lk->step = 1;
+			st = shared_api_key_get(req, lk->version, digest, complete) ?
+				IDENTITY_PENDING : identity_ask_database(req, lk, complete);
+			break;
 	}
-	if (key != NULL)
-	{
-		if (!identity_key_digest(key, digest))
-			return IDENTITY_INVALID;
-		lcache_version_snapshot(&identity_keys_version, &lk->version, &lk->generation);
-		if (lcache_get(identity_keys, digest, sizeof(digest), lk->generation, time(NULL),
-					   out, sizeof(*out)) == (long) sizeof(*out))
-			return IDENTITY_OK;
-		lk->step = 1;
-		if (shared_api_key_get(req, lk->version, digest, complete))
-			return IDENTITY_PENDING;
-		return identity_ask_database(req, lk, complete);
-	}
-	if (identity_cookie[0] != '\0' && cookies != NULL &&
-		cookie_get(cookies, identity_cookie, cookie, sizeof(cookie)))
-	{
-		st = identity_token(cookie, out);
-		OPENSSL_cleanse(cookie, sizeof(cookie));
-		return st;
-	}
-	return IDENTITY_NONE;
+	credential_wipe(&cred);
+	return st;
 }
 
 /* {service_account, tenant, scopes, expires_unix} into an Identity. */

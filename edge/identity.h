@@ -4,7 +4,7 @@
  *
  * A request carries `Authorization: Bearer <access token>`, an
  * `X-API-Key: <key>` (service accounts), or the access token in the cookie
- * WARDEN_TOKEN_COOKIE names, looked at in that order. Tokens are verified
+ * WARDEN_TOKEN_COOKIE names, looked at in that order (credential.c). Tokens are verified
  * in the edge (verifier.c), without the database. API keys are checked by
  * warden.verify_api_key() once and then kept in process and in Redis
  * (shared.c; by digest, never in clear) until a change of API keys or
@@ -32,8 +32,7 @@ typedef enum IdentityStatus
 	IDENTITY_PENDING			/* suspended: complete will be called */
 } IdentityStatus;
 
-extern bool identity_init(const char *token_cookie, int db_timeout_ms,
-						  size_t api_key_cache_entries);
+extern bool identity_init(int db_timeout_ms, size_t api_key_cache_entries);
 extern void identity_shutdown(void);
 
 /*

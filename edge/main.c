@@ -317,7 +317,7 @@ main(int argc, char **argv)
 	if (!metrics_init(cfg.db_timeout_ms, WARDEN_VERSION) ||
 		!verifier_init((size_t) cfg.token_cache_size) ||
 		!decisions_init((size_t) cfg.decision_cache_size, cfg.decision_cache_ttl_ms) ||
-		!identity_init(cfg.token_cookie, cfg.db_timeout_ms, MAIN_API_KEY_CACHE_SIZE))
+		!identity_init(cfg.db_timeout_ms, MAIN_API_KEY_CACHE_SIZE))
 		main_startup_error("out of memory");
 	snapshot_configure(cfg.database_url);
 	/* the edge starts without PostgreSQL; the listener connects when it can */

@@ -554,7 +554,7 @@ rediscall_submit(HttpRequest *req, int argc, const char **argv,
 
 	if (cmd == NULL)
 		return false;
-	http_set_data(req, cmd, rediscall_cmd_free);
+	http_set_call(req, cmd, rediscall_cmd_free);
 	cmd->req = req;
 	cmd->deadline_ms = timeutil_mono_ms() + timeout_ms;
 	cmd->submitted_us = timeutil_mono_us();
@@ -572,7 +572,7 @@ rediscall_submit(HttpRequest *req, int argc, const char **argv,
 const redisReply *
 rediscall_result(HttpRequest *req)
 {
-	RedisCmd   *cmd = http_data(req);
+	RedisCmd   *cmd = http_call(req);
 
 	if (cmd == NULL)
 		return NULL;

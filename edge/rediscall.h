@@ -56,7 +56,8 @@ extern void rediscall_stop(void);
 /*
  * Suspends req and sends the command (argv[i] of argvlen[i] bytes, copied)
  * with a deadline timeout_ms from now; complete then runs on the request's
- * thread. The call owns the request's data (http_set_data), like dbcall.
+ * thread. The command's state takes the request's call slot (http_set_call),
+ * as a database call's does: the handler's data is left alone.
  * False only when nothing could be set up (the connection then closes).
  */
 extern bool rediscall_submit(HttpRequest *req, int argc, const char **argv,

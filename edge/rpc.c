@@ -13,9 +13,11 @@
  *	   lower-case SQL name), the arguments from the query string (GET) or
  *	   the JSON object body (POST), and the credential (401 without one):
  *	   nothing of this needs the database (core/rpcargs.c).
- *	2. authorize (rpcauth.c): rpc:execute on function:<name>, or 401/403.
- *	   Only then does the edge look at the function, so a caller who may
- *	   not call it learns nothing of it, not even whether it exists.
+ *	2. authorize (rpcauth.c): rpc:execute on function:<name>, or 401/403;
+ *	   then the rate limits of the client's address and the principal
+ *	   (ratelimit.c, 429). Only then does the edge look at the function, so
+ *	   a caller who may not call it learns nothing of it, not even whether
+ *	   it exists.
  *	3. the function's catalog entry (rpcmeta.c), from the cache or read.
  *	4. the call, in one round trip and one transaction: warden.principal and
  *	   warden.claims set locally, for GET transaction_read_only, the role
@@ -41,6 +43,7 @@
 #include "dbcall.h"
 #include "errors.h"
 #include "log.h"
+#include "ratelimit.h"
 #include "rpcargs.h"
 #include "rpcauth.h"
 #include "rpcmeta.h"
@@ -68,7 +71,8 @@ typedef struct RpcRequest
 	size_t		buflen;
 	RpcArg		args[RPCARGS_MAX];
 	int			nargs;
-	RpcIdentity who;
+	RpcAuth		auth;			/* who calls, and may they */
+	char	   *claims;			/* their verified claims, for warden.claims */
 	RpcMeta    *meta;
 	bool		meta_fresh;		/* read for this request */
 	bool		retried;		/* the call already ran once on a stale entry */
@@ -112,7 +116,11 @@ rpc_request_free(void *data)
 		explicit_bzero(st->buf, st->buflen);
 		free(st->buf);
 	}
-	rpcauth_identity_free(&st->who);
+	if (st->claims != NULL)
+	{
+		explicit_bzero(st->claims, strlen(st->claims));
+		free(st->claims);
+	}
 	rpcmeta_release(st->meta);
 	free(st);
 }
@@ -350,8 +358,8 @@ rpc_call(HttpRequest *req)
 		ok = false;
 		goto done;
 	}
-	identity[0] = st->who.subject;
-	identity[1] = st->who.claims;
+	identity[0] = st->auth.who.subject;
+	identity[1] = st->claims;
 	role[0] = rpc_role;
 	stmts[n++] = (PgStatement) {RPC_IDENTITY_SQL, 2, NULL, identity};
 	/* a GET can never write, even if the cached volatility is stale */
@@ -458,15 +466,32 @@ rpc_read_catalog(HttpRequest *req)
 
 /* --- 2. authorized? ------------------------------------------------------------- */
 
+static bool rpc_authorization(HttpRequest *req, RpcRequest *st, RpcAuthStatus status);
+static bool rpc_within_limits(HttpRequest *req);
+
 static bool
 rpc_authorized(HttpRequest *req)
 {
 	RpcRequest *st = http_data(req);
 
-	switch (rpcauth_result(req, &st->who))
+	return rpc_authorization(req, st, rpcauth_next(req, &st->auth));
+}
+
+/* Where step one stands: on to the call, an answer, or still waiting. */
+static bool
+rpc_authorization(HttpRequest *req, RpcRequest *st, RpcAuthStatus status)
+{
+	switch (status)
 	{
+		case RPCAUTH_PENDING:
+			return true;
 		case RPCAUTH_ALLOWED:
+			st->claims = rpcauth_claims(req, &st->auth);
+			if (st->claims == NULL)
+				return errors_respond(req, EDGE_ERR_INTERNAL, NULL);
 			break;
+		case RPCAUTH_NONE:
+			return credential_unauthorized(req, false);
 		case RPCAUTH_FORBIDDEN:
 			return errors_respond(req, EDGE_ERR_FORBIDDEN,
 								  "rpc:execute on this function is not granted");
@@ -477,6 +502,18 @@ rpc_authorized(HttpRequest *req)
 		case RPCAUTH_ERROR:
 			return errors_respond(req, EDGE_ERR_INTERNAL, NULL);
 	}
+	/* the client's address and the principal, counted in one round trip */
+	return ratelimit_check(req, RATELIMIT_CLIENT | RATELIMIT_PRINCIPAL, st->auth.who.subject,
+						   rpc_within_limits);
+}
+
+/* --- 2b. within the rate limits? ------------------------------------------------- */
+
+static bool
+rpc_within_limits(HttpRequest *req)
+{
+	RpcRequest *st = http_data(req);
+
 	st->meta = rpcmeta_get(st->name);
 	if (st->meta != NULL)
 		return rpc_call(req);
@@ -544,7 +581,6 @@ rpc_handle(HttpRequest *req)
 	size_t		nlen;
 	size_t		qlen;
 	Credential	cred;
-	bool		ok;
 	int			rc;
 
 	if (rpc_role[0] == '\0')
@@ -576,7 +612,7 @@ rpc_handle(HttpRequest *req)
 		credential_wipe(&cred);
 		return rc > 0;
 	}
-	ok = rpcauth_submit(req, &cred, st->name, st->deadline_ms, rpc_authorized);
 	credential_wipe(&cred);
-	return ok;
+	return rpc_authorization(req, st, rpcauth_start(req, &st->auth, st->name,
+													  st->deadline_ms, rpc_authorized));
 }

@@ -1,109 +1,204 @@
 /*
  * rpcauth.c
- *		Step one of /v1/rpc in one statement: the credential verified and
- *		the decision taken by the database (see rpcauth.h).
+ *		Step one of /v1/rpc: the caller from identity.c, the decision from
+ *		the caches or warden.check() (see rpcauth.h).
  *
- * The claims that go on into warden.claims are what verification returned:
- * a token's claims as they are; for an API key, its record with "sub" (the
- * service account) and "scope" (its scopes, space-separated, as in an
- * access token), so that warden.check() called inside the function
- * narrows by the key's scopes exactly as it does for the key's tokens.
+ * Decisions of rpc:execute share the decision cache with forward
+ * authorization, under the "method" rpc:execute and the "path"
+ * function:<name>: no route path lacks its leading slash, so the two kinds
+ * of key never meet. They follow the policy version like any decision.
  */
 #include "rpcauth.h"
 
 #include <jansson.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "b64url.h"
+#include "credential.h"
 #include "dbcall.h"
 #include "log.h"
+#include "shared.h"
 
-/* $1 the credential, $2 true for an API key, $3 the function's name */
-#define RPCAUTH_SQL \
-	"SELECT pg_catalog.json_build_object('subject', s.subject, 'claims', s.claims," \
-	" 'allowed', warden.check(s.subject, 'rpc:execute', 'function:' || $3, s.scopes))" \
-	" FROM (SELECT CASE WHEN $2 THEN v.claims" \
-	"   || pg_catalog.jsonb_build_object('sub', v.claims->>'service_account'," \
-	"        'scope', pg_catalog.array_to_string(ARRAY(SELECT pg_catalog.jsonb_array_elements_text(v.claims->'scopes')), ' '))" \
-	"   ELSE v.claims END AS claims," \
-	"  CASE WHEN $2 THEN v.claims->>'service_account' ELSE v.claims->>'sub' END AS subject," \
-	"  CASE WHEN $2 THEN ARRAY(SELECT pg_catalog.jsonb_array_elements_text(v.claims->'scopes'))" \
-	"   WHEN v.claims ? 'scope' THEN pg_catalog.string_to_array(v.claims->>'scope', ' ') END AS scopes" \
-	"  FROM (SELECT CASE WHEN $2::pg_catalog.bool THEN warden.verify_api_key($1)" \
-	"   ELSE warden.verify($1) END AS claims) v) s"
+#define RPCAUTH_CHECK_SQL \
+	"SELECT CASE WHEN warden.check($1, 'rpc:execute', 'function:' || $2, $3::pg_catalog.text[])" \
+	" THEN 200 ELSE 403 END"
 
-bool
-rpcauth_submit(HttpRequest *req, const Credential *cred, const char *function,
-			   int64_t deadline_ms, HttpHandler complete)
+enum
 {
-	PgStatement s;
-	const char *params[3];
+	RPCAUTH_STEP_NONE,
+	RPCAUTH_STEP_IDENTITY,		/* identity.c waits on Redis or the database */
+	RPCAUTH_STEP_REDIS,			/* the decision asked of Redis */
+	RPCAUTH_STEP_DATABASE		/* the decision asked of warden.check() */
+};
 
-	switch (cred->kind)
+static RpcAuthStatus
+rpcauth_decision(const Decision *d)
+{
+	return d->status == 200 ? RPCAUTH_ALLOWED : RPCAUTH_FORBIDDEN;
+}
+
+static RpcAuthStatus
+rpcauth_ask_database(HttpRequest *req, RpcAuth *a)
+{
+	const char *params[3];
+	char		scopes[IDENTITY_SCOPE_MAX * 2 + 8];
+	PgStatement s;
+
+	if (!identity_scopes_literal(&a->who, scopes, sizeof(scopes), &params[2]))
+		return RPCAUTH_INVALID;
+	params[0] = a->who.subject;
+	params[1] = a->function;
+	s = (PgStatement) {RPCAUTH_CHECK_SQL, 3, NULL, params};
+	a->step = RPCAUTH_STEP_DATABASE;
+	return dbcall_submit_batch(req, &s, 1, a->deadline_ms, a->complete, 0) ?
+		RPCAUTH_PENDING : RPCAUTH_ERROR;
+}
+
+/* The caller is known: the decision from the caches, or asked for. */
+static RpcAuthStatus
+rpcauth_decide(HttpRequest *req, RpcAuth *a)
+{
+	char		resource[sizeof(a->function) + 16];
+	Decision	d;
+
+	http_set_principal(req, a->who.subject);
+	snprintf(resource, sizeof(resource), "function:%s", a->function);
+	a->keylen = decisions_key(&a->who, "rpc:execute", resource, a->key);
+	if (a->keylen == 0)
+		return RPCAUTH_ERROR;
+	if (decisions_get(a->key, a->keylen, &d))
+		return rpcauth_decision(&d);
+	decisions_snapshot(&a->version, &a->generation);
+	a->step = RPCAUTH_STEP_REDIS;
+	if (shared_decision_get(req, a->version, a->key, a->keylen, a->complete))
+		return RPCAUTH_PENDING;
+	return rpcauth_ask_database(req, a);
+}
+
+static RpcAuthStatus
+rpcauth_identified(HttpRequest *req, RpcAuth *a, IdentityStatus st)
+{
+	switch (st)
 	{
-		case CREDENTIAL_NONE:
-			return credential_unauthorized(req, false);
-		case CREDENTIAL_MALFORMED:
-			return credential_unauthorized(req, true);
-		case CREDENTIAL_TOKEN:
-		case CREDENTIAL_API_KEY:
-			break;
+		case IDENTITY_OK:
+			return rpcauth_decide(req, a);
+		case IDENTITY_NONE:
+			return RPCAUTH_NONE;
+		case IDENTITY_INVALID:
+			return RPCAUTH_INVALID;
+		case IDENTITY_UNAVAILABLE:
+			return RPCAUTH_UNAVAILABLE;
+		case IDENTITY_PENDING:
+			a->step = RPCAUTH_STEP_IDENTITY;
+			return RPCAUTH_PENDING;
 	}
-	params[0] = cred->value;	/* copied, and wiped when the request ends */
-	params[1] = cred->kind == CREDENTIAL_API_KEY ? "true" : "false";
-	params[2] = function;
-	s = (PgStatement) {RPCAUTH_SQL, 3, NULL, params};
-	return dbcall_submit_batch(req, &s, 1, deadline_ms, complete, 0);
+	return RPCAUTH_ERROR;
 }
 
 RpcAuthStatus
-rpcauth_result(HttpRequest *req, RpcIdentity *who)
+rpcauth_start(HttpRequest *req, RpcAuth *a, const char *function,
+			  int64_t deadline_ms, HttpHandler complete)
 {
-	const DbCallResult *r = dbcall_result(req);
-	json_t	   *answer;
-	const char *subject;
-	json_t	   *claims;
-	RpcAuthStatus status;
-
-	who->subject = NULL;
-	who->claims = NULL;
-	if (r->unavailable)
-		return RPCAUTH_UNAVAILABLE;
-	/* warden's token and key errors (WTxxx): the credential does not verify */
-	if (strncmp(r->sqlstate, "WT", 2) == 0)
-		return RPCAUTH_INVALID;
-	if (r->sqlstate[0] != '\0' || r->value == NULL ||
-		(answer = json_loads(r->value, 0, NULL)) == NULL)
-	{
-		log_write(LOG_LEVEL_ERROR, "rpc authorization failed in the database",
-				  "{s:s, s:s}", "sqlstate", r->sqlstate,
-				  "request_id", http_request_id(req));
+	a->step = RPCAUTH_STEP_NONE;
+	a->complete = complete;
+	a->deadline_ms = deadline_ms;
+	if (strlen(function) >= sizeof(a->function))
 		return RPCAUTH_ERROR;
-	}
-	subject = json_string_value(json_object_get(answer, "subject"));
-	claims = json_object_get(answer, "claims");
-	if (subject == NULL || !json_is_object(claims))
-		status = RPCAUTH_INVALID;	/* verified, yet names no one */
-	else if (!json_is_true(json_object_get(answer, "allowed")))
-		status = RPCAUTH_FORBIDDEN;
-	else
-	{
-		who->subject = strdup(subject);
-		who->claims = json_dumps(claims, JSON_COMPACT);
-		status = who->subject != NULL && who->claims != NULL ?
-			RPCAUTH_ALLOWED : RPCAUTH_ERROR;
-		if (status != RPCAUTH_ALLOWED)
-			rpcauth_identity_free(who);
-	}
-	json_decref(answer);
-	return status;
+	strcpy(a->function, function);
+	return rpcauth_identified(req, a, identity_resolve(req, &a->lookup, &a->who, complete));
 }
 
-void
-rpcauth_identity_free(RpcIdentity *who)
+RpcAuthStatus
+rpcauth_next(HttpRequest *req, RpcAuth *a)
 {
-	free(who->subject);
-	free(who->claims);
-	who->subject = NULL;
-	who->claims = NULL;
+	const DbCallResult *r;
+	Decision	d;
+
+	switch (a->step)
+	{
+		case RPCAUTH_STEP_IDENTITY:
+			return rpcauth_identified(req, a,
+									  identity_result(req, &a->lookup, &a->who, a->complete));
+		case RPCAUTH_STEP_REDIS:
+			if (!shared_decision_result(req, &d))
+				return rpcauth_ask_database(req, a);
+			decisions_put(a->key, a->keylen, a->generation, &d);
+			return rpcauth_decision(&d);
+		case RPCAUTH_STEP_DATABASE:
+			break;
+		default:
+			return RPCAUTH_ERROR;
+	}
+	r = dbcall_result(req);
+	if (r->unavailable)
+		return RPCAUTH_UNAVAILABLE;
+	if (r->sqlstate[0] != '\0' || r->value == NULL)
+	{
+		log_write(LOG_LEVEL_ERROR, "rpc authorization failed in the database",
+				  "{s:s, s:s}", "sqlstate", r->sqlstate, "request_id", http_request_id(req));
+		return RPCAUTH_ERROR;
+	}
+	d.status = atoi(r->value);
+	d.roles[0] = '\0';
+	decisions_put(a->key, a->keylen, a->generation, &d);
+	shared_decision_put(a->version, a->key, a->keylen, &d, decisions_ttl_ms());
+	return rpcauth_decision(&d);
+}
+
+/* The payload of the request's token, which verification has just passed. */
+static char *
+rpcauth_token_payload(HttpRequest *req)
+{
+	Credential	cred;
+	const char *p1;
+	const char *p2;
+	char	   *out = NULL;
+	size_t		len;
+
+	if (credential_read(req, &cred) == CREDENTIAL_TOKEN &&
+		(p1 = strchr(cred.value, '.')) != NULL && (p2 = strchr(p1 + 1, '.')) != NULL &&
+		(out = malloc(b64url_decoded_max((size_t) (p2 - p1 - 1)) + 1)) != NULL)
+	{
+		if (b64url_decode(p1 + 1, (size_t) (p2 - p1 - 1), (unsigned char *) out,
+						  b64url_decoded_max((size_t) (p2 - p1 - 1)), &len) == B64URL_OK)
+			out[len] = '\0';
+		else
+		{
+			free(out);
+			out = NULL;
+		}
+	}
+	credential_wipe(&cred);
+	return out;
+}
+
+char *
+rpcauth_claims(HttpRequest *req, const RpcAuth *a)
+{
+	json_t	   *claims;
+	json_t	   *scopes;
+	char	   *text;
+	const char *p;
+
+	if (!a->who.api_key)
+		return rpcauth_token_payload(req);
+	scopes = json_array();
+	for (p = a->who.scope; a->who.has_scope && *p != '\0';)
+	{
+		size_t		n = strcspn(p, " ");
+
+		if (n > 0)
+			json_array_append_new(scopes, json_stringn(p, n));
+		p += n;
+		p += strspn(p, " ");
+	}
+	claims = json_pack("{s:s, s:s, s:s*, s:s*, s:o}", "sub", a->who.subject,
+					   "service_account", a->who.subject,
+					   "tenant", a->who.tenant[0] != '\0' ? a->who.tenant : NULL,
+					   "scope", a->who.has_scope ? a->who.scope : NULL, "scopes", scopes);
+	text = claims != NULL ? json_dumps(claims, JSON_COMPACT) : NULL;
+	json_decref(claims);
+	return text;
 }

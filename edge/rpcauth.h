@@ -3,16 +3,16 @@
  *		Step one of /v1/rpc: who is calling, and may they call this function
  *		(rpc:execute on function:<name>, granted like any permission).
  *
- * This is the whole interface, so the way the answer is found can change
- * behind it: today one statement on the pool verifies the credential
- * (warden.verify, warden.verify_api_key) and decides (warden.check, with an
- * API key's scopes); tokens verified in the edge and cached decisions will
- * answer without the database, and then call complete at once instead of
- * after a round trip.
+ * The caller is established as for /v1/authz (identity.c: tokens verified
+ * in the edge, API keys cached), and the decision comes from the same
+ * caches (decisions.c in process, shared.c in Redis) before the database is
+ * asked (warden.check()), so a call whose caller was seen before costs no
+ * round trip here: the function's own is the only one.
  *
- * rpcauth_submit answers 401 (no credential, or one that does not verify,
- * with RFC 6750's WWW-Authenticate) itself; otherwise complete runs on the
- * request's thread and reads the decision with rpcauth_result.
+ * The caller keeps an RpcAuth in its request state. rpcauth_start answers
+ * RPCAUTH_PENDING when it had to wait (Redis, the database); complete then
+ * runs on the request's thread and calls rpcauth_next, which may answer
+ * RPCAUTH_PENDING again (and complete runs once more).
  */
 #ifndef EDGE_RPCAUTH_H
 #define EDGE_RPCAUTH_H
@@ -20,39 +20,47 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "credential.h"
+#include "decisions.h"
 #include "http.h"
+#include "identity.h"
 
 typedef enum RpcAuthStatus
 {
 	RPCAUTH_ALLOWED,
 	RPCAUTH_FORBIDDEN,			/* verified, but no rpc:execute on it */
+	RPCAUTH_NONE,				/* no credential at all */
 	RPCAUTH_INVALID,			/* the credential does not verify */
 	RPCAUTH_UNAVAILABLE,		/* the database could not answer in time */
-	RPCAUTH_ERROR				/* anything else (logged) */
+	RPCAUTH_ERROR,				/* anything else (logged) */
+	RPCAUTH_PENDING				/* waiting: complete will run */
 } RpcAuthStatus;
 
-typedef struct RpcIdentity
+typedef struct RpcAuth
 {
-	char	   *subject;		/* the principal (warden.principal) */
-	char	   *claims;			/* its verified claims, JSON (warden.claims) */
-} RpcIdentity;
+	int			step;			/* what the request waits on */
+	HttpHandler complete;
+	int64_t		deadline_ms;
+	IdentityLookup lookup;
+	Identity	who;
+	uint64_t	version;		/* the policy version when asked */
+	uint64_t	generation;
+	size_t		keylen;
+	char		key[DECISION_KEY_MAX];
+	char		function[64];
+} RpcAuth;
+
+extern RpcAuthStatus rpcauth_start(HttpRequest *req, RpcAuth *a,
+								   const char *function, int64_t deadline_ms,
+								   HttpHandler complete);
+extern RpcAuthStatus rpcauth_next(HttpRequest *req, RpcAuth *a);
 
 /*
- * Decides whether the caller may run function, within deadline_ms
- * (timeutil_mono_ms()). False only when nothing could be answered or set
- * up (the connection then closes).
+ * After RPCAUTH_ALLOWED: the verified claims as JSON for warden.claims
+ * (malloc'd; NULL when out of memory): an access token's payload as
+ * signed, or for an API key {"sub", "service_account", "tenant", "scope",
+ * "scopes"}, so that warden.check() inside the function narrows by the
+ * key's scopes as it does for the key's tokens.
  */
-extern bool rpcauth_submit(HttpRequest *req, const Credential *cred,
-						   const char *function, int64_t deadline_ms,
-						   HttpHandler complete);
-
-/*
- * The decision, in complete. On RPCAUTH_ALLOWED, who holds copies the
- * caller frees with rpcauth_identity_free.
- */
-extern RpcAuthStatus rpcauth_result(HttpRequest *req, RpcIdentity *who);
-
-extern void rpcauth_identity_free(RpcIdentity *who);
+extern char *rpcauth_claims(HttpRequest *req, const RpcAuth *a);
 
 #endif							/* EDGE_RPCAUTH_H */

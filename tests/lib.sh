@@ -142,7 +142,8 @@ header() {
 
 # edge_start NAME PORT [VAR=VALUE ...]: starts edge/warden-edge in the
 # background with the stack's environment plus the given variables, logging
-# to $WARDEN_TEST_TMP/NAME.log, and waits until /healthz answers.
+# to $WARDEN_TEST_TMP/NAME.log, and waits until /healthz answers, and for at
+# most 5 s until /readyz does.
 edge_start() {
   local name=$1 port=$2
   shift 2
@@ -155,6 +156,9 @@ edge_start() {
     tail -n 20 "$log" | sed 's/^/#   /' >&2
     return 1
   fi
+  # ready: it has read the database's state (a test that starts it without
+  # a database goes on after a few seconds and sees what it answers then)
+  wait_until 5 curl -fsS --max-time 1 "http://127.0.0.1:$port/readyz" || true
 }
 
 # edge_stop NAME [SIGNAL]: signals the edge (TERM by default), waits for it

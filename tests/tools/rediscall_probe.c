@@ -66,7 +66,7 @@ http_resume(HttpRequest *req)
 }
 
 void
-http_set_data(HttpRequest *req, void *data, void (*data_free) (void *data))
+http_set_call(HttpRequest *req, void *data, void (*data_free) (void *data))
 {
 	if (req->data != NULL && req->data_free != NULL)
 		req->data_free(req->data);
@@ -75,7 +75,7 @@ http_set_data(HttpRequest *req, void *data, void (*data_free) (void *data))
 }
 
 void *
-http_data(const HttpRequest *req)
+http_call(const HttpRequest *req)
 {
 	return req->data;
 }
@@ -134,7 +134,7 @@ probe_submit(int argc, const char **argv, int timeout_ms, int64_t *waited_ms)
 static void
 probe_request_free(HttpRequest *req)
 {
-	http_set_data(req, NULL, NULL);
+	http_set_call(req, NULL, NULL);
 	pthread_mutex_destroy(&req->lock);
 	pthread_cond_destroy(&req->wake);
 	free(req);
