@@ -94,56 +94,50 @@ dbcall_error(DbCall *c, PGconn *conn, PGresult **res, int i)
 	res[i] = NULL;
 }
 
-/* On a pool thread. */
+/*
+ * On a pool thread, after the pipeline ran (ran: it did, res holds its
+ * results) or could not (err says why): the outcome into c->result, and
+ * the request resumed. False when the connection must go.
+ */
 static bool
-dbcall_run(DbJob *job, PGconn *conn, const char *err)
+dbcall_finish(DbCall *c, PGconn *conn, PGresult **res, bool ran, const char *err)
 {
-	DbCall	   *c = (DbCall *) job;
 	HttpRequest *req = c->req;
-	PGresult   *res[DBCALL_MAX_STATEMENTS + 1];
-	char		qerr[256] = "";
 	bool		conn_ok = true;
 	int			i;
 
 	c->result.unavailable = true;
-	if (conn != NULL)
+	if (conn != NULL && ran)
 	{
-		if (pgconn_pipeline(conn, c->stmts, c->nstmts, job->deadline_ms, res,
-							qerr, sizeof(qerr)))
+		c->result.unavailable = false;
+		for (i = 0; i < c->nstmts; i++)
 		{
-			c->result.unavailable = false;
-			for (i = 0; i < c->nstmts; i++)
-			{
-				ExecStatusType st = PQresultStatus(res[i]);
+			ExecStatusType st = PQresultStatus(res[i]);
 
-				if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK)
-				{
-					dbcall_error(c, conn, res, i);
-					break;
-				}
-			}
-			i = c->nstmts - 1;
-			if (c->result.sqlstate[0] == '\0' && !c->result.unavailable &&
-				PQresultStatus(res[i]) == PGRES_TUPLES_OK &&
-				PQntuples(res[i]) > 0 && PQnfields(res[i]) > 0 &&
-				!PQgetisnull(res[i], 0, 0))
+			if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK)
 			{
-				c->value_res = res[i];
-				res[i] = NULL;
-				c->result.value = PQgetvalue(c->value_res, 0, 0);
+				dbcall_error(c, conn, res, i);
+				break;
 			}
-			for (i = 0; i < c->nstmts; i++)
-				PQclear(res[i]);
-			conn_ok = !c->result.unavailable;
-			if (c->result.unavailable)
-				err = "the connection broke";
 		}
-		else
+		i = c->nstmts - 1;
+		if (c->result.sqlstate[0] == '\0' && !c->result.unavailable &&
+			PQresultStatus(res[i]) == PGRES_TUPLES_OK &&
+			PQntuples(res[i]) > 0 && PQnfields(res[i]) > 0 &&
+			!PQgetisnull(res[i], 0, 0))
 		{
-			conn_ok = false;
-			err = qerr;
+			c->value_res = res[i];
+			res[i] = NULL;
+			c->result.value = PQgetvalue(c->value_res, 0, 0);
 		}
+		for (i = 0; i < c->nstmts; i++)
+			PQclear(res[i]);
+		conn_ok = !c->result.unavailable;
+		if (c->result.unavailable)
+			err = "the connection broke";
 	}
+	else if (conn != NULL)
+		conn_ok = false;
 	if (c->result.unavailable)
 	{
 		atomic_fetch_add(&dbcall_unavailable, 1);
@@ -153,6 +147,61 @@ dbcall_run(DbJob *job, PGconn *conn, const char *err)
 	}
 	http_resume(req);			/* last: the request may be gone after it */
 	return conn_ok;
+}
+
+/* On a pool thread: one call, one round trip. */
+static bool
+dbcall_run(DbJob *job, PGconn *conn, const char *err)
+{
+	DbCall	   *c = (DbCall *) job;
+	PGresult   *res[DBCALL_MAX_STATEMENTS + 1];
+	char		qerr[256] = "";
+	bool		ran = false;
+
+	if (conn != NULL)
+	{
+		ran = pgconn_pipeline(conn, c->stmts, c->nstmts, job->deadline_ms, res,
+							  qerr, sizeof(qerr));
+		err = qerr;
+	}
+	return dbcall_finish(c, conn, res, ran, err);
+}
+
+/*
+ * On a pool thread: calls of several requests in one round trip, each its
+ * own transaction; they wait as long as the most hurried of them may.
+ */
+static bool
+dbcall_run_many(DbJob **jobs, int n, PGconn *conn)
+{
+	PgPipelineJob *pj = calloc((size_t) n, sizeof(PgPipelineJob));
+	PGresult *(*res)[DBCALL_MAX_STATEMENTS + 1] = calloc((size_t) n, sizeof(*res));
+	int64_t		deadline = INT64_MAX;
+	char		qerr[256] = "out of memory";
+	bool		ran = false;
+	bool		conn_ok = true;
+	int			k;
+
+	if (pj != NULL && res != NULL)
+	{
+		for (k = 0; k < n; k++)
+		{
+			DbCall	   *c = (DbCall *) jobs[k];
+
+			pj[k].stmts = c->stmts;
+			pj[k].n = c->nstmts;
+			pj[k].results = res[k];
+			if (jobs[k]->deadline_ms < deadline)
+				deadline = jobs[k]->deadline_ms;
+		}
+		ran = pgconn_pipeline_many(conn, pj, n, deadline, qerr, sizeof(qerr));
+	}
+	for (k = 0; k < n; k++)
+		conn_ok &= dbcall_finish((DbCall *) jobs[k], conn, res != NULL ? res[k] : NULL,
+								 ran, qerr);
+	free(pj);
+	free(res);
+	return ran && conn_ok;
 }
 
 /* Copies stmts into c after its application_name statement. */
@@ -221,6 +270,7 @@ dbcall_submit_batch(HttpRequest *req, const PgStatement *stmts, int n,
 		return false;
 	c->submitted_us = timeutil_mono_us();
 	c->job.run = dbcall_run;
+	c->job.run_many = dbcall_run_many;
 	c->job.deadline_ms = deadline_ms;
 	c->result.unavailable = true;
 	c->result.failed = -1;

@@ -46,33 +46,43 @@ static DbWorker *dbpool_workers;
 static int	dbpool_size;
 static char *dbpool_conninfo;
 
-/* The next job, or NULL when stopping with an empty queue. */
-static DbJob *
-dbpool_take(void)
+/* Jobs one connection takes in one round trip at most. */
+#define DBPOOL_BATCH_MAX 16
+
+/*
+ * The next jobs: the first in the queue, and behind it, while they run the
+ * same way, up to max - 1 more (a busy edge sends them in one round trip;
+ * an idle one takes one at a time, with no wait for company). 0 when
+ * stopping with an empty queue.
+ */
+static int
+dbpool_take(DbJob **jobs, int max)
 {
-	DbJob	   *job;
+	int			n = 0;
 
 	pthread_mutex_lock(&dbpool_lock);
 	while (dbpool_head == NULL && !dbpool_stopping)
 		pthread_cond_wait(&dbpool_wake, &dbpool_lock);
-	job = dbpool_head;
-	if (job != NULL)
+	while (dbpool_head != NULL && n < max &&
+		   (n == 0 || (jobs[0]->run_many != NULL &&
+					   dbpool_head->run_many == jobs[0]->run_many)))
 	{
-		dbpool_head = job->next;
+		jobs[n++] = dbpool_head;
+		dbpool_head = dbpool_head->next;
 		if (dbpool_head == NULL)
 			dbpool_tail = NULL;
 		dbpool_queued--;
 		dbpool_running++;
 	}
 	pthread_mutex_unlock(&dbpool_lock);
-	return job;
+	return n;
 }
 
 static void
-dbpool_done(void)
+dbpool_done(int n)
 {
 	pthread_mutex_lock(&dbpool_lock);
-	dbpool_running--;
+	dbpool_running -= n;
 	pthread_mutex_unlock(&dbpool_lock);
 }
 
@@ -80,23 +90,41 @@ static void *
 dbpool_main(void *arg)
 {
 	DbWorker   *w = arg;
-	DbJob	   *job;
+	DbJob	   *jobs[DBPOOL_BATCH_MAX];
+	DbJob	   *ready[DBPOOL_BATCH_MAX];
+	int64_t		deadline;
 	char		err[256];
 	bool		stopping;
+	bool		ok;
+	int			n;
+	int			nready;
+	int			i;
 
-	while ((job = dbpool_take()) != NULL)
+	while ((n = dbpool_take(jobs, DBPOOL_BATCH_MAX)) > 0)
 	{
 		pthread_mutex_lock(&dbpool_lock);
 		stopping = dbpool_stopping;
 		pthread_mutex_unlock(&dbpool_lock);
 
-		if (stopping)
-			(void) job->run(job, NULL, "shutting down");
-		else if (timeutil_mono_ms() >= job->deadline_ms)
-			(void) job->run(job, NULL, "waited too long for a database connection");
-		else
+		/* the jobs whose time is up, or all when stopping, go unrun */
+		nready = 0;
+		deadline = INT64_MAX;
+		for (i = 0; i < n; i++)
 		{
-			/* a connection broken by the last job shows here as BAD */
+			if (stopping)
+				(void) jobs[i]->run(jobs[i], NULL, "shutting down");
+			else if (timeutil_mono_ms() >= jobs[i]->deadline_ms)
+				(void) jobs[i]->run(jobs[i], NULL, "waited too long for a database connection");
+			else
+			{
+				ready[nready++] = jobs[i];
+				if (jobs[i]->deadline_ms < deadline)
+					deadline = jobs[i]->deadline_ms;
+			}
+		}
+		if (nready > 0)
+		{
+			/* a connection broken by the last jobs shows here as BAD */
 			if (w->conn != NULL && PQstatus(w->conn) != CONNECTION_OK)
 			{
 				PQfinish(w->conn);
@@ -104,20 +132,28 @@ dbpool_main(void *arg)
 			}
 			if (w->conn == NULL)
 			{
-				w->conn = pgconn_connect(dbpool_conninfo, job->deadline_ms,
-										 err, sizeof(err));
+				w->conn = pgconn_connect(dbpool_conninfo, deadline, err, sizeof(err));
 				if (w->conn == NULL)
 					log_write(LOG_LEVEL_WARN, "database connection failed",
 							  "{s:s}", "error", err);
 			}
-			if (!job->run(job, w->conn, w->conn != NULL ? NULL : err) &&
-				w->conn != NULL)
+			if (w->conn == NULL)
+			{
+				for (i = 0; i < nready; i++)
+					(void) ready[i]->run(ready[i], NULL, err);
+				ok = true;
+			}
+			else if (nready > 1)
+				ok = ready[0]->run_many(ready, nready, w->conn);
+			else
+				ok = ready[0]->run(ready[0], w->conn, NULL);
+			if (!ok && w->conn != NULL)
 			{
 				PQfinish(w->conn);
 				w->conn = NULL;
 			}
 		}
-		dbpool_done();
+		dbpool_done(n);
 	}
 	return NULL;
 }

@@ -31,9 +31,16 @@ typedef struct DbJob DbJob;
  */
 typedef bool (*DbJobRun) (DbJob *job, PGconn *conn, const char *err);
 
+/*
+ * Several jobs on one connection at once (their run functions all equal
+ * this one's); false, as for run, when the connection must go.
+ */
+typedef bool (*DbJobRunMany) (DbJob **jobs, int n, PGconn *conn);
+
 struct DbJob
 {
 	DbJobRun	run;
+	DbJobRunMany run_many;		/* NULL: one at a time */
 	int64_t		deadline_ms;	/* timeutil_mono_ms() */
 	DbJob	   *next;			/* the pool's queue */
 };

@@ -17,6 +17,9 @@
  * One statement of a pipeline: text parameters, always bound, never spliced
  * into the SQL; types NULL lets the server infer them.
  */
+/* The most statements one pipeline carries. */
+#define PGCONN_PIPELINE_MAX 16
+
 typedef struct PgStatement
 {
 	const char *sql;
@@ -24,6 +27,19 @@ typedef struct PgStatement
 	const Oid  *types;
 	const char *const *values;	/* NULL entries are SQL nulls */
 } PgStatement;
+
+/* One transaction of pgconn_pipeline_many: its statements and their results. */
+typedef struct PgPipelineJob
+{
+	const PgStatement *stmts;
+	int			n;
+	PGresult  **results;		/* n first results, for the caller to PQclear */
+	/* pgconn.c's own, from sending to reading */
+	int			how[PGCONN_PIPELINE_MAX];
+	uint64_t	hashes[PGCONN_PIPELINE_MAX];
+	char	   *keys[PGCONN_PIPELINE_MAX];
+	size_t		keylens[PGCONN_PIPELINE_MAX];
+} PgPipelineJob;
 
 extern bool pgconn_conninfo_valid(const char *conninfo);
 extern PGconn *pgconn_connect(const char *conninfo, int64_t deadline_ms,
@@ -34,6 +50,8 @@ extern PGresult *pgconn_query(PGconn *conn, const char *sql, int nparams,
 extern bool pgconn_pipeline(PGconn *conn, const PgStatement *stmts, int n,
 							int64_t deadline_ms, PGresult **results,
 							char *err, size_t errlen);
+extern bool pgconn_pipeline_many(PGconn *conn, PgPipelineJob *jobs, int njobs,
+								 int64_t deadline_ms, char *err, size_t errlen);
 extern bool pgconn_select1(PGconn *conn, int64_t deadline_ms,
 						   char *err, size_t errlen);
 

@@ -49,12 +49,21 @@
 #include "rpcmeta.h"
 #include "timeutil.h"
 
-#define RPC_IDENTITY_SQL \
+/*
+ * The caller's identity, then the role, in one statement: the target list
+ * is evaluated in order, and warden.principal may only be set before the
+ * role switch takes the edge's own privileges away.
+ */
+#define RPC_SESSION_SQL \
 	"SELECT pg_catalog.set_config('warden.principal', $1, true)," \
-	" pg_catalog.set_config('warden.claims', $2, true)"
-#define RPC_READ_ONLY_SQL \
-	"SELECT pg_catalog.set_config('transaction_read_only', 'on', true)"
-#define RPC_ROLE_SQL "SELECT pg_catalog.set_config('role', $1, true)"
+	" pg_catalog.set_config('warden.claims', $2, true)," \
+	" pg_catalog.set_config('role', $3, true)"
+/* the same, read-only: a GET can never write, even if the cached volatility is stale */
+#define RPC_SESSION_READ_ONLY_SQL \
+	"SELECT pg_catalog.set_config('warden.principal', $1, true)," \
+	" pg_catalog.set_config('warden.claims', $2, true)," \
+	" pg_catalog.set_config('transaction_read_only', 'on', true)," \
+	" pg_catalog.set_config('role', $3, true)"
 
 static const char *rpc_schema = "api";
 static const char *rpc_role = "";
@@ -288,9 +297,8 @@ rpc_call(HttpRequest *req)
 	char		why[160];
 	Oid			types[RPCARGS_MAX];
 	char	   *values[RPCARGS_MAX] = {0};
-	const char *identity[2];
-	const char *role[1];
-	PgStatement stmts[4];
+	const char *session[3];
+	PgStatement stmts[2];
 	char	   *sql;
 	int			n = 0;
 	int			k;
@@ -358,14 +366,11 @@ rpc_call(HttpRequest *req)
 		ok = false;
 		goto done;
 	}
-	identity[0] = st->auth.who.subject;
-	identity[1] = st->claims;
-	role[0] = rpc_role;
-	stmts[n++] = (PgStatement) {RPC_IDENTITY_SQL, 2, NULL, identity};
-	/* a GET can never write, even if the cached volatility is stale */
-	if (st->read_only)
-		stmts[n++] = (PgStatement) {RPC_READ_ONLY_SQL, 0, NULL, NULL};
-	stmts[n++] = (PgStatement) {RPC_ROLE_SQL, 1, NULL, role};
+	session[0] = st->auth.who.subject;
+	session[1] = st->claims;
+	session[2] = rpc_role;
+	stmts[n++] = (PgStatement) {st->read_only ? RPC_SESSION_READ_ONLY_SQL : RPC_SESSION_SQL,
+		3, NULL, session};
 	stmts[n++] = (PgStatement) {sql, st->nargs, types, (const char *const *) values};
 	st->call_index = n - 1;
 	ok = dbcall_submit_batch(req, stmts, n, st->deadline_ms, rpc_called, 0);
@@ -414,9 +419,12 @@ rpc_called(HttpRequest *req)
 	 * The function changed since its entry was read (dropped, its
 	 * arguments renamed or retyped, an overload added): the call failed
 	 * while PostgreSQL resolved it, before anything ran (no CONTEXT). Read
-	 * the catalog again and call once more.
+	 * the catalog again and call once more. 0A000: the connection's prepared
+	 * call (pgconn.c) was planned for another result type (a function
+	 * dropped and made again returning something else).
 	 */
-	if ((strcmp(r->sqlstate, "42883") == 0 || strcmp(r->sqlstate, "42725") == 0) &&
+	if ((strcmp(r->sqlstate, "42883") == 0 || strcmp(r->sqlstate, "42725") == 0 ||
+		 strcmp(r->sqlstate, "0A000") == 0) &&
 		!r->has_context && rpc_reread(req))
 		return rpc_read_catalog(req);
 	/* a GET that wrote: the function is VOLATILE now, read it again next time */

@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# bench/rpc.sh: the rpc section of make bench.
+#
+# POST /v1/rpc/echo (a trivial STABLE SQL function of the API schema) with a
+# valid token through the edge, driven by wrk, against pgbench calling the
+# same function with as many clients as the edge has PostgreSQL connections
+# (WARDEN_DB_POOL_SIZE), prepared, in the same run:
+#   rps       the edge's requests/s with 64 connections; goal >= 0.60 of
+#             pgbench's transactions/s
+#   5000      the same requests/s against a fixed 5,000; goal >= 1
+#   p95       20 ms over wrk's 95th percentile latency; goal >= 1
+# Every request is a whole RPC: the token verified and the permission
+# decided in the edge (cached), the rate limits counted in Redis, then one
+# round trip to PostgreSQL: the principal and claims set, the role
+# switched, the function called, in one transaction.
+
+source "$WARDEN_ROOT/bench/lib.sh"
+
+DB=warden_bench_rpc
+SECS=$BENCH_SECONDS
+REPS=$BENCH_REPS
+POOL=10
+CONNS=64
+EDGE_PORT=$((WARDEN_STACK_PORT_BASE + 32))
+W=$BENCH_TMP/rpc
+PW='long enough password'
+mkdir -p "$W"
+
+command -v wrk >/dev/null || bench_die "wrk is missing (make deps)"
+
+bench_psql postgres -c 'SET client_min_messages = warning' -c "DROP DATABASE IF EXISTS $DB" \
+  -c "CREATE DATABASE $DB" >/dev/null || bench_die "could not create $DB"
+bench_psql "$DB" -c 'SET client_min_messages = warning' -c 'CREATE EXTENSION warden' -c "
+  DO \$\$ BEGIN
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'warden_bench_api') THEN
+      CREATE ROLE warden_bench_api NOLOGIN;
+    END IF;
+  END \$\$;
+  CREATE SCHEMA api;
+  CREATE FUNCTION api.echo(n integer) RETURNS integer LANGUAGE sql STABLE AS 'SELECT n';
+  GRANT USAGE ON SCHEMA api TO warden_bench_api;
+  GRANT EXECUTE ON FUNCTION api.echo(integer) TO warden_bench_api;
+  SET warden.password_cost = 4;
+  SELECT warden.create_user('caller', '$PW'), warden.create_role('rpc_caller'),
+         warden.add_permission('rpc_caller', 'rpc:execute'),
+         warden.grant('caller', 'rpc_caller', 'function:echo')" >/dev/null ||
+  bench_die "could not set up $DB"
+token=$(bench_psql "$DB" -At -c "SELECT access_token FROM warden.login('caller', '$PW')") ||
+  bench_die "could not log in"
+
+cat >"$W/rpc.lua" <<EOF
+wrk.method = "POST"
+wrk.body = '{"n": 42}'
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer $token"
+done = function(summary, latency, requests)
+  io.write(string.format("p95_us=%d errors=%d\n", latency:percentile(95),
+    summary.errors.connect + summary.errors.read + summary.errors.write +
+    summary.errors.status + summary.errors.timeout))
+end
+EOF
+echo 'SELECT api.echo(42);' >"$W/echo.sql"
+
+# the rate limiter stays on (each call is counted in Redis), with limits
+# this load never reaches
+env WARDEN_LISTEN="127.0.0.1:$EDGE_PORT" WARDEN_LOG_LEVEL=warn WARDEN_DB_POOL_SIZE=$POOL \
+  WARDEN_RATE_LIMIT_IP=1000000/s WARDEN_RATE_LIMIT_PRINCIPAL=1000000/s \
+  WARDEN_DB_ROLE=warden_bench_api WARDEN_DATABASE_URL="postgresql://postgres@127.0.0.1:$PGPORT/$DB" \
+  "$WARDEN_ROOT/edge/warden-edge" >"$W/edge.log" 2>&1 &
+edge_pid=$!
+trap 'kill $edge_pid 2>/dev/null; wait $edge_pid 2>/dev/null' EXIT
+
+ask() {
+  curl -s -o "$W/answer" -w '%{http_code}' -X POST "http://127.0.0.1:$EDGE_PORT/v1/rpc/echo" \
+    -H "Authorization: Bearer $token" -H 'Content-Type: application/json' -d '{"n": 42}'
+}
+for _ in $(seq 100); do
+  [ "$(ask)" = 200 ] && break
+  sleep 0.1
+done
+[ "$(ask)" = 200 ] && [ "$(cat "$W/answer")" = 42 ] ||
+  bench_die "the edge does not answer 42 to /v1/rpc/echo ($(cat "$W/answer"); $(tail -n 3 "$W/edge.log"))"
+
+wrk_rpc() {
+  local out
+  out=$(wrk -t "$(nproc)" -c "$CONNS" -d "${1}s" --timeout 10s -s "$W/rpc.lua" \
+    "http://127.0.0.1:$EDGE_PORT/v1/rpc/echo" 2>&1) || bench_die "wrk failed: $out"
+  awk '/^Requests\/sec:/ { rps = $2 }
+       /^p95_us=/ { split($1, a, "="); p95 = a[2] / 1000; split($2, b, "="); err = b[2] }
+       END { printf "%s %s %d\n", rps, p95, err }' <<<"$out"
+}
+pgbench_tps() {
+  local out
+  out=$("$PGBENCH" -n -c "$POOL" -j "$(nproc)" -M prepared -T "$1" -f "$W/echo.sql" "$DB" 2>&1) ||
+    bench_die "pgbench failed: $out"
+  sed -nE 's/^tps = ([0-9.]+).*/\1/p' <<<"$out" | head -n 1
+}
+
+wrk_rpc 2 >/dev/null
+rps=() tps=() fixed=() margin=() goal=()
+for i in $(seq "$REPS"); do
+  t=$(pgbench_tps "$SECS")
+  read -r r p95 err <<<"$(wrk_rpc "$SECS")"
+  [ "$err" = 0 ] || bench_die "the edge answered $err RPC requests with errors"
+  tps+=("$t")
+  rps+=("$r")
+  fixed+=(5000)
+  margin+=("$(awk -v p="$p95" 'BEGIN { printf "%.3f", 20 / p }')")
+  goal+=(1)
+  printf '  %d/%d pgbench (%d clients) %s tps | edge /v1/rpc (%d connections) %s req/s, p95 %s ms\n' \
+    "$i" "$REPS" "$POOL" "$(bench_fmt "$t")" "$CONNS" "$(bench_fmt "$r")" "$p95"
+done
+kill "$edge_pid" 2>/dev/null
+wait "$edge_pid" 2>/dev/null
+trap - EXIT
+bench_psql postgres -c 'SET client_min_messages = warning' -c "DROP DATABASE IF EXISTS $DB" >/dev/null
+
+echo
+bench_report rpc/echo-rps req/s "${rps[*]}" "pgbench tps, same function" "${tps[*]}" 0.60
+bench_report rpc/echo-5000 req/s "${rps[*]}" "a fixed 5,000 req/s" "${fixed[*]}" 1.00
+bench_report rpc/echo-p95 "20ms/p95" "${margin[*]}" "goal: p95 of 20 ms" "${goal[*]}" 1.00
