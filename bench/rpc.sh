@@ -60,6 +60,15 @@ done = function(summary, latency, requests)
 end
 EOF
 echo 'SELECT api.echo(42);' >"$W/echo.sql"
+# what the edge asks of PostgreSQL per call, as pgbench: the same three
+# statements in one pipeline (one transaction), prepared
+cat >"$W/shape.sql" <<'EOF'
+\startpipeline
+SELECT pg_catalog.set_config('application_name', 'warden-edge bench', false);
+SELECT pg_catalog.set_config('warden.principal', 'caller', true), pg_catalog.set_config('warden.claims', '{"sub":"caller"}', true), pg_catalog.set_config('role', 'warden_bench_api', true);
+SELECT pg_catalog.to_json(api.echo(42))::text;
+\endpipeline
+EOF
 
 # the rate limiter stays on (each call is counted in Redis), with limits
 # this load never reaches
@@ -89,17 +98,18 @@ wrk_rpc() {
        /^p95_us=/ { split($1, a, "="); p95 = a[2] / 1000; split($2, b, "="); err = b[2] }
        END { printf "%s %s %d\n", rps, p95, err }' <<<"$out"
 }
-pgbench_tps() {
+pgbench_tps() { # pgbench_tps SECONDS [SCRIPT]
   local out
-  out=$("$PGBENCH" -n -c "$POOL" -j "$(nproc)" -M prepared -T "$1" -f "$W/echo.sql" "$DB" 2>&1) ||
+  out=$("$PGBENCH" -n -c "$POOL" -j "$(nproc)" -M prepared -T "$1" -f "${2:-$W/echo.sql}" "$DB" 2>&1) ||
     bench_die "pgbench failed: $out"
   sed -nE 's/^tps = ([0-9.]+).*/\1/p' <<<"$out" | head -n 1
 }
 
 wrk_rpc 2 >/dev/null
-rps=() tps=() fixed=() margin=() goal=()
+rps=() tps=() shape=() fixed=() margin=() goal=()
 for i in $(seq "$REPS"); do
   t=$(pgbench_tps "$SECS")
+  shape+=("$(pgbench_tps "$SECS" "$W/shape.sql")")
   read -r r p95 err <<<"$(wrk_rpc "$SECS")"
   [ "$err" = 0 ] || bench_die "the edge answered $err RPC requests with errors"
   tps+=("$t")
@@ -107,8 +117,8 @@ for i in $(seq "$REPS"); do
   fixed+=(5000)
   margin+=("$(awk -v p="$p95" 'BEGIN { printf "%.3f", 20 / p }')")
   goal+=(1)
-  printf '  %d/%d pgbench (%d clients) %s tps | edge /v1/rpc (%d connections) %s req/s, p95 %s ms\n' \
-    "$i" "$REPS" "$POOL" "$(bench_fmt "$t")" "$CONNS" "$(bench_fmt "$r")" "$p95"
+  printf '  %d/%d pgbench (%d clients) %s tps, the edge'"'"'s statements %s tps | edge /v1/rpc (%d connections) %s req/s, p95 %s ms\n' \
+    "$i" "$REPS" "$POOL" "$(bench_fmt "$t")" "$(bench_fmt "${shape[-1]}")" "$CONNS" "$(bench_fmt "$r")" "$p95"
 done
 kill "$edge_pid" 2>/dev/null
 wait "$edge_pid" 2>/dev/null
@@ -117,5 +127,6 @@ bench_psql postgres -c 'SET client_min_messages = warning' -c "DROP DATABASE IF 
 
 echo
 bench_report rpc/echo-rps req/s "${rps[*]}" "pgbench tps, same function" "${tps[*]}" 0.60
+bench_report rpc/echo-vs-shape req/s "${rps[*]}" "pgbench, the edge's 3 statements" "${shape[*]}" -
 bench_report rpc/echo-5000 req/s "${rps[*]}" "a fixed 5,000 req/s" "${fixed[*]}" 1.00
 bench_report rpc/echo-p95 "20ms/p95" "${margin[*]}" "goal: p95 of 20 ms" "${goal[*]}" 1.00

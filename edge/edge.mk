@@ -35,7 +35,7 @@ EDGE_DEPS := $(EDGE_OBJS:.o=.d) $(EDGE_CORE_OBJS:.o=.d)
 
 # Recursive (=) so a WARDEN_VERSION set after this include still counts.
 EDGE_CFLAGS = -std=c11 -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE -pthread \
-	-fstack-protector-strong -D_FORTIFY_SOURCE=2 -fPIE \
+	-fstack-protector-strong -D_FORTIFY_SOURCE=2 -fPIE -fno-omit-frame-pointer \
 	-Icore $(EDGE_PKG_CFLAGS) -DWARDEN_VERSION=\"$(WARDEN_VERSION)\"
 EDGE_LDFLAGS = -pie -Wl,-z,relro,-z,now
 EDGE_LIBS = $(EDGE_PKG_LIBS) $(if $(EDGE_CORE_OBJS),$(CORE_LIBS)) -pthread
