@@ -27,6 +27,7 @@
 	"SELECT pg_catalog.set_config('application_name', 'warden-edge ' || $1, false)"
 
 static atomic_ulong dbcall_unavailable;
+static atomic_ulong dbcall_batched;		/* calls that shared a round trip */
 
 typedef struct DbCall
 {
@@ -182,6 +183,7 @@ dbcall_run_many(DbJob **jobs, int n, PGconn *conn)
 	bool		conn_ok = true;
 	int			k;
 
+	atomic_fetch_add(&dbcall_batched, (unsigned long) n);
 	if (pj != NULL && res != NULL)
 	{
 		for (k = 0; k < n; k++)
@@ -299,6 +301,12 @@ unsigned long
 dbcall_unavailable_total(void)
 {
 	return atomic_load(&dbcall_unavailable);
+}
+
+unsigned long
+dbcall_batched_total(void)
+{
+	return atomic_load(&dbcall_batched);
 }
 
 /*

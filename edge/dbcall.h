@@ -65,5 +65,7 @@ extern const DbCallResult *dbcall_result(HttpRequest *req);
 
 /* Statements that found no connection in time, since the start. */
 extern unsigned long dbcall_unavailable_total(void);
+/* Calls sent in one round trip with others (a busy pool). */
+extern unsigned long dbcall_batched_total(void);
 
 #endif							/* EDGE_DBCALL_H */

@@ -233,6 +233,9 @@ metrics_process(Text *t)
 	text_single(t, "warden_edge_db_unavailable_total", "counter",
 				"Statements PostgreSQL could not run in time (their requests got 503, or went without the figures).",
 				(double) dbcall_unavailable_total());
+	text_single(t, "warden_edge_db_batched_total", "counter",
+				"Database calls sent in one round trip together with others (a busy pool pipelines them).",
+				(double) dbcall_batched_total());
 }
 
 /* Token verification, the caches, and the policy stream. */

@@ -317,6 +317,28 @@ q "CREATE FUNCTION api.later() RETURNS text LANGUAGE sql STABLE AS \$\$SELECT 'n
 get later
 t_eq "a function created after the edge started" '200 "new"' "$HTTP_STATUS $HTTP_BODY"
 
+# --- many calls at once: one pipeline, separate transactions ---------------------------
+# 60 calls in flight over 10 connections: a pool thread sends those queued
+# behind it in one pipeline, each its own transaction; the failing ones
+# must not take their neighbours down, nor write what they rolled back.
+q "TRUNCATE app.tags" >/dev/null
+for i in $(seq 60); do
+  case $((i % 3)) in
+    0) curl -s -o /dev/null -w '%{http_code} ok\n' "${A[@]}" "$URL/squares?n=3" ;;
+    1) curl -s -o /dev/null -w '%{http_code} fail\n' "${A[@]}" "$URL/account?email=x" ;;
+    2) curl -s -o /dev/null -w '%{http_code} write\n' "${A[@]}" "${JSON[@]}" \
+         --data-binary "{\"tag\": \"t$i\"}" "$URL/add_tag" ;;
+  esac &
+done >"$WARDEN_TEST_TMP/burst" 2>&1
+for j in $(jobs -p); do
+  [ "$j" = "$(edge_pid rpc)" ] || wait "$j"
+done
+t_eq "60 concurrent calls: each answered by its own outcome" "20 200 ok|20 204 write|20 400 fail|" \
+  "$(sort "$WARDEN_TEST_TMP/burst" | uniq -c | awk '{ printf "%s %s %s|", $1, $2, $3 }')"
+t_eq "and every write committed once" 20 "$(q "SELECT count(*) FROM app.tags WHERE tag LIKE 't%'")"
+batched=$(curl -s "http://127.0.0.1:$PORT/metrics" | awk '$1 == "warden_edge_db_batched_total" { print $2 }')
+t_check "calls did share round trips ($batched)" test "${batched:-0}" -gt 0
+
 # --- logs and metrics --------------------------------------------------------------
 http GET "http://127.0.0.1:$PORT/metrics"
 t_match "metrics label the route by its pattern" 'warden_edge_requests_total\{route="/v1/rpc/\{function\}",code="200"\}' "$HTTP_BODY"
