@@ -319,6 +319,24 @@ json_literal(const char **pp, const char *end, const char *word)
 	return true;
 }
 
+/* A member's name and its colon, at *pp (after white space). */
+static RpcArgsStatus
+json_member_name(const char **pp, const char *end)
+{
+	const char *p = *pp;
+	RpcArgsStatus st;
+
+	if (p == end || *p != '"')
+		return RPCARGS_MALFORMED;
+	if ((st = json_string(&p, end, NULL, false)) != RPCARGS_OK)
+		return st;
+	p = json_ws(p, end);
+	if (p == end || *p != ':')
+		return RPCARGS_MALFORMED;
+	*pp = p + 1;
+	return RPCARGS_OK;
+}
+
 /*
  * One whole JSON value at *pp (after white space), of any kind, containers
  * nested at most max_depth deep; advances *pp past it. Iterative: the stack
@@ -351,18 +369,10 @@ json_skip(const char **pp, const char *end, int max_depth)
 			}
 			else
 			{
-				if (stack[depth - 1] == '{')
-				{
-					/* the first member's name */
-					if (p == end || *p != '"')
-						return RPCARGS_MALFORMED;
-					if ((st = json_string(&p, end, NULL, false)) != RPCARGS_OK)
-						return st;
-					p = json_ws(p, end);
-					if (p == end || *p != ':')
-						return RPCARGS_MALFORMED;
-					p++;
-				}
+				/* the first member's name */
+				if (stack[depth - 1] == '{' &&
+					(st = json_member_name(&p, end)) != RPCARGS_OK)
+					return st;
 				continue;
 			}
 		}
@@ -395,17 +405,9 @@ json_skip(const char **pp, const char *end, int max_depth)
 			if (*p != ',')
 				return RPCARGS_MALFORMED;
 			p = json_ws(p + 1, end);
-			if (stack[depth - 1] == '{')
-			{
-				if (p == end || *p != '"')
-					return RPCARGS_MALFORMED;
-				if ((st = json_string(&p, end, NULL, false)) != RPCARGS_OK)
-					return st;
-				p = json_ws(p, end);
-				if (p == end || *p != ':')
-					return RPCARGS_MALFORMED;
-				p++;
-			}
+			if (stack[depth - 1] == '{' &&
+				(st = json_member_name(&p, end)) != RPCARGS_OK)
+				return st;
 			break;
 		}
 	}

@@ -25,6 +25,7 @@
 #include <string.h>
 #include <stdlib.h>
 
+#include "credential.h"
 #include "dbcall.h"
 #include "decisions.h"
 #include "errors.h"
@@ -68,19 +69,6 @@ authz_method(HttpRequest *req)
 	const char *method = authz_header(req, "X-Forwarded-Method", "X-Original-Method");
 
 	return method != NULL ? method : http_request_method_name(req);
-}
-
-static bool
-authz_unauthorized(HttpRequest *req, bool invalid)
-{
-	if (!http_add_header(req, "WWW-Authenticate", invalid ?
-						 "Bearer realm=\"warden\", error=\"invalid_token\"" :
-						 "Bearer realm=\"warden\""))
-		return false;
-	return http_respond_json(req, 401,
-							 json_pack("{s:s, s:s}", "error", invalid ? "invalid_token" : "unauthorized",
-									   "message", invalid ? "the credential is not valid" :
-									   "a bearer token or an API key is required"));
 }
 
 static bool
@@ -156,7 +144,7 @@ authz_ask_database(HttpRequest *req, AuthzContext *ctx)
 	char		scopes[IDENTITY_SCOPE_MAX * 2 + 8];
 
 	if (!identity_scopes_literal(&ctx->who, scopes, sizeof(scopes), &params[3]))
-		return authz_unauthorized(req, true);
+		return credential_unauthorized(req, true);
 	params[0] = ctx->who.subject;
 	params[1] = authz_method(req);
 	params[2] = authz_header(req, "X-Forwarded-Uri", "X-Original-URI");
@@ -210,9 +198,9 @@ authz_identified(HttpRequest *req, AuthzContext *ctx, IdentityStatus st)
 		case IDENTITY_OK:
 			return authz_decide(req, ctx);
 		case IDENTITY_NONE:
-			return authz_unauthorized(req, false);
+			return credential_unauthorized(req, false);
 		case IDENTITY_INVALID:
-			return authz_unauthorized(req, true);
+			return credential_unauthorized(req, true);
 		case IDENTITY_UNAVAILABLE:
 		case IDENTITY_PENDING:
 			break;
