@@ -31,7 +31,6 @@
 #include "errors.h"
 #include "identity.h"
 #include "log.h"
-#include "shared.h"
 #include "timeutil.h"
 
 #define AUTHZ_DECIDE_SQL "SELECT warden.decide($1, $2, $3, $4::text[])::text"
@@ -41,10 +40,7 @@ typedef struct AuthzContext
 {
 	Identity	who;
 	IdentityLookup lookup;
-	uint64_t	version;		/* the policy version, when asked */
-	uint64_t	generation;		/* and the decision cache's generation */
-	size_t		keylen;
-	char		key[DECISION_KEY_MAX];
+	DecisionLookup decision;
 } AuthzContext;
 
 static int	authz_timeout_ms = 3000;
@@ -132,8 +128,7 @@ authz_decided(HttpRequest *req)
 				  "sqlstate", r->sqlstate, "request_id", http_request_id(req));
 		return errors_respond(req, EDGE_ERR_INTERNAL, NULL);
 	}
-	decisions_put(ctx->key, ctx->keylen, ctx->generation, &d);
-	shared_decision_put(ctx->version, ctx->key, ctx->keylen, &d, decisions_ttl_ms());
+	decisions_store(&ctx->decision, &d);
 	return authz_answer(req, &ctx->who, &d);
 }
 
@@ -159,10 +154,9 @@ authz_shared_checked(HttpRequest *req)
 	AuthzContext *ctx = http_data(req);
 	Decision	d;
 
-	if (!shared_decision_result(req, &d))
-		return authz_ask_database(req, ctx);
-	decisions_put(ctx->key, ctx->keylen, ctx->generation, &d);
-	return authz_answer(req, &ctx->who, &d);
+	if (decisions_redis_result(req, &ctx->decision, &d) == DECISION_FOUND)
+		return authz_answer(req, &ctx->who, &d);
+	return authz_ask_database(req, ctx);
 }
 
 /* The caller is known: the decision from the cache, Redis, or the database. */
@@ -171,23 +165,26 @@ authz_decide(HttpRequest *req, AuthzContext *ctx)
 {
 	const char *uri = authz_header(req, "X-Forwarded-Uri", "X-Original-URI");
 	const char *method = authz_method(req);
+	int64_t		started = timeutil_mono_us();
+	DecisionStep step;
 	Decision	d;
 
-	int64_t		started = timeutil_mono_us();
-	bool		hit;
-
 	http_set_principal(req, ctx->who.subject);
-	ctx->keylen = decisions_key(&ctx->who, method, uri, ctx->key);
-	if (ctx->keylen == 0)
-		return errors_respond(req, EDGE_ERR_BAD_REQUEST, "the method or URI is too long");
-	hit = decisions_get(ctx->key, ctx->keylen, &d);
+	step = decisions_lookup(req, &ctx->decision, &ctx->who, method, uri, &d,
+							authz_shared_checked);
 	http_add_timing(req, "cache", (double) (timeutil_mono_us() - started) / 1000.0);
-	if (hit)
-		return authz_answer(req, &ctx->who, &d);
-	decisions_snapshot(&ctx->version, &ctx->generation);
-	if (shared_decision_get(req, ctx->version, ctx->key, ctx->keylen, authz_shared_checked))
-		return true;
-	return authz_ask_database(req, ctx);
+	switch (step)
+	{
+		case DECISION_FOUND:
+			return authz_answer(req, &ctx->who, &d);
+		case DECISION_PENDING:
+			return true;
+		case DECISION_ASK:
+			return authz_ask_database(req, ctx);
+		case DECISION_TOO_LONG:
+			break;
+	}
+	return errors_respond(req, EDGE_ERR_BAD_REQUEST, "the method or URI is too long");
 }
 
 static bool

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "lcache.h"
+#include "shared.h"
 #include "timeutil.h"
 
 static LCache *decisions_cache;
@@ -35,22 +36,10 @@ decisions_shutdown(void)
 	decisions_cache = NULL;
 }
 
-uint64_t
-decisions_generation(void)
-{
-	return lcache_generation(&decisions_version);
-}
-
-void
+static void
 decisions_snapshot(uint64_t *version, uint64_t *generation)
 {
 	lcache_version_snapshot(&decisions_version, version, generation);
-}
-
-int
-decisions_ttl_ms(void)
-{
-	return decisions_ttl;
 }
 
 void
@@ -65,7 +54,7 @@ decisions_policy_version(void)
 	return lcache_version_get(&decisions_version);
 }
 
-size_t
+static size_t
 decisions_key(const Identity *who, const char *method, const char *uri,
 			  char *key)
 {
@@ -90,10 +79,10 @@ decisions_key(const Identity *who, const char *method, const char *uri,
 }
 
 /* Entries hold the status and the roles' characters only (most are short). */
-bool
+static bool
 decisions_get(const char *key, size_t keylen, Decision *out)
 {
-	long		n = lcache_get(decisions_cache, key, keylen, decisions_generation(),
+	long		n = lcache_get(decisions_cache, key, keylen, lcache_generation(&decisions_version),
 							   timeutil_mono_ms(), out, sizeof(*out) - 1);
 
 	if (n < (long) sizeof(out->status))
@@ -102,7 +91,7 @@ decisions_get(const char *key, size_t keylen, Decision *out)
 	return true;
 }
 
-void
+static void
 decisions_put(const char *key, size_t keylen, uint64_t generation,
 			  const Decision *d)
 {
@@ -111,6 +100,37 @@ decisions_put(const char *key, size_t keylen, uint64_t generation,
 	(void) lcache_put(decisions_cache, key, keylen, generation, now,
 					  now + decisions_ttl, d,
 					  sizeof(d->status) + strnlen(d->roles, sizeof(d->roles) - 1));
+}
+
+DecisionStep
+decisions_lookup(HttpRequest *req, DecisionLookup *dl, const Identity *who,
+				 const char *method, const char *path, Decision *d,
+				 HttpHandler complete)
+{
+	dl->keylen = decisions_key(who, method, path, dl->key);
+	if (dl->keylen == 0)
+		return DECISION_TOO_LONG;
+	if (decisions_get(dl->key, dl->keylen, d))
+		return DECISION_FOUND;
+	decisions_snapshot(&dl->version, &dl->generation);
+	return shared_decision_get(req, dl->version, dl->key, dl->keylen, complete) ?
+		DECISION_PENDING : DECISION_ASK;
+}
+
+DecisionStep
+decisions_redis_result(HttpRequest *req, DecisionLookup *dl, Decision *d)
+{
+	if (!shared_decision_result(req, d))
+		return DECISION_ASK;
+	decisions_put(dl->key, dl->keylen, dl->generation, d);
+	return DECISION_FOUND;
+}
+
+void
+decisions_store(const DecisionLookup *dl, const Decision *d)
+{
+	decisions_put(dl->key, dl->keylen, dl->generation, d);
+	shared_decision_put(dl->version, dl->key, dl->keylen, d, decisions_ttl);
 }
 
 void

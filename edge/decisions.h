@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "http.h"
 #include "verifier.h"
 
 #define DECISION_ROLES_MAX 1024
@@ -28,20 +29,11 @@ typedef struct Decision
 	char		roles[DECISION_ROLES_MAX];	/* comma-separated, for X-Warden-Roles */
 } Decision;
 
-/* A decision's cache key; the caller's buffer holds DECISION_KEY_MAX. */
+/* A decision's cache key is at most this long. */
 #define DECISION_KEY_MAX (IDENTITY_NAME_MAX + IDENTITY_SCOPE_MAX + 8192 + 32)
 
 extern bool decisions_init(size_t entries, int ttl_ms);
 extern void decisions_shutdown(void);
-
-/*
- * Entries are stored under a generation, which changes with the policy
- * version: take it before asking the database, and store the answer under
- * it (see decisions.c).
- */
-extern uint64_t decisions_generation(void);
-/* The policy version and its generation, together (for shared.c's keys). */
-extern void decisions_snapshot(uint64_t *version, uint64_t *generation);
 
 /*
  * The policy version from a NOTIFY (only a newer one counts: notifications
@@ -51,18 +43,37 @@ extern void decisions_snapshot(uint64_t *version, uint64_t *generation);
 extern void decisions_policy(uint64_t version, bool full_load);
 extern uint64_t decisions_policy_version(void);
 
-/* Length of the key of (who, method, uri) written to key, or 0 when too long. */
-extern size_t decisions_key(const Identity *who, const char *method,
-							const char *uri, char *key);
+/*
+ * A decision looked up across the steps of a request: in process, then in
+ * Redis (shared.c), then by the caller in the database. The caller keeps
+ * the DecisionLookup in its request state.
+ */
+typedef struct DecisionLookup
+{
+	uint64_t	version;		/* the policy version when asked */
+	uint64_t	generation;		/* and its generation */
+	size_t		keylen;
+	char		key[DECISION_KEY_MAX];
+} DecisionLookup;
 
-extern bool decisions_get(const char *key, size_t keylen, Decision *out);
+typedef enum DecisionStep
+{
+	DECISION_FOUND,				/* *d holds it */
+	DECISION_PENDING,			/* Redis asked: complete runs, then
+								 * decisions_redis_result */
+	DECISION_ASK,				/* ask the database, then decisions_store */
+	DECISION_TOO_LONG			/* the method or path cannot be a key */
+} DecisionStep;
 
-/* The longest a decision is kept (WARDEN_DECISION_CACHE_TTL_MS). */
-extern int	decisions_ttl_ms(void);
-
-/* Stores a decision asked for under generation. */
-extern void decisions_put(const char *key, size_t keylen, uint64_t generation,
-						  const Decision *d);
+extern DecisionStep decisions_lookup(HttpRequest *req, DecisionLookup *dl,
+									 const Identity *who, const char *method,
+									 const char *path, Decision *d,
+									 HttpHandler complete);
+/* After DECISION_PENDING: FOUND or ASK. */
+extern DecisionStep decisions_redis_result(HttpRequest *req, DecisionLookup *dl,
+										   Decision *d);
+/* The database's decision, kept in process and in Redis. */
+extern void decisions_store(const DecisionLookup *dl, const Decision *d);
 
 extern void decisions_stats(uint64_t *hits, uint64_t *misses, size_t *entries);
 

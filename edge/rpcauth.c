@@ -19,7 +19,6 @@
 #include "credential.h"
 #include "dbcall.h"
 #include "log.h"
-#include "shared.h"
 
 #define RPCAUTH_CHECK_SQL \
 	"SELECT CASE WHEN warden.check($1, 'rpc:execute', 'function:' || $2, $3::pg_catalog.text[])" \
@@ -65,16 +64,20 @@ rpcauth_decide(HttpRequest *req, RpcAuth *a)
 
 	http_set_principal(req, a->who.subject);
 	snprintf(resource, sizeof(resource), "function:%s", a->function);
-	a->keylen = decisions_key(&a->who, "rpc:execute", resource, a->key);
-	if (a->keylen == 0)
-		return RPCAUTH_ERROR;
-	if (decisions_get(a->key, a->keylen, &d))
-		return rpcauth_decision(&d);
-	decisions_snapshot(&a->version, &a->generation);
-	a->step = RPCAUTH_STEP_REDIS;
-	if (shared_decision_get(req, a->version, a->key, a->keylen, a->complete))
-		return RPCAUTH_PENDING;
-	return rpcauth_ask_database(req, a);
+	switch (decisions_lookup(req, &a->decision, &a->who, "rpc:execute", resource, &d,
+							 a->complete))
+	{
+		case DECISION_FOUND:
+			return rpcauth_decision(&d);
+		case DECISION_PENDING:
+			a->step = RPCAUTH_STEP_REDIS;
+			return RPCAUTH_PENDING;
+		case DECISION_ASK:
+			return rpcauth_ask_database(req, a);
+		case DECISION_TOO_LONG:
+			break;
+	}
+	return RPCAUTH_ERROR;
 }
 
 static RpcAuthStatus
@@ -122,10 +125,9 @@ rpcauth_next(HttpRequest *req, RpcAuth *a)
 			return rpcauth_identified(req, a,
 									  identity_result(req, &a->lookup, &a->who, a->complete));
 		case RPCAUTH_STEP_REDIS:
-			if (!shared_decision_result(req, &d))
-				return rpcauth_ask_database(req, a);
-			decisions_put(a->key, a->keylen, a->generation, &d);
-			return rpcauth_decision(&d);
+			if (decisions_redis_result(req, &a->decision, &d) == DECISION_FOUND)
+				return rpcauth_decision(&d);
+			return rpcauth_ask_database(req, a);
 		case RPCAUTH_STEP_DATABASE:
 			break;
 		default:
@@ -142,8 +144,7 @@ rpcauth_next(HttpRequest *req, RpcAuth *a)
 	}
 	d.status = atoi(r->value);
 	d.roles[0] = '\0';
-	decisions_put(a->key, a->keylen, a->generation, &d);
-	shared_decision_put(a->version, a->key, a->keylen, &d, decisions_ttl_ms());
+	decisions_store(&a->decision, &d);
 	return rpcauth_decision(&d);
 }
 

@@ -42,10 +42,7 @@ typedef struct RpcAuth
 	int64_t		deadline_ms;
 	IdentityLookup lookup;
 	Identity	who;
-	uint64_t	version;		/* the policy version when asked */
-	uint64_t	generation;
-	size_t		keylen;
-	char		key[DECISION_KEY_MAX];
+	DecisionLookup decision;
 	char		function[64];
 } RpcAuth;
 
