@@ -95,7 +95,8 @@ credential_read(HttpRequest *req, Credential *cred)
 void
 credential_wipe(Credential *cred)
 {
-	explicit_bzero(cred->cookie, sizeof(cred->cookie));
+	/* only what a cookie put there: the buffer is large and this runs per request */
+	explicit_bzero(cred->cookie, strnlen(cred->cookie, sizeof(cred->cookie)));
 	cred->value = NULL;
 }
 

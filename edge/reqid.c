@@ -7,8 +7,8 @@
  * services; it is limited to a small alphabet so it can never split a
  * header, break a log line or smuggle markup.
  *
- * Pure and thread-safe (getrandom(2) needs no state of ours; the fallback
- * counter is atomic).
+ * Thread-safe: each thread draws from its own buffer of getrandom(2)
+ * bytes (the fallback counter is atomic).
  */
 #include "reqid.h"
 
@@ -55,6 +55,9 @@ reqid_mix(uint64_t x)
  * on a kernel without getrandom) a clock-and-counter mix stands in rather
  * than failing the request.
  */
+static __thread unsigned char reqid_pool[4096];
+static __thread size_t reqid_pool_left;
+
 void
 reqid_generate(char out[REQID_GENERATED_LEN + 1])
 {
@@ -67,14 +70,22 @@ reqid_generate(char out[REQID_GENERATED_LEN + 1])
 	uint64_t	b;
 	int			i;
 
-	while (got < sizeof(bytes))
+	/* a syscall per 256 ids, not per id: each thread keeps a little ahead */
+	while (reqid_pool_left < sizeof(bytes))
 	{
-		n = getrandom(bytes + got, sizeof(bytes) - got, 0);
+		n = getrandom(reqid_pool, sizeof(reqid_pool), 0);
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n <= 0)
+		if (n < (ssize_t) sizeof(bytes))
 			break;
-		got += (size_t) n;
+		reqid_pool_left = (size_t) n;
+	}
+	if (reqid_pool_left >= sizeof(bytes))
+	{
+		reqid_pool_left -= sizeof(bytes);
+		memcpy(bytes, reqid_pool + reqid_pool_left, sizeof(bytes));
+		explicit_bzero(reqid_pool + reqid_pool_left, sizeof(bytes));
+		got = sizeof(bytes);
 	}
 	if (got < sizeof(bytes))
 	{
