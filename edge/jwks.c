@@ -24,6 +24,7 @@
 #include "dbcall.h"
 #include "errors.h"
 #include "log.h"
+#include "siphash.h"
 #include "timeutil.h"
 
 #define JWKS_REFRESH_MS 30000
@@ -42,17 +43,17 @@ jwks_configure(int db_timeout_ms)
 	jwks_timeout_ms = db_timeout_ms;
 }
 
-/* A strong ETag: FNV-1a of the set's compact text. */
+/*
+ * A strong ETag: SipHash of the set's compact text under a fixed key, so
+ * every replica gives the same set the same tag (a client revalidating at
+ * another replica still gets its 304).
+ */
 static void
 jwks_make_etag(const char *text, char *out)
 {
-	uint64_t	h = UINT64_C(0xcbf29ce484222325);
+	static const unsigned char key[SIPHASH_KEY_LEN] = "warden jwks etag";
+	uint64_t	h = siphash24(key, text, strlen(text));
 
-	for (; *text != '\0'; text++)
-	{
-		h ^= (unsigned char) *text;
-		h *= UINT64_C(0x100000001b3);
-	}
 	snprintf(out, JWKS_ETAG_MAX, "\"%016llx\"", (unsigned long long) h);
 }
 
