@@ -80,6 +80,41 @@ ms_timeval(int ms)
 	return tv;
 }
 
+/*
+ * Answers the broker's channel.close or connection.close as AMQP asks
+ * (close-ok), says why into err ("what: code text"), and updates the
+ * link's state; returns the reply code. Both the synchronous replies and
+ * the frames read while publishing come here.
+ */
+static uint16_t
+answer_close(AmqpLink *link, amqp_method_number_t id, void *decoded,
+			 const char *what, char *err, size_t errlen)
+{
+	if (id == AMQP_CHANNEL_CLOSE_METHOD)
+	{
+		amqp_channel_close_t *m = decoded;
+		amqp_channel_close_ok_t ok = {0};
+
+		snprintf(err, errlen, "%s: %u %.*s", what, m->reply_code,
+				 (int) m->reply_text.len, (char *) m->reply_text.bytes);
+		link->channel_open = false;
+		if (amqp_send_method(link->conn, CHANNEL, AMQP_CHANNEL_CLOSE_OK_METHOD, &ok) != AMQP_STATUS_OK)
+			link->dead = true;
+		return m->reply_code;
+	}
+	else
+	{
+		amqp_connection_close_t *m = decoded;
+		amqp_connection_close_ok_t ok = {0};
+
+		snprintf(err, errlen, "%s: %u %.*s", what, m->reply_code,
+				 (int) m->reply_text.len, (char *) m->reply_text.bytes);
+		(void) amqp_send_method(link->conn, 0, AMQP_CONNECTION_CLOSE_OK_METHOD, &ok);
+		link->dead = true;
+		return m->reply_code;
+	}
+}
+
 /* Describes a failed RPC into err; answers a server's close as AMQP asks. */
 static void
 describe_reply(AmqpLink *link, amqp_rpc_reply_t r, const char *what,
@@ -99,27 +134,9 @@ describe_reply(AmqpLink *link, amqp_rpc_reply_t r, const char *what,
 			link->dead = true;
 			break;
 		case AMQP_RESPONSE_SERVER_EXCEPTION:
-			if (r.reply.id == AMQP_CHANNEL_CLOSE_METHOD)
-			{
-				amqp_channel_close_t *m = r.reply.decoded;
-				amqp_channel_close_ok_t ok = {0};
-
-				snprintf(err, errlen, "%s: %u %.*s", what, m->reply_code,
-						 (int) m->reply_text.len, (char *) m->reply_text.bytes);
-				if (amqp_send_method(link->conn, CHANNEL, AMQP_CHANNEL_CLOSE_OK_METHOD, &ok) != AMQP_STATUS_OK)
-					link->dead = true;
-				link->channel_open = false;
-			}
-			else if (r.reply.id == AMQP_CONNECTION_CLOSE_METHOD)
-			{
-				amqp_connection_close_t *m = r.reply.decoded;
-				amqp_connection_close_ok_t ok = {0};
-
-				snprintf(err, errlen, "%s: %u %.*s", what, m->reply_code,
-						 (int) m->reply_text.len, (char *) m->reply_text.bytes);
-				(void) amqp_send_method(link->conn, 0, AMQP_CONNECTION_CLOSE_OK_METHOD, &ok);
-				link->dead = true;
-			}
+			if (r.reply.id == AMQP_CHANNEL_CLOSE_METHOD ||
+				r.reply.id == AMQP_CONNECTION_CLOSE_METHOD)
+				(void) answer_close(link, r.reply.id, r.reply.decoded, what, err, errlen);
 			else
 			{
 				snprintf(err, errlen, "%s: unexpected method 0x%08x from the broker",
@@ -338,18 +355,13 @@ handle_frame(AmqpLink *link, amqp_frame_t *f, OutboxBatch *b, AmqpMessage *msgs,
 			}
 		case AMQP_CHANNEL_CLOSE_METHOD:
 			{
-				amqp_channel_close_t *m = f->payload.method.decoded;
-				amqp_channel_close_ok_t ok = {0};
-				bool		not_found = m->reply_code == AMQP_NOT_FOUND;
+				bool		not_found = answer_close(link, AMQP_CHANNEL_CLOSE_METHOD,
+													 f->payload.method.decoded,
+													 "the broker closed the channel",
+													 err, errlen) == AMQP_NOT_FOUND;
 
-				snprintf(err, errlen, "the broker closed the channel: %u %.*s",
-						 m->reply_code, (int) m->reply_text.len, (char *) m->reply_text.bytes);
-				link->channel_open = false;
-				if (amqp_send_method(link->conn, CHANNEL, AMQP_CHANNEL_CLOSE_OK_METHOD, &ok) != AMQP_STATUS_OK)
-				{
-					link->dead = true;
+				if (link->dead)
 					return AMQP_LINK_DOWN;
-				}
 				/* An exchange deleted since it was checked: check them all again. */
 				if (not_found)
 				{
@@ -363,16 +375,9 @@ handle_frame(AmqpLink *link, amqp_frame_t *f, OutboxBatch *b, AmqpMessage *msgs,
 				return AMQP_LINK_CHANNEL_LOST;
 			}
 		case AMQP_CONNECTION_CLOSE_METHOD:
-			{
-				amqp_connection_close_t *m = f->payload.method.decoded;
-				amqp_connection_close_ok_t ok = {0};
-
-				snprintf(err, errlen, "the broker closed the connection: %u %.*s",
-						 m->reply_code, (int) m->reply_text.len, (char *) m->reply_text.bytes);
-				(void) amqp_send_method(link->conn, 0, AMQP_CONNECTION_CLOSE_OK_METHOD, &ok);
-				link->dead = true;
-				return AMQP_LINK_DOWN;
-			}
+			(void) answer_close(link, AMQP_CONNECTION_CLOSE_METHOD, f->payload.method.decoded,
+								"the broker closed the connection", err, errlen);
+			return AMQP_LINK_DOWN;
 		case AMQP_CONNECTION_BLOCKED_METHOD:
 			link->blocked = true;
 			break;
