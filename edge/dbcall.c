@@ -4,8 +4,8 @@
  *
  * One code path serves one statement and many: the request id's
  * application_name statement is put in front of the caller's and the lot
- * goes through pgconn_pipeline(), so even a single statement costs one
- * round trip instead of two.
+ * goes to the pool as one transaction, so even a single statement costs
+ * one round trip instead of two (and a busy pool sends many calls in one).
  */
 #include "dbcall.h"
 
@@ -27,7 +27,6 @@
 	"SELECT pg_catalog.set_config('application_name', 'warden-edge ' || $1, false)"
 
 static atomic_ulong dbcall_unavailable;
-static atomic_ulong dbcall_batched;		/* calls that shared a round trip */
 
 typedef struct DbCall
 {
@@ -35,6 +34,7 @@ typedef struct DbCall
 	HttpRequest *req;
 	int			nstmts;			/* the application_name statement included */
 	PgStatement stmts[DBCALL_MAX_STATEMENTS + 1];
+	PGresult   *results[DBCALL_MAX_STATEMENTS + 1];	/* the pool's, then ours */
 	int			nvalues;		/* every parameter copy, for wiping */
 	char	  **values;
 	DbCallResult result;
@@ -70,7 +70,7 @@ dbcall_free(void *data)
 	free(c);
 }
 
-/* The first failed result (on a pool thread): its SQLSTATE and messages. */
+/* The first failed result (on the pool's thread): its SQLSTATE and messages. */
 static void
 dbcall_error(DbCall *c, PGconn *conn, PGresult **res, int i)
 {
@@ -96,19 +96,21 @@ dbcall_error(DbCall *c, PGconn *conn, PGresult **res, int i)
 }
 
 /*
- * On a pool thread, after the pipeline ran (ran: it did, res holds its
- * results) or could not (err says why): the outcome into c->result, and
- * the request resumed. False when the connection must go.
+ * On the pool's thread, after the statements ran on conn (their results
+ * in c->results) or could not (conn NULL, err says why): the outcome into
+ * c->result, and the request resumed. False when the connection must go.
  */
 static bool
-dbcall_finish(DbCall *c, PGconn *conn, PGresult **res, bool ran, const char *err)
+dbcall_done(DbJob *job, PGconn *conn, const char *err)
 {
+	DbCall	   *c = (DbCall *) job;
 	HttpRequest *req = c->req;
+	PGresult  **res = c->results;
 	bool		conn_ok = true;
 	int			i;
 
 	c->result.unavailable = true;
-	if (conn != NULL && ran)
+	if (conn != NULL)
 	{
 		c->result.unavailable = false;
 		for (i = 0; i < c->nstmts; i++)
@@ -132,13 +134,14 @@ dbcall_finish(DbCall *c, PGconn *conn, PGresult **res, bool ran, const char *err
 			c->result.value = PQgetvalue(c->value_res, 0, 0);
 		}
 		for (i = 0; i < c->nstmts; i++)
+		{
 			PQclear(res[i]);
+			res[i] = NULL;
+		}
 		conn_ok = !c->result.unavailable;
 		if (c->result.unavailable)
 			err = "the connection broke";
 	}
-	else if (conn != NULL)
-		conn_ok = false;
 	if (c->result.unavailable)
 	{
 		atomic_fetch_add(&dbcall_unavailable, 1);
@@ -148,62 +151,6 @@ dbcall_finish(DbCall *c, PGconn *conn, PGresult **res, bool ran, const char *err
 	}
 	http_resume(req);			/* last: the request may be gone after it */
 	return conn_ok;
-}
-
-/* On a pool thread: one call, one round trip. */
-static bool
-dbcall_run(DbJob *job, PGconn *conn, const char *err)
-{
-	DbCall	   *c = (DbCall *) job;
-	PGresult   *res[DBCALL_MAX_STATEMENTS + 1];
-	char		qerr[256] = "";
-	bool		ran = false;
-
-	if (conn != NULL)
-	{
-		ran = pgconn_pipeline(conn, c->stmts, c->nstmts, job->deadline_ms, res,
-							  qerr, sizeof(qerr));
-		err = qerr;
-	}
-	return dbcall_finish(c, conn, res, ran, err);
-}
-
-/*
- * On a pool thread: calls of several requests in one round trip, each its
- * own transaction; they wait as long as the most hurried of them may.
- */
-static bool
-dbcall_run_many(DbJob **jobs, int n, PGconn *conn)
-{
-	PgPipelineJob *pj = calloc((size_t) n, sizeof(PgPipelineJob));
-	PGresult *(*res)[DBCALL_MAX_STATEMENTS + 1] = calloc((size_t) n, sizeof(*res));
-	int64_t		deadline = INT64_MAX;
-	char		qerr[256] = "out of memory";
-	bool		ran = false;
-	bool		conn_ok = true;
-	int			k;
-
-	atomic_fetch_add(&dbcall_batched, (unsigned long) n);
-	if (pj != NULL && res != NULL)
-	{
-		for (k = 0; k < n; k++)
-		{
-			DbCall	   *c = (DbCall *) jobs[k];
-
-			pj[k].stmts = c->stmts;
-			pj[k].n = c->nstmts;
-			pj[k].results = res[k];
-			if (jobs[k]->deadline_ms < deadline)
-				deadline = jobs[k]->deadline_ms;
-		}
-		ran = pgconn_pipeline_many(conn, pj, n, deadline, qerr, sizeof(qerr));
-	}
-	for (k = 0; k < n; k++)
-		conn_ok &= dbcall_finish((DbCall *) jobs[k], conn, res != NULL ? res[k] : NULL,
-								 ran, qerr);
-	free(pj);
-	free(res);
-	return ran && conn_ok;
 }
 
 /* Copies stmts into c after its application_name statement. */
@@ -271,8 +218,10 @@ dbcall_submit_batch(HttpRequest *req, const PgStatement *stmts, int n,
 	if (!dbcall_copy(c, stmts, n))
 		return false;
 	c->submitted_us = timeutil_mono_us();
-	c->job.run = dbcall_run;
-	c->job.run_many = dbcall_run_many;
+	c->job.pipe.stmts = c->stmts;
+	c->job.pipe.n = c->nstmts;
+	c->job.pipe.results = c->results;
+	c->job.done = dbcall_done;
 	c->job.deadline_ms = deadline_ms;
 	c->result.unavailable = true;
 	c->result.failed = -1;
@@ -301,12 +250,6 @@ unsigned long
 dbcall_unavailable_total(void)
 {
 	return atomic_load(&dbcall_unavailable);
-}
-
-unsigned long
-dbcall_batched_total(void)
-{
-	return atomic_load(&dbcall_batched);
 }
 
 /*

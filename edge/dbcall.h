@@ -1,8 +1,8 @@
 /*
  * dbcall.h
  *		SQL statements for one request, on the pool: the request is
- *		suspended, the statements run on a pool thread with their parameters
- *		bound, and the request's completion handler reads the outcome.
+ *		suspended, the statements run on the pool's connections with their
+ *		parameters bound, and the request's completion handler reads the outcome.
  *
  * A call is one statement (dbcall_submit) or several (dbcall_submit_batch)
  * sent in one round trip (libpq pipeline mode), which PostgreSQL runs as
@@ -65,7 +65,5 @@ extern const DbCallResult *dbcall_result(HttpRequest *req);
 
 /* Statements that found no connection in time, since the start. */
 extern unsigned long dbcall_unavailable_total(void);
-/* Calls sent in one round trip with others (a busy pool). */
-extern unsigned long dbcall_batched_total(void);
 
 #endif							/* EDGE_DBCALL_H */

@@ -1,17 +1,19 @@
 /*
  * dbpool.h
- *		A bounded pool of PostgreSQL connections, each served by a thread of
+ *		A bounded pool of PostgreSQL connections, all driven by one thread of
  *		its own, so that no libmicrohttpd thread ever waits on the database.
  *
  * A handler that needs the database suspends its request (http_suspend),
- * fills a DbJob and submits it. A pool thread runs job->run with a live
- * connection, or with NULL when none could be had before the job's
- * deadline (the database down, the pool busy): the handler then answers
- * 503. job->run must end by resuming the request; after that the job
- * belongs to the request again and the pool never touches it.
+ * fills a DbJob (the statements of one transaction) and submits it. The
+ * pool's thread sends them on a connection and calls job->done with the
+ * connection once their results are read, or with NULL when they could not
+ * run before the job's deadline (the database down, the pool busy, the
+ * connection broken): the handler then answers 503. job->done must end by
+ * resuming the request; after that the job belongs to the request again
+ * and the pool never touches it.
  *
- * Threads: dbpool_submit is called from any thread; run is called on a
- * pool thread, with the connection that thread owns.
+ * Threads: dbpool_submit is called from any thread; done is called on the
+ * pool's thread.
  */
 #ifndef EDGE_DBPOOL_H
 #define EDGE_DBPOOL_H
@@ -21,35 +23,33 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "pgconn.h"
+
 typedef struct DbJob DbJob;
 
 /*
- * conn is NULL when no connection came up, or the job waited past its
- * deadline; err then says why (for the log, never for the client). Returns
- * false when the connection must be dropped (a query that failed without a
- * result: timed out or broken).
+ * conn is the connection that ran the job, its results in
+ * job->pipe.results (for done to PQclear); NULL when the job could not run
+ * (no connection came up, it waited past its deadline, the connection
+ * broke): err then says why (for the log, never for the client). Returns
+ * false when the connection must be dropped.
  */
-typedef bool (*DbJobRun) (DbJob *job, PGconn *conn, const char *err);
-
-/*
- * Several jobs on one connection at once (their run functions all equal
- * this one's); false, as for run, when the connection must go.
- */
-typedef bool (*DbJobRunMany) (DbJob **jobs, int n, PGconn *conn);
+typedef bool (*DbJobDone) (DbJob *job, PGconn *conn, const char *err);
 
 struct DbJob
 {
-	DbJobRun	run;
-	DbJobRunMany run_many;		/* NULL: one at a time */
+	PgPipelineJob pipe;			/* stmts, n and results (n NULLs) set by the
+								 * submitter, the rest zeroed */
+	DbJobDone	done;
 	int64_t		deadline_ms;	/* timeutil_mono_ms() */
-	DbJob	   *next;			/* the pool's queue */
+	DbJob	   *next;			/* the pool's queues */
 };
 
 /*
- * Starts size threads; connections open lazily, at the first job each
- * thread takes, and again after one breaks. statement_timeout_ms bounds
- * every statement (the server cancels it), so a thread is never held
- * longer by a query that hangs.
+ * Starts the pool's thread; its size connections open lazily, when jobs
+ * wait and none is free, and again after one breaks. statement_timeout_ms
+ * bounds every statement (the server cancels it), so a connection is never
+ * held longer by a query that hangs.
  */
 extern bool dbpool_start(const char *conninfo, int size, int queue_max,
 						 int statement_timeout_ms, char *err, size_t errlen);
@@ -57,13 +57,16 @@ extern bool dbpool_start(const char *conninfo, int size, int queue_max,
 /* False when the queue is full: answer 503 at once. */
 extern bool dbpool_submit(DbJob *job);
 
-/* Jobs waiting and connections busy, for /metrics and tests. */
+/* Jobs waiting, and jobs running on a connection, for /metrics and tests. */
 extern int	dbpool_waiting(void);
 extern int	dbpool_busy(void);
 
+/* Jobs sent in one round trip with others (a busy pool), since the start. */
+extern unsigned long dbpool_batched_total(void);
+
 /*
- * Runs every job still queued with conn NULL ("shutting down"), waits for
- * the running ones, closes the connections and joins the threads.
+ * Ends every job still queued with conn NULL ("shutting down"), waits for
+ * the running ones, closes the connections and joins the thread.
  */
 extern void dbpool_stop(void);
 

@@ -10,7 +10,7 @@
  * finished, naming the route, never the raw path or query string.
  *
  * A handler that needs the database suspends the request (http_suspend)
- * and hands it to a dbpool thread, which resumes it when done; its
+ * and hands it to the database pool's thread, which resumes it when done; its
  * completion handler then answers on the connection's own thread.
  *
  * Threads: handlers run on libmicrohttpd's worker threads, many at once;

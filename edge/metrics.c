@@ -235,7 +235,7 @@ metrics_process(Text *t)
 				(double) dbcall_unavailable_total());
 	text_single(t, "warden_edge_db_batched_total", "counter",
 				"Database calls sent in one round trip together with others (a busy pool pipelines them).",
-				(double) dbcall_batched_total());
+				(double) dbpool_batched_total());
 }
 
 /* Token verification, the caches, and the policy stream. */

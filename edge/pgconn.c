@@ -7,16 +7,21 @@
  * behind a dropped route, would stall the caller that long. Here every wait
  * is a poll(2) on the connection's socket bounded by the caller's deadline,
  * with libpq driven in nonblocking mode (PQconnectStart/PQconnectPoll,
- * PQsendQuery/PQconsumeInput). Several statements can go in one round trip
- * (pgconn_pipeline), as one implicit transaction.
+ * PQsendQuery/PQconsumeInput).
+ *
+ * The pool's connections are pipes instead (pgconn_pipe_*): a connection
+ * stays in libpq's pipeline mode, transactions (each closed by its own
+ * Sync) are sent without waiting for the ones before, and their results
+ * are read as they arrive, never waiting: the caller polls the socket and
+ * bounds the wait (dbpool.c).
  *
  * One caveat libpq documents: PQconnectStart resolves host names with a
  * blocking getaddrinfo(); use a numeric host (or hostaddr) where DNS may
  * hang.
  *
- * A PGconn must be used by one thread at a time. The only state here is
- * each thread's list of the statements prepared on its connection (see
- * pgconn_pipeline), which starts over when the connection changes.
+ * A PGconn must be used by one thread at a time. A pipe keeps the
+ * statements prepared on its connection (see pgconn_pipe_send), and loses
+ * them with it.
  */
 #include "pgconn.h"
 
@@ -29,32 +34,6 @@
 
 #include "siphash.h"
 #include "timeutil.h"
-
-/*
- * Statements a pool thread's connection has prepared, by their text and
- * parameter types. A new connection (another PGconn, or another backend)
- * starts with none. Beyond PGCONN_PREPARED_MAX statements run unprepared.
- */
-#define PGCONN_PREPARED_MAX 256
-
-typedef struct PgPrepared
-{
-	uint64_t	hash;
-	char	   *key;			/* the SQL text, then the types' bytes */
-	size_t		keylen;
-} PgPrepared;
-
-static __thread struct
-{
-	const PGconn *conn;
-	int			pid;
-	int			n;
-	PgPrepared	stmts[PGCONN_PREPARED_MAX];
-}			pgconn_prepared;
-
-/* statements prepared by the pipeline being sent, not yet known to work */
-static __thread int pgconn_preparing;
-static __thread uint64_t pgconn_preparing_hashes[PGCONN_PREPARED_MAX];
 
 /* A fixed key: the hash only spreads names; the texts are compared. */
 static const unsigned char pgconn_hash_key[SIPHASH_KEY_LEN] = "warden prepared";
@@ -119,6 +98,37 @@ pgconn_conninfo_valid(const char *conninfo)
 	return true;
 }
 
+/*
+ * Starts connecting without waiting; the caller drives PQconnectPoll(),
+ * then calls pgconn_connect_ready(). NULL with a reason in err.
+ */
+PGconn *
+pgconn_connect_start(const char *conninfo, char *err, size_t errlen)
+{
+	PGconn	   *conn = PQconnectStart(conninfo);
+
+	if (conn == NULL || PQstatus(conn) == CONNECTION_BAD)
+	{
+		pgconn_error(conn, "connect", err, errlen);
+		PQfinish(conn);
+		return NULL;
+	}
+	PQsetNoticeProcessor(conn, pgconn_ignore_notice, NULL);
+	return conn;
+}
+
+/* A connection just made goes nonblocking; false: see err. */
+bool
+pgconn_connect_ready(PGconn *conn, char *err, size_t errlen)
+{
+	if (PQsetnonblocking(conn, 1) != 0)
+	{
+		pgconn_error(conn, "set nonblocking", err, errlen);
+		return false;
+	}
+	return true;
+}
+
 /* Connects within the deadline; NULL with a reason in err otherwise. */
 PGconn *
 pgconn_connect(const char *conninfo, int64_t deadline_ms, char *err,
@@ -128,14 +138,9 @@ pgconn_connect(const char *conninfo, int64_t deadline_ms, char *err,
 	PGconn	   *conn;
 	int			rc;
 
-	conn = PQconnectStart(conninfo);
-	if (conn == NULL || PQstatus(conn) == CONNECTION_BAD)
-	{
-		pgconn_error(conn, "connect", err, errlen);
-		PQfinish(conn);
+	conn = pgconn_connect_start(conninfo, err, errlen);
+	if (conn == NULL)
 		return NULL;
-	}
-	PQsetNoticeProcessor(conn, pgconn_ignore_notice, NULL);
 	/* the socket may change between calls (several hosts, SSL retry) */
 	while (state != PGRES_POLLING_OK)
 	{
@@ -157,9 +162,8 @@ pgconn_connect(const char *conninfo, int64_t deadline_ms, char *err,
 		}
 		state = PQconnectPoll(conn);
 	}
-	if (PQsetnonblocking(conn, 1) != 0)
+	if (!pgconn_connect_ready(conn, err, errlen))
 	{
-		pgconn_error(conn, "set nonblocking", err, errlen);
 		PQfinish(conn);
 		return NULL;
 	}
@@ -279,54 +283,95 @@ pgconn_query(PGconn *conn, const char *sql, int nparams,
 }
 
 /*
- * Runs n statements in one round trip (libpq pipeline mode, PostgreSQL 14
- * and later): all are sent, then one Sync, so the server runs them as one
- * implicit transaction. A statement that fails aborts the transaction and
- * the server skips the rest: their results are PGRES_PIPELINE_ABORTED.
- * results[i] is the first result of statement i, whatever its status,
- * for the caller to PQclear. False when the connection failed or the
- * deadline passed (every results[i] then NULL): drop the connection, as
- * after pgconn_query.
+ * Puts a connection just made into pipeline mode (PostgreSQL 14 and later),
+ * where it stays: transactions then go without waiting for the ones
+ * before. False: see err; the caller still owns conn.
  */
+bool
+pgconn_pipe_open(PgPipe *p, PGconn *conn, char *err, size_t errlen)
+{
+	if (!PQenterPipelineMode(conn))
+	{
+		pgconn_error(conn, "pipeline", err, errlen);
+		return false;
+	}
+	p->conn = conn;
+	p->pending = 0;
+	p->nprepared = 0;
+	p->npreparing = 0;
+	return true;
+}
+
+/* Closes the connection, and forgets what it had prepared. */
+void
+pgconn_pipe_close(PgPipe *p)
+{
+	for (int i = 0; i < p->nprepared; i++)
+		free(p->prepared[i].key);
+	p->nprepared = 0;
+	p->npreparing = 0;
+	p->pending = 0;
+	PQfinish(p->conn);
+	p->conn = NULL;
+}
+
 /*
  * The statement's key (its text and parameter types) in key, and whether
  * this connection has prepared it; its name goes to name either way.
  */
 static bool
-pgconn_is_prepared(const PGconn *conn, const PgStatement *s, char *key,
+pgconn_is_prepared(const PgPipe *p, const PgStatement *s, char *key,
 				   size_t *keylen, uint64_t *hash, char name[32])
 {
 	size_t		len = strlen(s->sql);
 	size_t		tlen = s->types != NULL ? (size_t) s->nparams * sizeof(Oid) : 0;
 
-	if (pgconn_prepared.conn != conn || pgconn_prepared.pid != PQbackendPID(conn))
-	{
-		for (int i = 0; i < pgconn_prepared.n; i++)
-			free(pgconn_prepared.stmts[i].key);
-		pgconn_prepared.n = 0;
-		pgconn_prepared.conn = conn;
-		pgconn_prepared.pid = PQbackendPID(conn);
-	}
 	memcpy(key, s->sql, len);
 	if (tlen > 0)
 		memcpy(key + len, s->types, tlen);
 	*keylen = len + tlen;
 	*hash = siphash24(pgconn_hash_key, key, *keylen);
 	snprintf(name, 32, "warden_%016llx", (unsigned long long) *hash);
-	for (int i = 0; i < pgconn_prepared.n; i++)
-		if (pgconn_prepared.stmts[i].hash == *hash &&
-			pgconn_prepared.stmts[i].keylen == *keylen &&
-			memcmp(pgconn_prepared.stmts[i].key, key, *keylen) == 0)
+	for (int i = 0; i < p->nprepared; i++)
+		if (p->prepared[i].hash == *hash &&
+			p->prepared[i].keylen == *keylen &&
+			memcmp(p->prepared[i].key, key, *keylen) == 0)
 			return true;
 	return false;
 }
 
-/* Sends one transaction's statements and its Sync; false: see err. */
-static bool
-pgconn_send_job(PGconn *conn, PgPipelineJob *j, char *err, size_t errlen)
+/*
+ * Queues one transaction's statements and its Sync in libpq's buffer (see
+ * pgconn_pipe_flush); false: see err, and the connection must go.
+ *
+ * Statements are prepared on first use and then only bound and executed:
+ * parsing and planning the same few texts for every request (the edge's
+ * own statements, each RPC function's call) would cost the server more
+ * than running them. A statement whose name exists with another text
+ * (a hash collision) runs unprepared. Each transaction has its own Sync,
+ * so that a failure in one aborts only its own statements.
+ */
+bool
+pgconn_pipe_send(PgPipe *p, PgPipelineJob *j, char *err, size_t errlen)
 {
 	int			i;
 
+	for (i = 0; i < j->n && i < PGCONN_PIPELINE_MAX; i++)
+	{
+		j->results[i] = NULL;
+		j->keys[i] = NULL;
+	}
+	j->next = 0;
+	j->first = NULL;
+	j->preparing = false;
+	if (j->n > PGCONN_PIPELINE_MAX)
+	{
+		snprintf(err, errlen, "pipeline: too many statements");
+		return false;
+	}
+	/* every Prepare sent before has its result read: known, or failed */
+	if (p->pending == 0)
+		p->npreparing = 0;
 	for (i = 0; i < j->n; i++)
 	{
 		const PgStatement *st = &j->stmts[i];
@@ -341,167 +386,163 @@ pgconn_send_job(PGconn *conn, PgPipelineJob *j, char *err, size_t errlen)
 			snprintf(err, errlen, "pipeline: out of memory");
 			return false;
 		}
-		known = pgconn_is_prepared(conn, st, j->keys[i], &j->keylens[i], &j->hashes[i], name);
-		j->how[i] = known ? 0 : pgconn_prepared.n + pgconn_preparing < PGCONN_PREPARED_MAX ? 1 : -1;
+		known = pgconn_is_prepared(p, st, j->keys[i], &j->keylens[i], &j->hashes[i], name);
+		j->how[i] = known ? 0 : p->nprepared + p->npreparing < PGCONN_PREPARED_MAX ? 1 : -1;
 		/* the same text again before it is known: prepared by the first */
-		for (int k = 0; k < pgconn_preparing && j->how[i] == 1; k++)
-			if (pgconn_preparing_hashes[k] == j->hashes[i])
+		for (int k = 0; k < p->npreparing && j->how[i] == 1; k++)
+			if (p->preparing[k] == j->hashes[i])
 				j->how[i] = 0;
 		if (j->how[i] == 1)
 		{
-			if (!PQsendPrepare(conn, name, st->sql, st->nparams, st->types))
+			if (!PQsendPrepare(p->conn, name, st->sql, st->nparams, st->types))
 			{
-				pgconn_error(conn, "send query", err, errlen);
+				pgconn_error(p->conn, "send query", err, errlen);
 				return false;
 			}
-			pgconn_preparing_hashes[pgconn_preparing++] = j->hashes[i];
+			p->preparing[p->npreparing++] = j->hashes[i];
 		}
 		ok = j->how[i] >= 0 ?
-			PQsendQueryPrepared(conn, name, st->nparams, st->values, NULL, NULL, 0) :
-			PQsendQueryParams(conn, st->sql, st->nparams, st->types, st->values,
+			PQsendQueryPrepared(p->conn, name, st->nparams, st->values, NULL, NULL, 0) :
+			PQsendQueryParams(p->conn, st->sql, st->nparams, st->types, st->values,
 							  NULL, NULL, 0);
 		if (!ok)
 		{
-			pgconn_error(conn, "send query", err, errlen);
+			pgconn_error(p->conn, "send query", err, errlen);
 			return false;
 		}
 	}
-	if (!PQpipelineSync(conn))
+	if (!PQpipelineSync(p->conn))
 	{
-		pgconn_error(conn, "pipeline", err, errlen);
+		pgconn_error(p->conn, "pipeline", err, errlen);
 		return false;
 	}
-	return true;
-}
-
-/* Reads one transaction's results and its Sync; false: see err. */
-static bool
-pgconn_read_job(PGconn *conn, PgPipelineJob *j, int64_t deadline_ms,
-				char *err, size_t errlen)
-{
-	PGresult   *sync;
-	int			i;
-
-	for (i = 0; i < j->n; i++)
-	{
-		if (j->how[i] == 1)
-		{
-			PGresult   *prep = pgconn_results(conn, deadline_ms, err, errlen);
-
-			if (prep == NULL)
-				return false;
-			if (PQresultStatus(prep) == PGRES_COMMAND_OK)
-			{
-				PgPrepared *p = &pgconn_prepared.stmts[pgconn_prepared.n++];
-
-				p->hash = j->hashes[i];
-				p->key = j->keys[i];
-				p->keylen = j->keylens[i];
-				j->keys[i] = NULL;
-				PQclear(prep);
-			}
-			else
-			{
-				/* the statement's own error: its execution is skipped */
-				j->results[i] = prep;
-				PQclear(pgconn_results(conn, deadline_ms, err, errlen));
-				continue;
-			}
-		}
-		j->results[i] = pgconn_results(conn, deadline_ms, err, errlen);
-		if (j->results[i] == NULL)
-			return false;
-	}
-	/* the Sync's own result closes the transaction; no NULL follows it */
-	if (!pgconn_await(conn, deadline_ms, err, errlen))
-		return false;
-	sync = PQgetResult(conn);
-	if (sync == NULL || PQresultStatus(sync) != PGRES_PIPELINE_SYNC)
-	{
-		PQclear(sync);
-		snprintf(err, errlen, "pipeline: no sync");
-		return false;
-	}
-	PQclear(sync);
+	j->preparing = j->n > 0 && j->how[0] == 1;
+	p->pending++;
 	return true;
 }
 
 /*
- * Statements are prepared on first use and then only bound and executed:
- * parsing and planning the same few texts for every request (the edge's
- * own statements, each RPC function's call) would cost the server more
- * than running them. A statement whose name exists with another text
- * (a hash collision) runs unprepared.
- *
- * Several transactions (jobs) go in one pipeline, each closed by its own
- * Sync, so one round trip serves them all while a failure in one aborts
- * only its own statements.
+ * Sends what libpq holds without waiting: 0 all sent, 1 some left (poll
+ * for POLLOUT, and POLLIN: the server may wait for us to read first),
+ * -1 failed (see err).
  */
-bool
-pgconn_pipeline_many(PGconn *conn, PgPipelineJob *jobs, int njobs,
-					 int64_t deadline_ms, char *err, size_t errlen)
+int
+pgconn_pipe_flush(PgPipe *p, char *err, size_t errlen)
 {
-	bool		ok = false;
-	int			i;
-	int			k;
+	int			rc = PQflush(p->conn);
 
-	pgconn_preparing = 0;
-	for (k = 0; k < njobs; k++)
-	{
-		if (jobs[k].n > PGCONN_PIPELINE_MAX)
-		{
-			snprintf(err, errlen, "pipeline: too many statements");
-			return false;
-		}
-		for (i = 0; i < jobs[k].n; i++)
-		{
-			jobs[k].results[i] = NULL;
-			jobs[k].keys[i] = NULL;
-		}
-	}
-	if (!PQenterPipelineMode(conn))
-	{
-		pgconn_error(conn, "pipeline", err, errlen);
-		return false;
-	}
-	for (k = 0; k < njobs; k++)
-		if (!pgconn_send_job(conn, &jobs[k], err, errlen))
-			goto done;
-	if (!pgconn_flush(conn, deadline_ms, err, errlen))
-		goto done;
-	for (k = 0; k < njobs; k++)
-		if (!pgconn_read_job(conn, &jobs[k], deadline_ms, err, errlen))
-			goto done;
-	if (!PQexitPipelineMode(conn))
-	{
-		pgconn_error(conn, "pipeline", err, errlen);
-		goto done;
-	}
-	ok = true;
-
-done:
-	for (k = 0; k < njobs; k++)
-		for (i = 0; i < jobs[k].n; i++)
-		{
-			free(jobs[k].keys[i]);
-			jobs[k].keys[i] = NULL;
-			if (!ok)
-			{
-				PQclear(jobs[k].results[i]);
-				jobs[k].results[i] = NULL;
-			}
-		}
-	return ok;
+	if (rc < 0)
+		pgconn_error(p->conn, "query", err, errlen);
+	return rc;
 }
 
+/* Reads what the socket has; false when the connection broke. */
 bool
-pgconn_pipeline(PGconn *conn, const PgStatement *stmts, int n,
-				int64_t deadline_ms, PGresult **results, char *err,
-				size_t errlen)
+pgconn_pipe_consume(PgPipe *p, char *err, size_t errlen)
 {
-	PgPipelineJob j = {.stmts = stmts, .n = n, .results = results};
+	if (!PQconsumeInput(p->conn))
+	{
+		pgconn_error(p->conn, "query", err, errlen);
+		return false;
+	}
+	return true;
+}
 
-	return pgconn_pipeline_many(conn, &j, 1, deadline_ms, err, errlen);
+/*
+ * Reads as much of j's results as has arrived, j being the oldest
+ * transaction of the pipe still unread: 1 all read, its Sync included
+ * (j->results[i] is statement i's first result, whatever its status);
+ * 0 more to come (poll for POLLIN, then pgconn_pipe_consume); -1 failed
+ * (see err; the connection must go, and pgconn_pipe_forget(j)).
+ *
+ * Each query's results end with a NULL from PQgetResult; only the first
+ * is kept. A Prepare that failed stands for its statement, whose execution
+ * the server then skips.
+ */
+int
+pgconn_pipe_read(PgPipe *p, PgPipelineJob *j, char *err, size_t errlen)
+{
+	PGresult   *res;
+
+	for (;;)
+	{
+		if (PQisBusy(p->conn))
+			return 0;
+		res = PQgetResult(p->conn);
+		if (j->next == j->n)
+		{
+			/* the Sync's own result closes the transaction; no NULL follows it */
+			if (res == NULL || PQresultStatus(res) != PGRES_PIPELINE_SYNC)
+			{
+				PQclear(res);
+				snprintf(err, errlen, "pipeline: no sync");
+				return -1;
+			}
+			PQclear(res);
+			for (int i = 0; i < j->n; i++)
+			{
+				free(j->keys[i]);
+				j->keys[i] = NULL;
+			}
+			p->pending--;
+			return 1;
+		}
+		if (res != NULL)
+		{
+			if (j->first == NULL)
+				j->first = res;
+			else
+				PQclear(res);
+			continue;
+		}
+		/* the NULL that ends one query's results */
+		if (j->first == NULL)
+		{
+			snprintf(err, errlen, "query: no result");
+			return -1;
+		}
+		res = j->first;
+		j->first = NULL;
+		if (j->preparing)
+		{
+			j->preparing = false;
+			if (PQresultStatus(res) == PGRES_COMMAND_OK)
+			{
+				/* room kept by pgconn_pipe_send */
+				PgPrepared *pr = &p->prepared[p->nprepared++];
+
+				pr->hash = j->hashes[j->next];
+				pr->key = j->keys[j->next];
+				pr->keylen = j->keylens[j->next];
+				j->keys[j->next] = NULL;
+				PQclear(res);
+			}
+			else
+				j->results[j->next] = res;	/* the statement's own error */
+			continue;
+		}
+		if (j->results[j->next] != NULL)
+			PQclear(res);		/* skipped after its Prepare failed */
+		else
+			j->results[j->next] = res;
+		j->next++;
+		j->preparing = j->next < j->n && j->how[j->next] == 1;
+	}
+}
+
+/* Frees what a transaction that will not be read holds, its results too. */
+void
+pgconn_pipe_forget(PgPipelineJob *j)
+{
+	for (int i = 0; i < j->n && i < PGCONN_PIPELINE_MAX; i++)
+	{
+		free(j->keys[i]);
+		j->keys[i] = NULL;
+		PQclear(j->results[i]);
+		j->results[i] = NULL;
+	}
+	PQclear(j->first);
+	j->first = NULL;
 }
 
 /* Runs SELECT 1 within the deadline; see pgconn_query for a false. */

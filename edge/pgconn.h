@@ -3,7 +3,9 @@
  *		libpq connections that never wait past a deadline.
  *
  * Deadlines are absolute timeutil_mono_ms() values. A PGconn is used by
- * one thread at a time (libpq's rule); these functions keep no state.
+ * one thread at a time (libpq's rule). The blocking calls (connect, query)
+ * serve the health check and the listener; the pipe calls never wait and
+ * serve the pool's event loop (dbpool.c), which polls the socket itself.
  */
 #ifndef EDGE_PGCONN_H
 #define EDGE_PGCONN_H
@@ -17,9 +19,6 @@
  * One statement of a pipeline: text parameters, always bound, never spliced
  * into the SQL; types NULL lets the server infer them.
  */
-/* The most statements one pipeline carries. */
-#define PGCONN_PIPELINE_MAX 16
-
 typedef struct PgStatement
 {
 	const char *sql;
@@ -28,31 +27,76 @@ typedef struct PgStatement
 	const char *const *values;	/* NULL entries are SQL nulls */
 } PgStatement;
 
-/* One transaction of pgconn_pipeline_many: its statements and their results. */
+/* The most statements one transaction of a pipeline carries. */
+#define PGCONN_PIPELINE_MAX 16
+
+/*
+ * Statements a connection has prepared, by their text and parameter types;
+ * beyond PGCONN_PREPARED_MAX statements run unprepared.
+ */
+#define PGCONN_PREPARED_MAX 256
+
+typedef struct PgPrepared
+{
+	uint64_t	hash;
+	char	   *key;			/* the SQL text, then the types' bytes */
+	size_t		keylen;
+} PgPrepared;
+
+/*
+ * A connection in pipeline mode (nonblocking) and what it knows: the
+ * statements it has prepared, those whose Prepare is sent but unread, and
+ * how many transactions it has sent whose results are not all read.
+ */
+typedef struct PgPipe
+{
+	PGconn	   *conn;
+	int			pending;
+	int			nprepared;
+	PgPrepared	prepared[PGCONN_PREPARED_MAX];
+	int			npreparing;
+	uint64_t	preparing[PGCONN_PREPARED_MAX];
+} PgPipe;
+
+/*
+ * One transaction of a pipeline: its statements, closed by a Sync, and
+ * their results. The caller sets stmts, n and results (n slots); the rest
+ * is pgconn.c's, from sending to reading.
+ */
 typedef struct PgPipelineJob
 {
 	const PgStatement *stmts;
 	int			n;
 	PGresult  **results;		/* n first results, for the caller to PQclear */
-	/* pgconn.c's own, from sending to reading */
 	int			how[PGCONN_PIPELINE_MAX];
 	uint64_t	hashes[PGCONN_PIPELINE_MAX];
 	char	   *keys[PGCONN_PIPELINE_MAX];
 	size_t		keylens[PGCONN_PIPELINE_MAX];
+	int			next;			/* the statement being read; n: the Sync */
+	bool		preparing;		/* reading its Prepare's result */
+	PGresult   *first;			/* the first result of the query being read */
 } PgPipelineJob;
 
 extern bool pgconn_conninfo_valid(const char *conninfo);
 extern PGconn *pgconn_connect(const char *conninfo, int64_t deadline_ms,
 							  char *err, size_t errlen);
+extern PGconn *pgconn_connect_start(const char *conninfo, char *err,
+									size_t errlen);
+extern bool pgconn_connect_ready(PGconn *conn, char *err, size_t errlen);
 extern PGresult *pgconn_query(PGconn *conn, const char *sql, int nparams,
 							  const char *const *params, int64_t deadline_ms,
 							  char *err, size_t errlen);
-extern bool pgconn_pipeline(PGconn *conn, const PgStatement *stmts, int n,
-							int64_t deadline_ms, PGresult **results,
-							char *err, size_t errlen);
-extern bool pgconn_pipeline_many(PGconn *conn, PgPipelineJob *jobs, int njobs,
-								 int64_t deadline_ms, char *err, size_t errlen);
 extern bool pgconn_select1(PGconn *conn, int64_t deadline_ms,
 						   char *err, size_t errlen);
+
+extern bool pgconn_pipe_open(PgPipe *p, PGconn *conn, char *err, size_t errlen);
+extern void pgconn_pipe_close(PgPipe *p);
+extern bool pgconn_pipe_send(PgPipe *p, PgPipelineJob *j, char *err,
+							 size_t errlen);
+extern int	pgconn_pipe_flush(PgPipe *p, char *err, size_t errlen);
+extern bool pgconn_pipe_consume(PgPipe *p, char *err, size_t errlen);
+extern int	pgconn_pipe_read(PgPipe *p, PgPipelineJob *j, char *err,
+							 size_t errlen);
+extern void pgconn_pipe_forget(PgPipelineJob *j);
 
 #endif							/* EDGE_PGCONN_H */

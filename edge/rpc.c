@@ -8,7 +8,7 @@
  *		do; answers the result as JSON.
  *
  * The flow, each step a completion of the last, none blocking the event
- * loop (database steps are suspended requests served by pool threads):
+ * loop (database steps are suspended requests served by the pool):
  *	1. parse: the function's name from the raw target (404 unless a
  *	   lower-case SQL name), the arguments from the query string (GET) or
  *	   the JSON object body (POST), and the credential (401 without one):
@@ -421,11 +421,16 @@ rpc_called(HttpRequest *req)
 	 * while PostgreSQL resolved it, before anything ran (no CONTEXT). Read
 	 * the catalog again and call once more. 0A000: the connection's prepared
 	 * call (pgconn.c) was planned for another result type (a function
-	 * dropped and made again returning something else).
+	 * dropped and made again returning something else). 22P02: a connection
+	 * that prepared the call reads the arguments as the old types before it
+	 * notices the function changed (where one that had not would answer
+	 * 42883), so a value that fits the new type only is refused there, with
+	 * the parameter as CONTEXT; if the value is just wrong, the second call
+	 * says so again.
 	 */
-	if ((strcmp(r->sqlstate, "42883") == 0 || strcmp(r->sqlstate, "42725") == 0 ||
-		 strcmp(r->sqlstate, "0A000") == 0) &&
-		!r->has_context && rpc_reread(req))
+	if ((((strcmp(r->sqlstate, "42883") == 0 || strcmp(r->sqlstate, "42725") == 0 ||
+		   strcmp(r->sqlstate, "0A000") == 0) && !r->has_context) ||
+		 strcmp(r->sqlstate, "22P02") == 0) && rpc_reread(req))
 		return rpc_read_catalog(req);
 	/* a GET that wrote: the function is VOLATILE now, read it again next time */
 	if (strcmp(r->sqlstate, "25006") == 0)
