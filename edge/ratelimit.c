@@ -29,6 +29,14 @@
  * With Redis back the next check uses it again; what was counted in
  * process is not carried over.
  *
+ * Without waiting (RATELIMIT_NOWAIT, /v1/rpc): a check there must not cost
+ * a round trip per call, so the edge decides by its own buckets at once and
+ * counts the call in Redis at the same time; when Redis refuses a bucket,
+ * the edge remembers the refusal until the bucket's retry time (a small
+ * table of refused buckets) and refuses the bucket's calls itself. Every
+ * call is counted in Redis, so the shared limit holds; it is enforced a
+ * Redis round trip late at each edge.
+ *
  * The client address is the TCP peer, or, when the peer is one of
  * WARDEN_TRUSTED_PROXIES, the right-most address of X-Forwarded-For that
  * is not (core/ipaddr.c); IPv6 clients are counted per /64.
@@ -160,6 +168,20 @@ static struct
 }			ratelimit;
 
 static pthread_mutex_t ratelimit_local_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/*
+ * Buckets Redis refused lately, for checks that do not wait (by the first
+ * bytes of the bucket's digest; a slot taken by another bucket only
+ * forgets a refusal early). Under ratelimit_local_lock.
+ */
+#define RATELIMIT_REFUSED_SLOTS 4096
+
+static struct
+{
+	uint64_t	key;
+	int64_t		until_us;		/* timeutil_mono_us() */
+	uint32_t	limit;
+}			ratelimit_refused[RATELIMIT_REFUSED_SLOTS];
 static atomic_ulong ratelimit_limited[RATE_NKINDS];
 static atomic_ulong ratelimit_local_count;
 static atomic_bool ratelimit_odd_reply_logged;
@@ -368,7 +390,7 @@ ratelimit_answer(HttpRequest *req, RateCheck *rc)
 
 /* --- Redis ------------------------------------------------------------------ */
 
-static bool ratelimit_send(RateCheck *rc, bool eval);
+static bool ratelimit_send(RateCheck *rc, bool eval, RedisCallDone done);
 
 /* The script's reply into rc->verdict; false if it is not one. */
 static bool
@@ -407,7 +429,7 @@ ratelimit_reply(void *arg, const redisReply *reply)
 	{
 		/* a Redis that restarted: send the script itself, once */
 		rc->retried = true;
-		if (ratelimit_send(rc, true))
+		if (ratelimit_send(rc, true, ratelimit_reply))
 			return;
 	}
 	else if (reply != NULL)
@@ -422,7 +444,7 @@ ratelimit_reply(void *arg, const redisReply *reply)
 }
 
 static bool
-ratelimit_send(RateCheck *rc, bool eval)
+ratelimit_send(RateCheck *rc, bool eval, RedisCallDone done)
 {
 	const char *argv[RATELIMIT_ARGC_MAX];
 	size_t		argvlen[RATELIMIT_ARGC_MAX];
@@ -443,7 +465,7 @@ ratelimit_send(RateCheck *rc, bool eval)
 	}
 	for (i = 0; i < argc; i++)
 		argvlen[i] = strlen(argv[i]);
-	return rediscall_send(argc, argv, argvlen, ratelimit_reply, rc);
+	return rediscall_send(argc, argv, argvlen, done, rc);
 }
 
 /* Resumed: Redis's verdict, or the table's when Redis had none. */
@@ -457,6 +479,90 @@ ratelimit_complete(HttpRequest *req)
 	rc->saved = NULL;
 	if (!rc->answered)
 		ratelimit_decide_locally(rc);
+	return ratelimit_answer(req, rc);
+}
+
+static uint64_t
+ratelimit_refused_key(const RateBucket *b)
+{
+	uint64_t	k;
+
+	memcpy(&k, b->digest, sizeof(k));
+	return k;
+}
+
+/* On the Redis thread: Redis's count of a call that did not wait for it. */
+static void
+ratelimit_counted(void *arg, const redisReply *reply)
+{
+	RateCheck  *rc = arg;
+
+	if (reply != NULL && reply->type == REDIS_REPLY_ERROR &&
+		strncmp(reply->str, "NOSCRIPT", 8) == 0 && !rc->retried)
+	{
+		rc->retried = true;
+		if (ratelimit_send(rc, true, ratelimit_counted))
+			return;
+	}
+	else if (reply != NULL && ratelimit_read_reply(rc, reply) && !rc->verdict.allowed)
+	{
+		uint64_t	key = ratelimit_refused_key(&rc->buckets[rc->verdict.which]);
+		int			slot = (int) (key % RATELIMIT_REFUSED_SLOTS);
+
+		pthread_mutex_lock(&ratelimit_local_lock);
+		ratelimit_refused[slot].key = key;
+		ratelimit_refused[slot].until_us = timeutil_mono_us() +
+			(int64_t) (rc->verdict.retry_us > 0 ? rc->verdict.retry_us : 1000000);
+		ratelimit_refused[slot].limit = rc->verdict.limit;
+		pthread_mutex_unlock(&ratelimit_local_lock);
+	}
+	ratelimit_check_free(rc);
+}
+
+/*
+ * A check that does not wait for Redis: a bucket Redis refused lately is
+ * refused here; else the edge's own buckets decide, and the call is
+ * counted in Redis meanwhile (rc goes with it).
+ */
+static bool
+ratelimit_nowait(HttpRequest *req, RateCheck *rc)
+{
+	int64_t		now = timeutil_mono_us();
+	int			i;
+
+	pthread_mutex_lock(&ratelimit_local_lock);
+	for (i = 0; i < rc->n; i++)
+	{
+		uint64_t	key = ratelimit_refused_key(&rc->buckets[i]);
+		int			slot = (int) (key % RATELIMIT_REFUSED_SLOTS);
+
+		if (ratelimit_refused[slot].key == key && ratelimit_refused[slot].until_us > now)
+		{
+			rc->verdict = (TokenBucketVerdict) {
+				.allowed = false, .which = i, .limit = ratelimit_refused[slot].limit,
+				.remaining = 0,
+				.retry_us = (uint64_t) (ratelimit_refused[slot].until_us - now),
+				.reset_us = (uint64_t) (ratelimit_refused[slot].until_us - now)
+			};
+			pthread_mutex_unlock(&ratelimit_local_lock);
+			return ratelimit_answer(req, rc);
+		}
+	}
+	pthread_mutex_unlock(&ratelimit_local_lock);
+	ratelimit_decide_locally(rc);
+	if (rc->verdict.allowed && rediscall_up())
+	{
+		RateCheck  *counted = malloc(sizeof(*counted));
+
+		if (counted != NULL)
+		{
+			*counted = *rc;
+			counted->saved = NULL;
+			counted->req = NULL;
+			if (!ratelimit_send(counted, false, ratelimit_counted))
+				ratelimit_check_free(counted);
+		}
+	}
 	return ratelimit_answer(req, rc);
 }
 
@@ -491,6 +597,8 @@ ratelimit_check(HttpRequest *req, unsigned limits, const char *name,
 		ratelimit_check_free(rc);
 		return next(req);
 	}
+	if (limits & RATELIMIT_NOWAIT)
+		return ratelimit_nowait(req, rc);
 	if (!rediscall_up())
 	{
 		ratelimit_decide_locally(rc);
@@ -501,7 +609,7 @@ ratelimit_check(HttpRequest *req, unsigned limits, const char *name,
 	rc->saved = http_take_data(req, &rc->saved_free);
 	http_set_data(req, rc, ratelimit_check_free);
 	http_suspend(req, ratelimit_complete);
-	if (!ratelimit_send(rc, false))
+	if (!ratelimit_send(rc, false, ratelimit_reply))
 		http_resume(req);		/* Redis went away: decided in process */
 	return true;
 }

@@ -17,6 +17,11 @@
  *	RATELIMIT_LOGIN		WARDEN_RATE_LIMIT_LOGIN_IP per client address and
  *						WARDEN_RATE_LIMIT_LOGIN per user name (name), for
  *						password logins.
+ *	RATELIMIT_NOWAIT	with the others: decide without waiting for Redis
+ *						(the edge's buckets, and refusals Redis gave
+ *						lately), counting the request in Redis meanwhile,
+ *						for paths that must not pay a round trip per call
+ *						(/v1/rpc/...). Not for logins.
  *
  * Several flags count the request in each of their buckets at once, all
  * or nothing. Names and addresses never reach Redis or the log in clear:
@@ -40,6 +45,8 @@
 #define RATELIMIT_CLIENT	(1u << 0)
 #define RATELIMIT_PRINCIPAL	(1u << 1)
 #define RATELIMIT_LOGIN		(1u << 2)
+/* decide at once by this edge's buckets, count in Redis meanwhile (ratelimit.c) */
+#define RATELIMIT_NOWAIT	(1u << 3)
 
 extern bool ratelimit_configure(const EdgeConfig *cfg);
 extern void ratelimit_free(void);

@@ -515,9 +515,9 @@ rpc_authorization(HttpRequest *req, RpcRequest *st, RpcAuthStatus status)
 		case RPCAUTH_ERROR:
 			return errors_respond(req, EDGE_ERR_INTERNAL, NULL);
 	}
-	/* the client's address and the principal, counted in one round trip */
-	return ratelimit_check(req, RATELIMIT_CLIENT | RATELIMIT_PRINCIPAL, st->auth.who.subject,
-						   rpc_within_limits);
+	/* the client's address and the principal, without waiting for Redis */
+	return ratelimit_check(req, RATELIMIT_CLIENT | RATELIMIT_PRINCIPAL | RATELIMIT_NOWAIT,
+						   st->auth.who.subject, rpc_within_limits);
 }
 
 /* --- 2b. within the rate limits? ------------------------------------------------- */

@@ -26,6 +26,12 @@ trap '"$STACK" start postgresql >/dev/null 2>&1' EXIT
 q() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$DB" -c "$1"; }
 qp() { PGOPTIONS='-c client_min_messages=warning' psql -X -q -At -v ON_ERROR_STOP=1 -d postgres -c "$1"; }
 
+# rate-limit buckets of an earlier run must not count here
+rl_clear() {
+  redis-cli -p "${WARDEN_REDIS_URL##*:}" --scan --pattern 'warden:rl:*' |
+    xargs -r redis-cli -p "${WARDEN_REDIS_URL##*:}" del >/dev/null
+}
+rl_clear
 dropdb --if-exists "$DB" >/dev/null 2>&1
 qp "DROP ROLE IF EXISTS $LOGIN" >/dev/null
 qp "DROP ROLE IF EXISTS $APP" >/dev/null
@@ -364,6 +370,34 @@ get 'squares?n=1'
 t_eq "PostgreSQL back: answered again" "200 [{\"i\":1,\"sq\":1}]" "$HTTP_STATUS $HTTP_BODY"
 edge_stop rpc
 t_eq "the edge stops cleanly" 0 "$EDGE_STATUS"
+
+# --- rate limits per principal: without waiting, shared through Redis -------------------
+# Two edges, 5 calls a minute per principal. The edge decides at once by its
+# own buckets and counts every call in Redis meanwhile; once Redis refuses,
+# the edge refuses too, a Redis round trip later.
+rl_clear
+PORT2=$((WARDEN_TEST_PORT_BASE + 9))
+edge_start rl1 "$PORT" "$EDGE_DB" WARDEN_DB_ROLE=$APP WARDEN_RATE_LIMIT_PRINCIPAL=5/min,burst=5 || true
+edge_start rl2 "$PORT2" "$EDGE_DB" WARDEN_DB_ROLE=$APP WARDEN_RATE_LIMIT_PRINCIPAL=5/min,burst=5 || true
+calls() { # calls PORT N: the statuses of N calls of alice's
+  local i
+  for i in $(seq "$2"); do
+    curl -s -o /dev/null -w '%{http_code} ' "${A[@]}" "http://127.0.0.1:$1/v1/rpc/squares?n=1"
+    sleep 0.05
+  done
+}
+t_eq "three calls at the first edge" "200 200 200 " "$(calls "$PORT" 3)"
+t_eq "the second edge: the shared count passes 5 at its third, refused from the fourth" \
+  "200 200 200 429 " "$(calls "$PORT2" 4)"
+http GET "http://127.0.0.1:$PORT2/v1/rpc/squares?n=1" "${A[@]}"
+t_match "429 rate_limited with Retry-After" '^429 rate_limited [0-9]+$' "$HTTP_STATUS $(err) $(header Retry-After)"
+t_eq "the first edge: its next call passes its own buckets, Redis refuses it, and it refuses the rest" \
+  "200 429 429 " "$(calls "$PORT" 3)"
+t_eq "another principal is not held up" 200 \
+  "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $(token bob)" "http://127.0.0.1:$PORT2/v1/rpc/squares?n=1")"
+edge_stop rl1
+edge_stop rl2
+rl_clear
 
 # --- the token cookie; RPC off; an unsafe role -------------------------------------------
 edge_start rpc2 "$PORT" "$EDGE_DB" WARDEN_DB_ROLE=$APP WARDEN_TOKEN_COOKIE=wat || true
