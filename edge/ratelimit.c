@@ -35,7 +35,10 @@
  * the edge remembers the refusal until the bucket's retry time (a small
  * table of refused buckets) and refuses the bucket's calls itself. Every
  * call is counted in Redis, so the shared limit holds; it is enforced a
- * Redis round trip late at each edge.
+ * Redis round trip late at each edge. Counts go in aggregate: per set of
+ * buckets one script call is in flight at a time, carrying every call
+ * made meanwhile (n calls are one take of n intervals from a bucket of
+ * burst / n: the same span of time).
  *
  * The client address is the TCP peer, or, when the peer is one of
  * WARDEN_TRUSTED_PROXIES, the right-most address of X-Forwarded-For that
@@ -151,6 +154,9 @@ typedef struct RateCheck
 	RateBucket	buckets[TOKENBUCKET_MAX];
 	bool		retried;		/* EVAL after NOSCRIPT sent */
 	bool		answered;		/* verdict is Redis's */
+	unsigned	count;			/* calls it counts in Redis (no-wait checks) */
+	int			slot;			/* its slot of ratelimit_pending */
+	uint64_t	set;			/* the key of its buckets together */
 	TokenBucketVerdict verdict;
 } RateCheck;
 
@@ -182,6 +188,21 @@ static struct
 	int64_t		until_us;		/* timeutil_mono_us() */
 	uint32_t	limit;
 }			ratelimit_refused[RATELIMIT_REFUSED_SLOTS];
+
+/*
+ * No-wait checks counted in Redis in aggregate: per set of buckets, one
+ * script call in flight at a time, carrying every call made meanwhile, so
+ * a busy edge sends one call per Redis round trip per client, not one per
+ * request. Under ratelimit_local_lock.
+ */
+#define RATELIMIT_PENDING_SLOTS 1024
+
+static struct
+{
+	uint64_t	set;
+	unsigned	pending;		/* calls made since the last was sent */
+	bool		in_flight;
+}			ratelimit_pending[RATELIMIT_PENDING_SLOTS];
 static atomic_ulong ratelimit_limited[RATE_NKINDS];
 static atomic_ulong ratelimit_local_count;
 static atomic_bool ratelimit_odd_reply_logged;
@@ -456,12 +477,31 @@ ratelimit_send(RateCheck *rc, bool eval, RedisCallDone done)
 	argv[argc++] = "1";
 	argv[argc++] = RATELIMIT_SALT_KEY;
 	argv[argc++] = ratelimit.salt;
+	char		scaled[TOKENBUCKET_MAX][2][32];
+
 	for (i = 0; i < rc->n; i++)
 	{
 		argv[argc++] = ratelimit_kind_names[rc->buckets[i].kind];
 		argv[argc++] = rc->buckets[i].hex;
-		argv[argc++] = rc->buckets[i].interval;
-		argv[argc++] = rc->buckets[i].burst;
+		if (rc->count > 1)
+		{
+			/*
+			 * count tokens at once: the script takes one "token" of count
+			 * intervals from a bucket of burst / count of them, which is
+			 * the same span of time
+			 */
+			snprintf(scaled[i][0], sizeof(scaled[i][0]), "%llu",
+					 (unsigned long long) rc->buckets[i].spec->interval_us * rc->count);
+			snprintf(scaled[i][1], sizeof(scaled[i][1]), "%.6f",
+					 (double) rc->buckets[i].spec->burst / rc->count);
+			argv[argc++] = scaled[i][0];
+			argv[argc++] = scaled[i][1];
+		}
+		else
+		{
+			argv[argc++] = rc->buckets[i].interval;
+			argv[argc++] = rc->buckets[i].burst;
+		}
 	}
 	for (i = 0; i < argc; i++)
 		argvlen[i] = strlen(argv[i]);
@@ -491,7 +531,25 @@ ratelimit_refused_key(const RateBucket *b)
 	return k;
 }
 
-/* On the Redis thread: Redis's count of a call that did not wait for it. */
+/*
+ * Takes the calls pending for rc's set of buckets, if none is in flight:
+ * the count to send now, or 0. Lock held.
+ */
+static unsigned
+ratelimit_take_pending(RateCheck *rc)
+{
+	unsigned	n;
+
+	if (ratelimit_pending[rc->slot].set != rc->set ||
+		ratelimit_pending[rc->slot].in_flight || ratelimit_pending[rc->slot].pending == 0)
+		return 0;
+	n = ratelimit_pending[rc->slot].pending;
+	ratelimit_pending[rc->slot].pending = 0;
+	ratelimit_pending[rc->slot].in_flight = true;
+	return n;
+}
+
+/* On the Redis thread: Redis's count of calls that did not wait for it. */
 static void
 ratelimit_counted(void *arg, const redisReply *reply)
 {
@@ -504,16 +562,30 @@ ratelimit_counted(void *arg, const redisReply *reply)
 		if (ratelimit_send(rc, true, ratelimit_counted))
 			return;
 	}
-	else if (reply != NULL && ratelimit_read_reply(rc, reply) && !rc->verdict.allowed)
+	pthread_mutex_lock(&ratelimit_local_lock);
+	if (reply != NULL && ratelimit_read_reply(rc, reply) && !rc->verdict.allowed)
 	{
 		uint64_t	key = ratelimit_refused_key(&rc->buckets[rc->verdict.which]);
 		int			slot = (int) (key % RATELIMIT_REFUSED_SLOTS);
 
-		pthread_mutex_lock(&ratelimit_local_lock);
 		ratelimit_refused[slot].key = key;
 		ratelimit_refused[slot].until_us = timeutil_mono_us() +
 			(int64_t) (rc->verdict.retry_us > 0 ? rc->verdict.retry_us : 1000000);
-		ratelimit_refused[slot].limit = rc->verdict.limit;
+		ratelimit_refused[slot].limit = rc->buckets[rc->verdict.which].spec->burst;
+	}
+	/* the calls made while this one was out go next */
+	if (ratelimit_pending[rc->slot].set == rc->set)
+		ratelimit_pending[rc->slot].in_flight = false;
+	rc->count = ratelimit_take_pending(rc);
+	pthread_mutex_unlock(&ratelimit_local_lock);
+	rc->retried = false;
+	if (rc->count > 0 && ratelimit_send(rc, false, ratelimit_counted))
+		return;
+	if (rc->count > 0)
+	{
+		pthread_mutex_lock(&ratelimit_local_lock);
+		if (ratelimit_pending[rc->slot].set == rc->set)
+			ratelimit_pending[rc->slot].in_flight = false;
 		pthread_mutex_unlock(&ratelimit_local_lock);
 	}
 	ratelimit_check_free(rc);
@@ -552,15 +624,47 @@ ratelimit_nowait(HttpRequest *req, RateCheck *rc)
 	ratelimit_decide_locally(rc);
 	if (rc->verdict.allowed && rediscall_up())
 	{
-		RateCheck  *counted = malloc(sizeof(*counted));
+		unsigned	n;
 
-		if (counted != NULL)
+		/* the set of buckets: their digests' first bytes, mixed */
+		rc->set = 0;
+		for (i = 0; i < rc->n; i++)
+			rc->set = rc->set * UINT64_C(0x9e3779b97f4a7c15) + ratelimit_refused_key(&rc->buckets[i]);
+		rc->slot = (int) (rc->set % RATELIMIT_PENDING_SLOTS);
+		pthread_mutex_lock(&ratelimit_local_lock);
+		if (ratelimit_pending[rc->slot].set != rc->set && !ratelimit_pending[rc->slot].in_flight)
 		{
-			*counted = *rc;
-			counted->saved = NULL;
-			counted->req = NULL;
-			if (!ratelimit_send(counted, false, ratelimit_counted))
+			ratelimit_pending[rc->slot].set = rc->set;
+			ratelimit_pending[rc->slot].pending = 0;
+		}
+		if (ratelimit_pending[rc->slot].set == rc->set)
+		{
+			ratelimit_pending[rc->slot].pending++;
+			n = ratelimit_take_pending(rc);
+		}
+		else
+			n = 1;				/* another set holds the slot: this call alone */
+		pthread_mutex_unlock(&ratelimit_local_lock);
+		if (n > 0)
+		{
+			RateCheck  *counted = malloc(sizeof(*counted));
+
+			if (counted != NULL)
+			{
+				*counted = *rc;
+				counted->saved = NULL;
+				counted->req = NULL;
+				counted->count = n;
+				counted->retried = false;
+			}
+			if (counted == NULL || !ratelimit_send(counted, false, ratelimit_counted))
+			{
+				pthread_mutex_lock(&ratelimit_local_lock);
+				if (ratelimit_pending[rc->slot].set == rc->set)
+					ratelimit_pending[rc->slot].in_flight = false;
+				pthread_mutex_unlock(&ratelimit_local_lock);
 				ratelimit_check_free(counted);
+			}
 		}
 	}
 	return ratelimit_answer(req, rc);
