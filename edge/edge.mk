@@ -90,9 +90,26 @@ build/unit/test_edge_hmap: tests/unit/test_edge_hmap.c edge/hmap.c edge/hmap.h \
 	$(CC_EDGE_UNIT) $(EDGE_UNIT_CFLAGS) -o $@ tests/unit/test_edge_hmap.c \
 		edge/hmap.c core/siphash.c
 
+# The edge built with AddressSanitizer and UBSan (clang), for the
+# integration tests' sanitized pass (scripts/test): the same sources, any
+# memory error or undefined behaviour ends the process with a report.
+EDGE_SANITIZED_BIN := build/edge-sanitized/warden-edge
+EDGE_SANITIZED_CFLAGS = -std=c11 -O1 -g -Wall -Wextra -Werror \
+	-Wno-missing-field-initializers -D_GNU_SOURCE -pthread \
+	-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer \
+	-Icore -Iedge $(EDGE_PKG_CFLAGS) -DWARDEN_VERSION=\"$(WARDEN_VERSION)\"
+
+.PHONY: edge-sanitized
+edge-sanitized: $(EDGE_SANITIZED_BIN)
+
+$(EDGE_SANITIZED_BIN): $(EDGE_SRCS) $(wildcard edge/*.h) $(CORE_SRCS) $(wildcard core/*.h)
+	@mkdir -p $(@D)
+	$(CC_EDGE_UNIT) $(EDGE_SANITIZED_CFLAGS) -o $@ $(EDGE_SRCS) $(CORE_SRCS) \
+		$(EDGE_PKG_LIBS) $(CORE_LIBS) -pthread
+
 edge-clean:
 	rm -rf build/edge
-	rm -f $(EDGE_BIN) $(EDGE_UNIT_BIN)
+	rm -f $(EDGE_BIN) $(EDGE_UNIT_BIN) $(EDGE_SANITIZED_BIN)
 
 -include $(EDGE_DEPS)
 

@@ -16,7 +16,7 @@
 
 set -u
 
-T_NAME=$(basename "$0" .sh)
+T_NAME=$(basename "$0" .sh)${WARDEN_TEST_SUFFIX:-}
 T_PASS=0
 T_FAIL=0
 declare -A T_EDGE_PID=()
@@ -70,10 +70,20 @@ actual: $3"
 # t_done: summary line, results file, exit status. Edges still running are
 # stopped first so a failing test never leaves a process behind.
 t_done() {
-  local n
+  local n reports
   for n in "${!T_EDGE_PID[@]}"; do
     edge_stop "$n" KILL >/dev/null 2>&1 || true
   done
+  # a sanitized edge (WARDEN_EDGE_BIN) reports into its log
+  if [ -n "${WARDEN_EDGE_BIN:-}" ]; then
+    reports=$(grep -l -E 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' \
+      "$WARDEN_TEST_TMP"/*.log 2>/dev/null || true)
+    if [ -n "$reports" ]; then
+      t_fail "the sanitized edge reported errors" "$(grep -h -A 12 -E 'ERROR: |runtime error:' $reports | head -n 60)"
+    else
+      t_pass "the sanitized edge reported no memory error, leak or undefined behaviour"
+    fi
+  fi
   echo "suite $T_NAME: $T_PASS passed, $T_FAIL failed"
   if [ -n "${WARDEN_TEST_RESULTS:-}" ]; then
     echo "$T_NAME $T_PASS $T_FAIL" >>"$WARDEN_TEST_RESULTS"
@@ -149,7 +159,7 @@ edge_start() {
   shift 2
   local log="$WARDEN_TEST_TMP/$name.log"
   env WARDEN_LISTEN="127.0.0.1:$port" "$@" \
-    "$WARDEN_ROOT/edge/warden-edge" >"$log" 2>&1 &
+    "${WARDEN_EDGE_BIN:-$WARDEN_ROOT/edge/warden-edge}" >"$log" 2>&1 &
   T_EDGE_PID[$name]=$!
   if ! wait_until 10 curl -fsS --max-time 1 "http://127.0.0.1:$port/healthz"; then
     echo "# edge $name did not come up; its log:" >&2
