@@ -221,6 +221,7 @@ authz_handle(HttpRequest *req)
 {
 	AuthzContext *ctx;
 	IdentityStatus st;
+	Credential	cred;
 	int64_t		started;
 
 	if (authz_header(req, "X-Forwarded-Uri", "X-Original-URI") == NULL)
@@ -231,7 +232,9 @@ authz_handle(HttpRequest *req)
 		return errors_respond(req, EDGE_ERR_INTERNAL, NULL);
 	http_set_data(req, ctx, free);
 	started = timeutil_mono_us();
-	st = identity_resolve(req, &ctx->lookup, &ctx->who, authz_key_checked);
+	(void) credential_read(req, &cred);
+	st = identity_resolve(req, &cred, &ctx->lookup, &ctx->who, authz_key_checked);
+	credential_wipe(&cred);
 	if (st != IDENTITY_PENDING)
 		http_add_timing(req, "verify", (double) (timeutil_mono_us() - started) / 1000.0);
 	return st == IDENTITY_PENDING ? true : authz_identified(req, ctx, st);

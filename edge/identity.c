@@ -100,15 +100,14 @@ identity_ask_database(HttpRequest *req, IdentityLookup *lk, HttpHandler complete
 }
 
 IdentityStatus
-identity_resolve(HttpRequest *req, IdentityLookup *lk, Identity *out,
-				 HttpHandler complete)
+identity_resolve(HttpRequest *req, const Credential *cred, IdentityLookup *lk,
+				 Identity *out, HttpHandler complete)
 {
 	unsigned char digest[SHA256_DIGEST_LENGTH];
-	Credential	cred;
 	IdentityStatus st = IDENTITY_NONE;
 
 	lk->step = 0;
-	switch (credential_read(req, &cred))
+	switch (cred->kind)
 	{
 		case CREDENTIAL_NONE:
 			break;
@@ -116,10 +115,10 @@ identity_resolve(HttpRequest *req, IdentityLookup *lk, Identity *out,
 			st = IDENTITY_INVALID;
 			break;
 		case CREDENTIAL_TOKEN:
-			st = identity_token(cred.value, out);
+			st = identity_token(cred->value, out);
 			break;
 		case CREDENTIAL_API_KEY:
-			if (!identity_key_digest(cred.value, digest))
+			if (!identity_key_digest(cred->value, digest))
 			{
 				st = IDENTITY_INVALID;
 				break;
@@ -136,7 +135,6 @@ identity_resolve(HttpRequest *req, IdentityLookup *lk, Identity *out,
 				IDENTITY_PENDING : identity_ask_database(req, lk, complete);
 			break;
 	}
-	credential_wipe(&cred);
 	return st;
 }
 

@@ -20,6 +20,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "credential.h"
 #include "http.h"
 #include "verifier.h"
 
@@ -46,8 +47,10 @@ typedef struct IdentityLookup
 	uint64_t	generation;		/* and the in-process cache's generation */
 } IdentityLookup;
 
-extern IdentityStatus identity_resolve(HttpRequest *req, IdentityLookup *lk,
-									   Identity *out, HttpHandler complete);
+/* cred: what credential_read() found in the request. */
+extern IdentityStatus identity_resolve(HttpRequest *req, const Credential *cred,
+									   IdentityLookup *lk, Identity *out,
+									   HttpHandler complete);
 
 /*
  * In complete, after IDENTITY_PENDING: the outcome, or PENDING again when

@@ -130,6 +130,7 @@ rpc_request_free(void *data)
 		explicit_bzero(st->claims, strlen(st->claims));
 		free(st->claims);
 	}
+	rpcauth_release(&st->auth);
 	rpcmeta_release(st->meta);
 	free(st);
 }
@@ -499,7 +500,7 @@ rpc_authorization(HttpRequest *req, RpcRequest *st, RpcAuthStatus status)
 		case RPCAUTH_PENDING:
 			return true;
 		case RPCAUTH_ALLOWED:
-			st->claims = rpcauth_claims(req, &st->auth);
+			st->claims = rpcauth_claims(&st->auth);
 			if (st->claims == NULL)
 				return errors_respond(req, EDGE_ERR_INTERNAL, NULL);
 			break;
@@ -594,6 +595,7 @@ rpc_handle(HttpRequest *req)
 	size_t		nlen;
 	size_t		qlen;
 	Credential	cred;
+	RpcAuthStatus status;
 	int			rc;
 
 	if (rpc_role[0] == '\0')
@@ -625,7 +627,7 @@ rpc_handle(HttpRequest *req)
 		credential_wipe(&cred);
 		return rc > 0;
 	}
+	status = rpcauth_start(req, &st->auth, &cred, st->name, st->deadline_ms, rpc_authorized);
 	credential_wipe(&cred);
-	return rpc_authorization(req, st, rpcauth_start(req, &st->auth, st->name,
-													  st->deadline_ms, rpc_authorized));
+	return rpc_authorization(req, st, status);
 }

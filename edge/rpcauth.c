@@ -16,7 +16,6 @@
 #include <string.h>
 
 #include "b64url.h"
-#include "credential.h"
 #include "dbcall.h"
 #include "log.h"
 
@@ -100,17 +99,48 @@ rpcauth_identified(HttpRequest *req, RpcAuth *a, IdentityStatus st)
 	return RPCAUTH_ERROR;
 }
 
-RpcAuthStatus
-rpcauth_start(HttpRequest *req, RpcAuth *a, const char *function,
-			  int64_t deadline_ms, HttpHandler complete)
+/* The payload of a token verification has just passed (malloc'd), or NULL. */
+static char *
+rpcauth_token_payload(const char *token)
 {
+	const char *p1 = strchr(token, '.');
+	const char *p2 = p1 != NULL ? strchr(p1 + 1, '.') : NULL;
+	size_t		max;
+	size_t		len;
+	char	   *out;
+
+	if (p2 == NULL)
+		return NULL;
+	max = b64url_decoded_max((size_t) (p2 - p1 - 1));
+	if ((out = malloc(max + 1)) == NULL)
+		return NULL;
+	if (b64url_decode(p1 + 1, (size_t) (p2 - p1 - 1), (unsigned char *) out, max, &len) != B64URL_OK)
+	{
+		free(out);
+		return NULL;
+	}
+	out[len] = '\0';
+	return out;
+}
+
+RpcAuthStatus
+rpcauth_start(HttpRequest *req, RpcAuth *a, const Credential *cred,
+			  const char *function, int64_t deadline_ms, HttpHandler complete)
+{
+	IdentityStatus st;
+
 	a->step = RPCAUTH_STEP_NONE;
 	a->complete = complete;
 	a->deadline_ms = deadline_ms;
 	if (strlen(function) >= sizeof(a->function))
 		return RPCAUTH_ERROR;
 	strcpy(a->function, function);
-	return rpcauth_identified(req, a, identity_resolve(req, &a->lookup, &a->who, complete));
+	st = identity_resolve(req, cred, &a->lookup, &a->who, complete);
+	/* the claims of a token go on into the call: its payload, as signed */
+	if (st == IDENTITY_OK && cred->kind == CREDENTIAL_TOKEN &&
+		(a->payload = rpcauth_token_payload(cred->value)) == NULL)
+		return RPCAUTH_ERROR;
+	return rpcauth_identified(req, a, st);
 }
 
 RpcAuthStatus
@@ -148,35 +178,19 @@ rpcauth_next(HttpRequest *req, RpcAuth *a)
 	return rpcauth_decision(&d);
 }
 
-/* The payload of the request's token, which verification has just passed. */
-static char *
-rpcauth_token_payload(HttpRequest *req)
+void
+rpcauth_release(RpcAuth *a)
 {
-	Credential	cred;
-	const char *p1;
-	const char *p2;
-	char	   *out = NULL;
-	size_t		len;
-
-	if (credential_read(req, &cred) == CREDENTIAL_TOKEN &&
-		(p1 = strchr(cred.value, '.')) != NULL && (p2 = strchr(p1 + 1, '.')) != NULL &&
-		(out = malloc(b64url_decoded_max((size_t) (p2 - p1 - 1)) + 1)) != NULL)
+	if (a->payload != NULL)
 	{
-		if (b64url_decode(p1 + 1, (size_t) (p2 - p1 - 1), (unsigned char *) out,
-						  b64url_decoded_max((size_t) (p2 - p1 - 1)), &len) == B64URL_OK)
-			out[len] = '\0';
-		else
-		{
-			free(out);
-			out = NULL;
-		}
+		explicit_bzero(a->payload, strlen(a->payload));
+		free(a->payload);
+		a->payload = NULL;
 	}
-	credential_wipe(&cred);
-	return out;
 }
 
 char *
-rpcauth_claims(HttpRequest *req, const RpcAuth *a)
+rpcauth_claims(RpcAuth *a)
 {
 	json_t	   *claims;
 	json_t	   *scopes;
@@ -184,7 +198,11 @@ rpcauth_claims(HttpRequest *req, const RpcAuth *a)
 	const char *p;
 
 	if (!a->who.api_key)
-		return rpcauth_token_payload(req);
+	{
+		text = a->payload;		/* the caller's now */
+		a->payload = NULL;
+		return text;
+	}
 	scopes = json_array();
 	for (p = a->who.scope; a->who.has_scope && *p != '\0';)
 	{

@@ -44,20 +44,25 @@ typedef struct RpcAuth
 	Identity	who;
 	DecisionLookup decision;
 	char		function[64];
+	char	   *payload;		/* a token's payload, for warden.claims */
 } RpcAuth;
 
+/* cred: what credential_read() found in the request. */
 extern RpcAuthStatus rpcauth_start(HttpRequest *req, RpcAuth *a,
-								   const char *function, int64_t deadline_ms,
-								   HttpHandler complete);
+								   const Credential *cred, const char *function,
+								   int64_t deadline_ms, HttpHandler complete);
 extern RpcAuthStatus rpcauth_next(HttpRequest *req, RpcAuth *a);
 
 /*
- * After RPCAUTH_ALLOWED: the verified claims as JSON for warden.claims
- * (malloc'd; NULL when out of memory): an access token's payload as
- * signed, or for an API key {"sub", "service_account", "tenant", "scope",
+ * After RPCAUTH_ALLOWED, once: the verified claims as JSON for
+ * warden.claims (malloc'd, the caller's; NULL when out of memory): an
+ * access token's payload as signed, or for an API key {"sub", "service_account", "tenant", "scope",
  * "scopes"}, so that warden.check() inside the function narrows by the
  * key's scopes as it does for the key's tokens.
  */
-extern char *rpcauth_claims(HttpRequest *req, const RpcAuth *a);
+extern char *rpcauth_claims(RpcAuth *a);
+
+/* Wipes and frees what a keeps (with the request). */
+extern void rpcauth_release(RpcAuth *a);
 
 #endif							/* EDGE_RPCAUTH_H */
