@@ -31,15 +31,17 @@
  *
  * Without waiting (RATELIMIT_NOWAIT, /v1/rpc): a check there must not cost
  * a round trip per call, so the edge decides by its own buckets at once and
- * counts the call in Redis at the same time; when Redis refuses a bucket,
- * the edge remembers the refusal until the bucket's retry time (a small
- * table of refused buckets) and refuses the bucket's calls itself. Every
- * call is counted in Redis, so the shared limit holds; it is enforced a
- * Redis round trip late at each edge. Counts go in aggregate: per set of
- * buckets one script call is in flight at a time, carrying every call
- * made meanwhile (n calls are one take of n intervals from a bucket of
- * burst / n: the same span of time).
- *
+ * counts the call for Redis; when Redis refuses a bucket, the edge
+ * remembers the refusal until the bucket's retry time (a small table of
+ * refused buckets) and refuses the bucket's calls itself. Every call is
+ * counted in Redis, so the shared limit holds; it is enforced up to
+ * RATELIMIT_FLUSH_MS and a Redis round trip late at each edge. Counts go
+ * in aggregate: per set of buckets, the calls made meanwhile are sent
+ * together by the Redis thread's tick, at most one script call per set in
+ * flight and one per RATELIMIT_FLUSH_MS (n calls are one take of n
+ * intervals from a bucket of burst / n: the same span of time), so a busy
+ * client costs Redis a hundred small scripts a second, not one per call.
+
  * The client address is the TCP peer, or, when the peer is one of
  * WARDEN_TRUSTED_PROXIES, the right-most address of X-Forwarded-For that
  * is not (core/ipaddr.c); IPv6 clients are counted per /64.
@@ -190,19 +192,26 @@ static struct
 }			ratelimit_refused[RATELIMIT_REFUSED_SLOTS];
 
 /*
- * No-wait checks counted in Redis in aggregate: per set of buckets, one
- * script call in flight at a time, carrying every call made meanwhile, so
- * a busy edge sends one call per Redis round trip per client, not one per
- * request. Under ratelimit_local_lock.
+ * No-wait checks counted in Redis in aggregate: per set of buckets, the
+ * buckets and the calls made since the last count was sent; the slots
+ * with calls are listed in ratelimit_active for the tick. A slot belongs
+ * to one set while it has calls or a count in flight; another set meeting
+ * it then is counted alone, at once. Under ratelimit_local_lock.
  */
 #define RATELIMIT_PENDING_SLOTS 1024
+#define RATELIMIT_FLUSH_MS 10
 
 static struct
 {
 	uint64_t	set;
 	unsigned	pending;		/* calls made since the last was sent */
 	bool		in_flight;
+	bool		active;			/* listed in ratelimit_active */
+	int			n;
+	RateBucket	buckets[TOKENBUCKET_MAX];
 }			ratelimit_pending[RATELIMIT_PENDING_SLOTS];
+static int	ratelimit_active[RATELIMIT_PENDING_SLOTS];
+static int	ratelimit_nactive;
 static atomic_ulong ratelimit_limited[RATE_NKINDS];
 static atomic_ulong ratelimit_local_count;
 static atomic_bool ratelimit_odd_reply_logged;
@@ -220,6 +229,8 @@ ratelimit_hex(const unsigned char *bytes, size_t n, char *out)
 	}
 	out[2 * n] = '\0';
 }
+
+static bool ratelimit_tick(void);
 
 bool
 ratelimit_configure(const EdgeConfig *cfg)
@@ -243,6 +254,7 @@ ratelimit_configure(const EdgeConfig *cfg)
 	if (ratelimit.slots == NULL)
 		return false;
 	tokenbucket_table_init(&ratelimit.table, ratelimit.slots, RATELIMIT_LOCAL_SLOTS);
+	rediscall_set_tick(ratelimit_tick, RATELIMIT_FLUSH_MS);
 	return true;
 }
 
@@ -531,22 +543,15 @@ ratelimit_refused_key(const RateBucket *b)
 	return k;
 }
 
-/*
- * Takes the calls pending for rc's set of buckets, if none is in flight:
- * the count to send now, or 0. Lock held.
- */
-static unsigned
-ratelimit_take_pending(RateCheck *rc)
+/* Lists slot i for the tick; lock held. */
+static void
+ratelimit_activate(int i)
 {
-	unsigned	n;
-
-	if (ratelimit_pending[rc->slot].set != rc->set ||
-		ratelimit_pending[rc->slot].in_flight || ratelimit_pending[rc->slot].pending == 0)
-		return 0;
-	n = ratelimit_pending[rc->slot].pending;
-	ratelimit_pending[rc->slot].pending = 0;
-	ratelimit_pending[rc->slot].in_flight = true;
-	return n;
+	if (!ratelimit_pending[i].active)
+	{
+		ratelimit_pending[i].active = true;
+		ratelimit_active[ratelimit_nactive++] = i;
+	}
 }
 
 /* On the Redis thread: Redis's count of calls that did not wait for it. */
@@ -554,6 +559,7 @@ static void
 ratelimit_counted(void *arg, const redisReply *reply)
 {
 	RateCheck  *rc = arg;
+	bool		more = false;
 
 	if (reply != NULL && reply->type == REDIS_REPLY_ERROR &&
 		strncmp(reply->str, "NOSCRIPT", 8) == 0 && !rc->retried)
@@ -573,15 +579,25 @@ ratelimit_counted(void *arg, const redisReply *reply)
 			(int64_t) (rc->verdict.retry_us > 0 ? rc->verdict.retry_us : 1000000);
 		ratelimit_refused[slot].limit = rc->buckets[rc->verdict.which].spec->burst;
 	}
-	/* the calls made while this one was out go next */
-	if (ratelimit_pending[rc->slot].set == rc->set)
+	if (rc->slot >= 0 && ratelimit_pending[rc->slot].set == rc->set)
+	{
 		ratelimit_pending[rc->slot].in_flight = false;
-	rc->count = ratelimit_take_pending(rc);
+		more = ratelimit_pending[rc->slot].pending > 0;
+	}
 	pthread_mutex_unlock(&ratelimit_local_lock);
-	rc->retried = false;
-	if (rc->count > 0 && ratelimit_send(rc, false, ratelimit_counted))
+	/* the calls made while this one was out go with the next tick */
+	if (more)
+		rediscall_tick_soon();
+	ratelimit_check_free(rc);
+}
+
+/* Sends rc's count of calls (rc is the callback's to free). */
+static void
+ratelimit_send_count(RateCheck *rc)
+{
+	if (ratelimit_send(rc, false, ratelimit_counted))
 		return;
-	if (rc->count > 0)
+	if (rc->slot >= 0)
 	{
 		pthread_mutex_lock(&ratelimit_local_lock);
 		if (ratelimit_pending[rc->slot].set == rc->set)
@@ -589,6 +605,101 @@ ratelimit_counted(void *arg, const redisReply *reply)
 		pthread_mutex_unlock(&ratelimit_local_lock);
 	}
 	ratelimit_check_free(rc);
+}
+
+/*
+ * The Redis thread's tick: each set's calls since its last count, in one
+ * script call per set (none for a set whose last is still out).
+ */
+static bool
+ratelimit_tick(void)
+{
+	static int	listed[RATELIMIT_PENDING_SLOTS];
+	int			nlisted;
+	bool		again = false;
+
+	pthread_mutex_lock(&ratelimit_local_lock);
+	nlisted = ratelimit_nactive;
+	memcpy(listed, ratelimit_active, sizeof(int) * (size_t) nlisted);
+	ratelimit_nactive = 0;
+	for (int k = 0; k < nlisted; k++)
+		ratelimit_pending[listed[k]].active = false;
+	pthread_mutex_unlock(&ratelimit_local_lock);
+
+	for (int k = 0; k < nlisted; k++)
+	{
+		int			i = listed[k];
+		RateCheck  *rc = calloc(1, sizeof(*rc));
+
+		pthread_mutex_lock(&ratelimit_local_lock);
+		if (rc == NULL || ratelimit_pending[i].in_flight || ratelimit_pending[i].pending == 0)
+		{
+			/* still out (its reply asks for another tick), or nothing */
+			if (ratelimit_pending[i].pending > 0)
+				again = true;
+			pthread_mutex_unlock(&ratelimit_local_lock);
+			free(rc);
+			continue;
+		}
+		rc->n = ratelimit_pending[i].n;
+		memcpy(rc->buckets, ratelimit_pending[i].buckets, sizeof(rc->buckets));
+		rc->count = ratelimit_pending[i].pending;
+		rc->set = ratelimit_pending[i].set;
+		rc->slot = i;
+		ratelimit_pending[i].pending = 0;
+		ratelimit_pending[i].in_flight = true;
+		pthread_mutex_unlock(&ratelimit_local_lock);
+		ratelimit_send_count(rc);
+	}
+	return again;
+}
+
+/*
+ * An allowed no-wait call, counted for Redis: into its set's slot for the
+ * tick, or, when another set holds the slot, sent alone now.
+ */
+static void
+ratelimit_count(const RateCheck *rc)
+{
+	uint64_t	set = 0;
+	int			slot;
+	bool		counted = false;
+	RateCheck  *alone;
+
+	/* the set of buckets: their digests' first bytes, mixed */
+	for (int i = 0; i < rc->n; i++)
+		set = set * UINT64_C(0x9e3779b97f4a7c15) + ratelimit_refused_key(&rc->buckets[i]);
+	slot = (int) (set % RATELIMIT_PENDING_SLOTS);
+	pthread_mutex_lock(&ratelimit_local_lock);
+	if (ratelimit_pending[slot].set != set && !ratelimit_pending[slot].in_flight &&
+		ratelimit_pending[slot].pending == 0)
+	{
+		ratelimit_pending[slot].set = set;
+		ratelimit_pending[slot].n = rc->n;
+		memcpy(ratelimit_pending[slot].buckets, rc->buckets, sizeof(rc->buckets));
+	}
+	if (ratelimit_pending[slot].set == set)
+	{
+		if (ratelimit_pending[slot].pending++ == 0)
+			ratelimit_activate(slot);
+		counted = true;
+	}
+	pthread_mutex_unlock(&ratelimit_local_lock);
+	if (counted)
+	{
+		rediscall_tick_soon();
+		return;
+	}
+	alone = malloc(sizeof(*alone));
+	if (alone == NULL)
+		return;
+	*alone = *rc;
+	alone->saved = NULL;
+	alone->req = NULL;
+	alone->count = 1;
+	alone->retried = false;
+	alone->slot = -1;
+	ratelimit_send_count(alone);
 }
 
 /*
@@ -623,50 +734,7 @@ ratelimit_nowait(HttpRequest *req, RateCheck *rc)
 	pthread_mutex_unlock(&ratelimit_local_lock);
 	ratelimit_decide_locally(rc);
 	if (rc->verdict.allowed && rediscall_up())
-	{
-		unsigned	n;
-
-		/* the set of buckets: their digests' first bytes, mixed */
-		rc->set = 0;
-		for (i = 0; i < rc->n; i++)
-			rc->set = rc->set * UINT64_C(0x9e3779b97f4a7c15) + ratelimit_refused_key(&rc->buckets[i]);
-		rc->slot = (int) (rc->set % RATELIMIT_PENDING_SLOTS);
-		pthread_mutex_lock(&ratelimit_local_lock);
-		if (ratelimit_pending[rc->slot].set != rc->set && !ratelimit_pending[rc->slot].in_flight)
-		{
-			ratelimit_pending[rc->slot].set = rc->set;
-			ratelimit_pending[rc->slot].pending = 0;
-		}
-		if (ratelimit_pending[rc->slot].set == rc->set)
-		{
-			ratelimit_pending[rc->slot].pending++;
-			n = ratelimit_take_pending(rc);
-		}
-		else
-			n = 1;				/* another set holds the slot: this call alone */
-		pthread_mutex_unlock(&ratelimit_local_lock);
-		if (n > 0)
-		{
-			RateCheck  *counted = malloc(sizeof(*counted));
-
-			if (counted != NULL)
-			{
-				*counted = *rc;
-				counted->saved = NULL;
-				counted->req = NULL;
-				counted->count = n;
-				counted->retried = false;
-			}
-			if (counted == NULL || !ratelimit_send(counted, false, ratelimit_counted))
-			{
-				pthread_mutex_lock(&ratelimit_local_lock);
-				if (ratelimit_pending[rc->slot].set == rc->set)
-					ratelimit_pending[rc->slot].in_flight = false;
-				pthread_mutex_unlock(&ratelimit_local_lock);
-				ratelimit_check_free(counted);
-			}
-		}
-	}
+		ratelimit_count(rc);
 	return ratelimit_answer(req, rc);
 }
 

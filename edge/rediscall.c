@@ -24,7 +24,12 @@
  * queued, marks Redis down (new commands fail at once), and is made again
  * after 0.1 s, doubling up to 2 s while connecting fails.
  *
- * Locking: rediscall.lock guards the queue, up and stopping. The
+ * The tick (rediscall_set_tick) runs between batches once its time has
+ * come; the thread sleeps no longer than that while it is armed, and not
+ * at all when nothing announced work, so an idle edge is not woken.
+ *
+ * Locking: rediscall.lock guards the queue, up, stopping and the tick's
+ * arming. The
  * connection, the batch and the back-off belong to the Redis thread.
  * Callbacks and resumptions run without the lock held, so a callback may
  * queue more. Counters are atomics.
@@ -84,8 +89,12 @@ static struct
 	int			queued;
 	bool		up;
 	bool		stopping;
+	bool		tick_armed;
+	int64_t		tick_due_ms;
 
 	/* set before the thread starts */
+	RedisCallTick tick;
+	int			tick_ms;
 	RedisUrl	url;
 	int			timeout_ms;
 	pthread_t	thread;
@@ -108,6 +117,7 @@ static atomic_ulong rediscall_commands;
 static atomic_ulong rediscall_errors;
 static atomic_ulong rediscall_reconnects;
 static atomic_int rediscall_queued_now;
+static atomic_bool rediscall_tick_wanted;	/* tick_armed, read without the lock */
 
 /* --- commands ---------------------------------------------------------------- */
 
@@ -423,22 +433,51 @@ rediscall_run(RedisCmd *batch)
 
 /* --- the thread ---------------------------------------------------------------- */
 
-/* Sleeps until deadline_ms, a command or a stop; true when stopping. */
+/*
+ * Sleeps until deadline_ms, a command, the tick's time or a stop; true
+ * when stopping.
+ */
 static bool
 rediscall_sleep(int64_t deadline_ms, bool wake_on_command)
 {
 	struct timespec until;
+	int64_t		wake_ms;
 	bool		stop;
 
-	until.tv_sec = (time_t) (deadline_ms / 1000);
-	until.tv_nsec = (long) (deadline_ms % 1000) * 1000000L;
 	pthread_mutex_lock(&rediscall.lock);
-	while (!rediscall.stopping && timeutil_mono_ms() < deadline_ms &&
-		   !(wake_on_command && rediscall.head != NULL))
+	for (;;)
+	{
+		wake_ms = deadline_ms;
+		if (wake_on_command && rediscall.tick_armed && rediscall.tick_due_ms < wake_ms)
+			wake_ms = rediscall.tick_due_ms;
+		if (rediscall.stopping || timeutil_mono_ms() >= wake_ms ||
+			(wake_on_command && rediscall.head != NULL))
+			break;
+		until.tv_sec = (time_t) (wake_ms / 1000);
+		until.tv_nsec = (long) (wake_ms % 1000) * 1000000L;
 		(void) pthread_cond_timedwait(&rediscall.wake, &rediscall.lock, &until);
+	}
 	stop = rediscall.stopping;
 	pthread_mutex_unlock(&rediscall.lock);
 	return stop;
+}
+
+/* Runs the tick if its time has come. */
+static void
+rediscall_run_tick(void)
+{
+	bool		due;
+
+	pthread_mutex_lock(&rediscall.lock);
+	due = rediscall.tick_armed && timeutil_mono_ms() >= rediscall.tick_due_ms;
+	if (due)
+	{
+		rediscall.tick_armed = false;
+		atomic_store(&rediscall_tick_wanted, false);
+	}
+	pthread_mutex_unlock(&rediscall.lock);
+	if (due && rediscall.tick())
+		rediscall_tick_soon();
 }
 
 static void *
@@ -459,6 +498,7 @@ rediscall_main(void *arg)
 		}
 		if (rediscall_sleep(rediscall.last_io_ms + REDISCALL_IDLE_PING_MS, true))
 			break;
+		rediscall_run_tick();
 
 		pthread_mutex_lock(&rediscall.lock);
 		batch = rediscall_take_locked(REDISCALL_BATCH_MAX);
@@ -474,6 +514,9 @@ rediscall_main(void *arg)
 			(void) rediscall_run(batch);
 			continue;
 		}
+		/* woken for the tick, not for being idle */
+		if (timeutil_mono_ms() < rediscall.last_io_ms + REDISCALL_IDLE_PING_MS)
+			continue;
 		/*
 		 * Idle for a while: is the server still there? Within a command's
 		 * deadline, as commands queued meanwhile wait for the answer.
@@ -602,6 +645,29 @@ rediscall_send(int argc, const char **argv, const size_t *argvlen,
 		return false;
 	}
 	return true;
+}
+
+void
+rediscall_set_tick(RedisCallTick tick, int interval_ms)
+{
+	rediscall.tick = tick;
+	rediscall.tick_ms = interval_ms;
+}
+
+void
+rediscall_tick_soon(void)
+{
+	if (rediscall.tick == NULL || atomic_load(&rediscall_tick_wanted))
+		return;
+	pthread_mutex_lock(&rediscall.lock);
+	if (!rediscall.tick_armed)
+	{
+		rediscall.tick_armed = true;
+		rediscall.tick_due_ms = timeutil_mono_ms() + rediscall.tick_ms;
+		atomic_store(&rediscall_tick_wanted, true);
+		pthread_cond_signal(&rediscall.wake);
+	}
+	pthread_mutex_unlock(&rediscall.lock);
 }
 
 bool

@@ -80,6 +80,19 @@ extern const redisReply *rediscall_result(HttpRequest *req);
 extern bool rediscall_send(int argc, const char **argv, const size_t *argvlen,
 						   RedisCallDone done, void *arg);
 
+/*
+ * A function the Redis thread runs about every interval_ms while work for
+ * it is announced (rediscall_tick_soon), to send in one command what many
+ * requests gathered meanwhile (the rate limits' counts). It runs on the
+ * Redis thread like a callback (may rediscall_send, must not block) and
+ * returns true to be run again after another interval. Set once, before
+ * anything calls rediscall_tick_soon.
+ */
+typedef bool (*RedisCallTick) (void);
+extern void rediscall_set_tick(RedisCallTick tick, int interval_ms);
+/* The tick has work: run it within its interval. Cheap when it is due. */
+extern void rediscall_tick_soon(void);
+
 /* Connected now (a command queued now will be sent). */
 extern bool rediscall_up(void);
 
