@@ -128,7 +128,11 @@ dbpool_send(DbConn *c)
 	char		err[256];
 	int			n = 0;
 	int			rc;
+	bool		cork = c->head != NULL && c->head->next != NULL;
 
+	/* one Sync per job, each flushed by libpq: leave together */
+	if (cork)
+		pgconn_pipe_cork(&c->pipe, true);
 	for (DbJob *job = c->head; job != NULL; job = job->next, n++)
 		if (!pgconn_pipe_send(&c->pipe, &job->pipe, err, sizeof(err)))
 		{
@@ -138,6 +142,8 @@ dbpool_send(DbConn *c)
 	if (n > 1)
 		atomic_fetch_add(&dbpool_batched, (unsigned long) n);
 	rc = pgconn_pipe_flush(&c->pipe, err, sizeof(err));
+	if (cork)
+		pgconn_pipe_cork(&c->pipe, false);
 	if (rc < 0)
 		dbpool_drop(c, err);
 	c->flushing = rc == 1;

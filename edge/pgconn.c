@@ -26,11 +26,14 @@
 #include "pgconn.h"
 
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "siphash.h"
 #include "timeutil.h"
@@ -296,10 +299,31 @@ pgconn_pipe_open(PgPipe *p, PGconn *conn, char *err, size_t errlen)
 		return false;
 	}
 	p->conn = conn;
+	p->corkable = true;
 	p->pending = 0;
 	p->nprepared = 0;
 	p->npreparing = 0;
 	return true;
+}
+
+/*
+ * Holds back (on) or lets go (off) the connection's small writes, so that
+ * many transactions queued at once leave in as few TCP segments as they
+ * fill. libpq (15) flushes at every PQpipelineSync, so a batch of n
+ * transactions is n send() calls; corked, the server is woken once for
+ * the batch rather than once per transaction, which is most of what a
+ * batch costs it and us. Best effort: a socket that is not TCP (a Unix
+ * socket) refuses and is not asked again.
+ */
+void
+pgconn_pipe_cork(PgPipe *p, bool on)
+{
+	int			v = on ? 1 : 0;
+
+	if (p->conn == NULL || !p->corkable || PQsocket(p->conn) < 0)
+		return;
+	if (setsockopt(PQsocket(p->conn), IPPROTO_TCP, TCP_CORK, &v, sizeof(v)) != 0)
+		p->corkable = false;
 }
 
 /* Closes the connection, and forgets what it had prepared. */

@@ -51,6 +51,7 @@ typedef struct PgPrepared
 typedef struct PgPipe
 {
 	PGconn	   *conn;
+	bool		corkable;		/* a TCP socket whose TCP_CORK took */
 	int			pending;
 	int			nprepared;
 	PgPrepared	prepared[PGCONN_PREPARED_MAX];
@@ -94,6 +95,7 @@ extern void pgconn_pipe_close(PgPipe *p);
 extern bool pgconn_pipe_send(PgPipe *p, PgPipelineJob *j, char *err,
 							 size_t errlen);
 extern int	pgconn_pipe_flush(PgPipe *p, char *err, size_t errlen);
+extern void pgconn_pipe_cork(PgPipe *p, bool on);
 extern bool pgconn_pipe_consume(PgPipe *p, char *err, size_t errlen);
 extern int	pgconn_pipe_read(PgPipe *p, PgPipelineJob *j, char *err,
 							 size_t errlen);
