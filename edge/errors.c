@@ -154,7 +154,7 @@ errors_respond_sqlstate(HttpRequest *req, const char *sqlstate,
 		json_object_set_new(body, "hint", json_string(shown_hint));
 	free(shown);
 	free(shown_hint);
-	if (kind->status == 503 && !http_add_header(req, "Retry-After", "1"))
+	if (kind->status == 503 && !http_set_header(req, "Retry-After", "1"))
 	{
 		json_decref(body);
 		return false;
@@ -176,7 +176,7 @@ errors_respond(HttpRequest *req, EdgeError err, const char *message)
 		body = json_pack("{s:s, s:s}", "error", kind->code,
 						 "message", kind->message);
 	/* what is unavailable now usually is not a second later */
-	if (kind->status == 503 && !http_add_header(req, "Retry-After", "1"))
+	if (kind->status == 503 && !http_set_header(req, "Retry-After", "1"))
 	{
 		json_decref(body);
 		return false;

@@ -146,8 +146,7 @@ rpc_not_found(HttpRequest *req)
 static bool
 rpc_unavailable(HttpRequest *req)
 {
-	return http_add_header(req, "Retry-After", "1") &&
-		errors_respond(req, EDGE_ERR_UNAVAILABLE, NULL);
+	return errors_respond(req, EDGE_ERR_UNAVAILABLE, NULL);
 }
 
 static bool

@@ -361,6 +361,7 @@ start=$(date +%s%N)
 get 'squares?n=1'
 ms=$(( ($(date +%s%N) - start) / 1000000 ))
 t_eq "PostgreSQL stopped: 503" "503 1" "$HTTP_STATUS $(header Retry-After)"
+t_eq "with one Retry-After" 1 "$(printf '%s\n' "$HTTP_HEADERS" | grep -ci '^retry-after:')"
 t_check "and quickly ($ms ms)" test "$ms" -lt 2000
 http GET "http://127.0.0.1:$PORT/healthz"
 t_eq "the edge itself stays up" 200 "$HTTP_STATUS"
