@@ -78,11 +78,11 @@ build/unit/test_edge_lcache: tests/unit/test_edge_lcache.c edge/lcache.c edge/lc
 	$(CC_EDGE_UNIT) $(EDGE_UNIT_CFLAGS) -pthread -o $@ tests/unit/test_edge_lcache.c \
 		edge/lcache.c core/siphash.c
 
-build/unit/test_edge_verifier: tests/unit/test_edge_verifier.c edge/verifier.c edge/verifier.h \
+build/unit/test_edge_verifier: tests/unit/test_edge_verifier.c edge/verifier.c edge/verifier.h edge/digest.c \
 		edge/lcache.c edge/hmap.c $(CORE_SRCS) $(wildcard core/*.h) tests/unit/unit.h
 	@mkdir -p $(@D)
 	$(CC_EDGE_UNIT) $(EDGE_UNIT_CFLAGS) -pthread -o $@ tests/unit/test_edge_verifier.c \
-		edge/verifier.c edge/lcache.c edge/hmap.c $(CORE_SRCS) $(CORE_LIBS)
+		edge/verifier.c edge/digest.c edge/lcache.c edge/hmap.c $(CORE_SRCS) $(CORE_LIBS)
 
 build/unit/test_edge_hmap: tests/unit/test_edge_hmap.c edge/hmap.c edge/hmap.h \
 		core/siphash.c core/siphash.h tests/unit/unit.h

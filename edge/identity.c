@@ -12,13 +12,13 @@
 #include "identity.h"
 
 #include <jansson.h>
-#include <openssl/sha.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
 #include "credential.h"
 #include "dbcall.h"
+#include "digest.h"
 #include "lcache.h"
 #include "log.h"
 #include "shared.h"
@@ -80,12 +80,12 @@ identity_token(const char *token, Identity *out)
 
 /* The key's digest, when it has the shape of a key at all. */
 static bool
-identity_key_digest(const char *key, unsigned char digest[SHA256_DIGEST_LENGTH])
+identity_key_digest(const char *key, unsigned char digest[DIGEST_SHA256_LEN])
 {
 	size_t		len = strlen(key);
 
 	return len <= IDENTITY_API_KEY_MAX && strncmp(key, "wdn_", 4) == 0 &&
-		SHA256((const unsigned char *) key, len, digest) != NULL;
+		digest_sha256(key, len, NULL, 0, digest);
 }
 
 /* The API key's lookup in PostgreSQL. */
@@ -103,7 +103,7 @@ IdentityStatus
 identity_resolve(HttpRequest *req, const Credential *cred, IdentityLookup *lk,
 				 Identity *out, HttpHandler complete)
 {
-	unsigned char digest[SHA256_DIGEST_LENGTH];
+	unsigned char digest[DIGEST_SHA256_LEN];
 	IdentityStatus st = IDENTITY_NONE;
 
 	lk->step = 0;
@@ -178,7 +178,7 @@ identity_keep(HttpRequest *req, const IdentityLookup *lk, const Identity *who,
 			  bool in_redis)
 {
 	const char *key = http_request_header(req, "X-API-Key");
-	unsigned char digest[SHA256_DIGEST_LENGTH];
+	unsigned char digest[DIGEST_SHA256_LEN];
 	int64_t		now = time(NULL);
 	int64_t		until = now + IDENTITY_API_KEY_TTL_S;
 

@@ -63,6 +63,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "digest.h"
 #include "errors.h"
 #include "ipaddr.h"
 #include "log.h"
@@ -142,8 +143,6 @@ typedef struct RateBucket
 	const TokenBucketSpec *spec;
 	unsigned char digest[32];	/* SHA-256 of kind, NUL, text */
 	char		hex[65];
-	char		interval[24];
-	char		burst[16];
 } RateBucket;
 
 typedef struct RateCheck
@@ -301,26 +300,14 @@ ratelimit_add(RateCheck *rc, RateKind kind, const TokenBucketSpec *spec,
 {
 	RateBucket *b = &rc->buckets[rc->n];
 	const char *kname = ratelimit_kind_names[kind];
-	EVP_MD_CTX *ctx;
-	unsigned int len = 0;
-	bool		ok;
 
 	if (!spec->enabled || text == NULL)
 		return true;
-	ctx = EVP_MD_CTX_new();
-	ok = ctx != NULL &&
-		EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 &&
-		EVP_DigestUpdate(ctx, kname, strlen(kname) + 1) == 1 &&
-		EVP_DigestUpdate(ctx, text, strlen(text)) == 1 &&
-		EVP_DigestFinal_ex(ctx, b->digest, &len) == 1 && len == 32;
-	EVP_MD_CTX_free(ctx);
-	if (!ok)
+	if (!digest_sha256(kname, strlen(kname) + 1, text, strlen(text), b->digest))
 		return false;
 	b->kind = kind;
 	b->spec = spec;
 	ratelimit_hex(b->digest, 32, b->hex);
-	snprintf(b->interval, sizeof(b->interval), "%llu", (unsigned long long) spec->interval_us);
-	snprintf(b->burst, sizeof(b->burst), "%u", spec->burst);
 	rc->n++;
 	return true;
 }
@@ -495,25 +482,21 @@ ratelimit_send(RateCheck *rc, bool eval, RedisCallDone done)
 	{
 		argv[argc++] = ratelimit_kind_names[rc->buckets[i].kind];
 		argv[argc++] = rc->buckets[i].hex;
+		/*
+		 * count tokens at once: the script takes one "token" of count
+		 * intervals from a bucket of burst / count of them, which is the
+		 * same span of time
+		 */
+		snprintf(scaled[i][0], sizeof(scaled[i][0]), "%llu",
+				 (unsigned long long) rc->buckets[i].spec->interval_us *
+				 (rc->count > 1 ? rc->count : 1));
 		if (rc->count > 1)
-		{
-			/*
-			 * count tokens at once: the script takes one "token" of count
-			 * intervals from a bucket of burst / count of them, which is
-			 * the same span of time
-			 */
-			snprintf(scaled[i][0], sizeof(scaled[i][0]), "%llu",
-					 (unsigned long long) rc->buckets[i].spec->interval_us * rc->count);
 			snprintf(scaled[i][1], sizeof(scaled[i][1]), "%.6f",
 					 (double) rc->buckets[i].spec->burst / rc->count);
-			argv[argc++] = scaled[i][0];
-			argv[argc++] = scaled[i][1];
-		}
 		else
-		{
-			argv[argc++] = rc->buckets[i].interval;
-			argv[argc++] = rc->buckets[i].burst;
-		}
+			snprintf(scaled[i][1], sizeof(scaled[i][1]), "%u", rc->buckets[i].spec->burst);
+		argv[argc++] = scaled[i][0];
+		argv[argc++] = scaled[i][1];
 	}
 	for (i = 0; i < argc; i++)
 		argvlen[i] = strlen(argv[i]);

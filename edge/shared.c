@@ -14,17 +14,17 @@
 #include "shared.h"
 
 #include <jansson.h>
-#include <openssl/sha.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
+#include "digest.h"
 #include "rediscall.h"
 
 #define SHARED_NS_MAX 64
-#define SHARED_KEY_MAX (32 + SHARED_NS_MAX + 2 * SHA256_DIGEST_LENGTH)
+#define SHARED_KEY_MAX (32 + SHARED_NS_MAX + 2 * DIGEST_SHA256_LEN)
 /* A Redis round trip on the same network is well under this. */
 #define SHARED_TIMEOUT_MS 50
 
@@ -52,7 +52,7 @@ static bool
 shared_key(char *out, const char *kind, uint64_t version, const void *data,
 		   size_t len, bool hash)
 {
-	unsigned char digest[SHA256_DIGEST_LENGTH];
+	unsigned char digest[DIGEST_SHA256_LEN];
 	const unsigned char *d = data;
 	char		ns[SHARED_NS_MAX + 1];
 	int			n;
@@ -65,12 +65,13 @@ shared_key(char *out, const char *kind, uint64_t version, const void *data,
 		return false;
 	if (hash)
 	{
-		SHA256(data, len, digest);
+		if (!digest_sha256(data, len, NULL, 0, digest))
+			return false;
 		d = digest;
 	}
 	n = snprintf(out, SHARED_KEY_MAX, "warden:%s:%s:%llu:", kind, ns,
 				 (unsigned long long) version);
-	for (i = 0; i < SHA256_DIGEST_LENGTH; i++)
+	for (i = 0; i < DIGEST_SHA256_LEN; i++)
 		n += snprintf(out + n, SHARED_KEY_MAX - (size_t) n, "%02x", d[i]);
 	return true;
 }

@@ -11,7 +11,6 @@
 #include "verifier.h"
 
 #include <openssl/evp.h>
-#include <openssl/sha.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -19,6 +18,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "digest.h"
 #include "hex.h"
 #include "hmap.h"
 #include "jwk.h"
@@ -245,7 +245,7 @@ verifier_count(VerifyStatus st)
 VerifyStatus
 verifier_verify(const char *token, size_t len, Identity *out)
 {
-	unsigned char digest[SHA256_DIGEST_LENGTH];
+	unsigned char digest[DIGEST_SHA256_LEN];
 	_Alignas(8) char bytes[CACHED_TOKEN_MAX];
 	CachedToken *c = (CachedToken *) bytes;
 	int64_t		now = verifier_now();
@@ -269,7 +269,7 @@ verifier_verify(const char *token, size_t len, Identity *out)
 		return verifier_count(VERIFY_INVALID);
 	}
 	generation = verifier_generation;
-	if (SHA256((const unsigned char *) token, len, digest) == NULL)
+	if (!digest_sha256(token, len, NULL, 0, digest))
 	{
 		pthread_rwlock_unlock(&verifier_lock);
 		return verifier_count(VERIFY_INVALID);
