@@ -80,6 +80,37 @@ bench_pgbench_tps() {
   echo "$tps"
 }
 
+# bench_cpu_ticks PID...: CPU time (clock ticks, user + system) the
+# processes have used, threads included.
+bench_cpu_ticks() {
+  local sum=0 p
+  for p in "$@"; do
+    [ -r "/proc/$p/stat" ] || continue
+    # the command name (field 2) may hold spaces: count from after it
+    sum=$((sum + $(sed -E 's/^.*\) //' "/proc/$p/stat" | awk '{ print $12 + $13 }')))
+  done
+  echo "$sum"
+}
+
+# bench_pg_ticks: CPU time of the stack's PostgreSQL: the postmaster, its
+# live children (backends, workers) and the children it has reaped since
+# it started (their time moves into its own when they exit).
+bench_pg_ticks() {
+  local pm kids
+  pm=$(head -n 1 "$WARDEN_STACK_DIR/postgresql/data/postmaster.pid")
+  kids=$(pgrep -P "$pm" | tr '\n' ' ')
+  # shellcheck disable=SC2086
+  echo $(($(sed -E 's/^.*\) //' "/proc/$pm/stat" | awk '{ print $12 + $13 + $14 + $15 }') +
+    $(bench_cpu_ticks $kids)))
+}
+
+# bench_children_ticks: CPU time of this shell's finished children
+# (pgbench, wrk: run between two readings, they are what the difference
+# holds).
+bench_children_ticks() {
+  sed -E 's/^.*\) //' "/proc/$$/stat" | awk '{ print $14 + $15 }'
+}
+
 # bench_openssl_rsa BITS SECONDS: "sign/s verify/s" of `openssl speed` (one
 # thread), read from its table by column name, so newer versions with more
 # columns parse alike.
