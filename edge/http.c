@@ -336,6 +336,12 @@ http_format_allow(unsigned methods, char *out, size_t outlen)
 
 static enum MHD_Result http_run(HttpRequest *req, HttpHandler handler);
 
+const HttpRoute *
+http_request_route(const HttpRequest *req)
+{
+	return req->route;
+}
+
 /* The last call: the whole request is here; route it to its handler. */
 static enum MHD_Result
 http_dispatch(HttpRequest *req)
@@ -358,7 +364,7 @@ http_dispatch(HttpRequest *req)
 			MHD_YES : MHD_NO;
 	}
 
-	return http_run(req, req->route->handler);
+	return http_run(req, routes_enter);
 }
 
 /*

@@ -49,7 +49,12 @@ typedef struct HttpRoute
 	HttpHandler handler;
 	const char *prefix;			/* set: matches every path under it instead,
 								 * and path is only the route's name */
+	unsigned	limits;			/* rate limits (ratelimit.h) checked before
+								 * the handler runs; 0: none */
 } HttpRoute;
+
+/* The route the request matched (NULL: none). */
+extern const HttpRoute *http_request_route(const HttpRequest *req);
 
 /* HTTPS: PEM texts that stay valid while the daemon runs. */
 typedef struct HttpTls

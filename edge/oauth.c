@@ -16,8 +16,8 @@
  * A service account authenticates with its API key as client_secret, in
  * the body or with HTTP Basic (section 2.3.1); one method only.
  *
- * Rate limits (edge/ratelimit.c): every endpoint here counts the client's
- * address first, before the body is read; a password grant then counts
+ * Rate limits (edge/ratelimit.c): the route table (routes.c) counts the
+ * client's address before any handler here runs; a password grant then counts
  * once more against the login limits of the address and the user name,
  * before the database is asked. The continuation after each check reads
  * the body again (it is still there, and parsing is cheap) rather than
@@ -387,8 +387,8 @@ oauth_login(HttpRequest *req)
 	return ok;
 }
 
-static bool
-oauth_token(HttpRequest *req)
+bool
+oauth_handle_token(HttpRequest *req)
 {
 	OauthParams p;
 	const char *grant;
@@ -444,15 +444,9 @@ oauth_token(HttpRequest *req)
 	return ok;
 }
 
-bool
-oauth_handle_token(HttpRequest *req)
-{
-	return ratelimit_check(req, RATELIMIT_CLIENT, NULL, oauth_token);
-}
-
 /* RFC 7009: 200 for any token, known or not; only a missing one is an error. */
-static bool
-oauth_revoke(HttpRequest *req)
+bool
+oauth_handle_revoke(HttpRequest *req)
 {
 	OauthParams p;
 	const char *params[OAUTH_PARAMS] = {NULL, NULL, NULL};
@@ -468,12 +462,6 @@ oauth_revoke(HttpRequest *req)
 		ok = oauth_submit(req, OAUTH_REVOKE, params);
 	oauth_params_free(&p);
 	return ok;
-}
-
-bool
-oauth_handle_revoke(HttpRequest *req)
-{
-	return ratelimit_check(req, RATELIMIT_CLIENT, NULL, oauth_revoke);
 }
 
 /* The token of "Authorization: Bearer <token>" (RFC 6750 2.1), or NULL. */
@@ -494,8 +482,8 @@ oauth_bearer(HttpRequest *req)
  * RFC 7662: the caller is a service account authenticating with its API key
  * (HTTP Basic, client_secret) whose scopes include token:introspect.
  */
-static bool
-oauth_introspect(HttpRequest *req)
+bool
+oauth_handle_introspect(HttpRequest *req)
 {
 	OauthParams p;
 	const char *params[OAUTH_PARAMS] = {NULL, NULL, NULL};
@@ -520,15 +508,9 @@ oauth_introspect(HttpRequest *req)
 	return ok;
 }
 
-bool
-oauth_handle_introspect(HttpRequest *req)
-{
-	return ratelimit_check(req, RATELIMIT_CLIENT, NULL, oauth_introspect);
-}
-
 /* The caller's own enrolment, named by its access token. */
-static bool
-oauth_mfa_enroll(HttpRequest *req)
+bool
+oauth_handle_mfa_enroll(HttpRequest *req)
 {
 	const char *params[OAUTH_PARAMS] = {oauth_bearer(req), NULL, NULL};
 
@@ -538,13 +520,7 @@ oauth_mfa_enroll(HttpRequest *req)
 }
 
 bool
-oauth_handle_mfa_enroll(HttpRequest *req)
-{
-	return ratelimit_check(req, RATELIMIT_CLIENT, NULL, oauth_mfa_enroll);
-}
-
-static bool
-oauth_mfa_confirm(HttpRequest *req)
+oauth_handle_mfa_confirm(HttpRequest *req)
 {
 	OauthParams p;
 	const char *params[OAUTH_PARAMS] = {oauth_bearer(req), NULL, NULL};
@@ -563,8 +539,3 @@ oauth_mfa_confirm(HttpRequest *req)
 	return ok;
 }
 
-bool
-oauth_handle_mfa_confirm(HttpRequest *req)
-{
-	return ratelimit_check(req, RATELIMIT_CLIENT, NULL, oauth_mfa_confirm);
-}

@@ -11,5 +11,7 @@
 
 extern const HttpRoute *routes_find(const char *path);
 extern const HttpRoute *routes_all(size_t *n);
+/* The request's route's handler, after the route's rate limits. */
+extern bool routes_enter(HttpRequest *req);
 
 #endif							/* EDGE_ROUTES_H */
