@@ -8,7 +8,8 @@
 # - tests/deploy/workflows_check.py checks what the project needs of them:
 #   CI runs make test (.ci/run) and smoke-tests docker/compose.yaml; deploy
 #   builds and pushes both images, then staging and production through
-#   rollout.yml (kustomize edit set image, apply, rollout status, smoke
+#   rollout.yml (the environment's values written into the overlay from
+#   GitHub environment variables, kustomize edit set image, apply, rollout status, smoke
 #   test, rollback with kubectl rollout undo when one fails), AWS through
 #   OIDC with a role from a repository variable, no secret anywhere.
 # Each check is also handed a broken copy, which it must refuse.
@@ -126,6 +127,9 @@ rejects "rollout check refuses a rollout without a rollback" "no step rolls back
 broken "$W/rollout.yml" "$T/rollout-always.yml" "s/^        if: failure() && /        if: always() \&\& /"
 rejects "rollout check refuses a rollback that does not depend on a failure" "does not run when a step failed" \
   "${CHECK[@]}" --rollout "$T/rollout-always.yml" rollout
+broken "$W/rollout.yml" "$T/rollout-noenv.yml" '/^            backup_kms_key_arn: /d'
+rejects "rollout check refuses an environment step that leaves a value a placeholder" "does not write backup_kms_key_arn" \
+  "${CHECK[@]}" --rollout "$T/rollout-noenv.yml" rollout
 broken "$W/rollout.yml" "$T/rollout-notimeout.yml" 's|rollout status deployment/warden-edge --timeout=300s$|rollout status deployment/warden-edge|'
 rejects "rollout check refuses a rollout status without a timeout" "waits for the rollout" \
   "${CHECK[@]}" --rollout "$T/rollout-notimeout.yml" rollout

@@ -23,6 +23,7 @@ Exits 0 when all holds, 1 with one line per problem.
 """
 
 import argparse
+import glob
 import os
 import re
 import sys
@@ -241,6 +242,17 @@ def check_rollout(path):
             check(re.search(r"\b" + repo + r"\b", run), f"{name}: the image tags do not come from the ECR repository {repo}")
         check(re.search(r"cd\s+\"?\$OVERLAY|working-directory", run + str(st[edit].get("working-directory", ""))),
               f"{name}: kustomize edit does not run in the overlay")
+    # every value of the overlays' environment.yaml is written from the
+    # GitHub environment before kustomize builds (the files hold placeholders)
+    envfill = find("writes the overlay's environment.yaml", r"\$OVERLAY/environment\.yaml")
+    if envfill >= 0:
+        run = st[envfill].get("run", "")
+        for envfile in glob.glob(os.path.join(ROOT, "k8s/overlays/*/environment.yaml")):
+            for d in yaml.safe_load_all(open(envfile)):
+                for key in ((d or {}).get("data") or {}):
+                    check(re.search(r"^\s*" + re.escape(key) + r":", run, re.M),
+                          f"{name}: the environment step does not write {key} ({os.path.relpath(envfile, ROOT)})")
+        check(edit < 0 or envfill < edit, f"{name}: environment.yaml is written after kustomize builds")
     apply = find("applies the overlay (kubectl apply)", r"kubectl\b.*\bapply\b")
     status = find("waits for the rollout (kubectl rollout status deployment/warden-edge --timeout=...)",
                   r"kubectl\b.*\brollout status deployment/warden-edge\b.*--timeout=")
