@@ -128,6 +128,28 @@ main_arguments(int argc, char **argv)
 	return MAIN_EXIT_CONFIG;
 }
 
+/*
+ * rediss://: says once where Redis is reached, since the edge's own
+ * connection is plain text to the tunnel and only the tunnel speaks TLS.
+ */
+static void
+main_log_redis_tunnel(const RedisUrl *url)
+{
+	char		tunnel[CONFIG_HOST_MAX + 16];
+	char		server[CONFIG_HOST_MAX + 16];
+	bool		v6_tunnel = strchr(url->tunnel_host, ':') != NULL;
+	bool		v6_server = strchr(url->host, ':') != NULL;
+
+	if (!url->tls)
+		return;
+	snprintf(tunnel, sizeof(tunnel), "%s%s%s:%d", v6_tunnel ? "[" : "",
+			 url->tunnel_host, v6_tunnel ? "]" : "", url->tunnel_port);
+	snprintf(server, sizeof(server), "%s%s%s:%d", v6_server ? "[" : "",
+			 url->host, v6_server ? "]" : "", url->port);
+	log_write(LOG_LEVEL_INFO, "redis over TLS through the local tunnel",
+			  "{s:s, s:s}", "tunnel", tunnel, "server", server);
+}
+
 /* Blocks the signals sigwait() handles and ignores SIGPIPE, process-wide. */
 static void
 main_setup_signals(sigset_t *handled)
@@ -280,6 +302,7 @@ main(int argc, char **argv)
 		close(listen_fd);
 		main_startup_error(err);
 	}
+	main_log_redis_tunnel(&cfg.redis);
 	jwks_configure(cfg.db_timeout_ms);
 	oauth_configure(cfg.db_timeout_ms);
 	authz_configure(cfg.db_timeout_ms);
