@@ -20,7 +20,7 @@ fi
 DB=warden_it_redis_tls
 PORT=$((WARDEN_TEST_PORT_BASE + 1))
 URL=http://127.0.0.1:$PORT
-EDGE=$WARDEN_ROOT/edge/warden-edge
+EDGE=${WARDEN_EDGE_BIN:-$WARDEN_ROOT/edge/warden-edge}
 STACK=$WARDEN_ROOT/scripts/stack
 PW='long enough password'
 SECRET=Rd-pw-51c0ffee

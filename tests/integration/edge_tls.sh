@@ -9,6 +9,7 @@
 . "$WARDEN_ROOT/tests/lib.sh"
 
 PORT=$((WARDEN_TEST_PORT_BASE + 6))
+EDGE=${WARDEN_EDGE_BIN:-$WARDEN_ROOT/edge/warden-edge}
 TLS_DIR=$(dirname "$WARDEN_STACK_CA_FILE")
 CERT=(WARDEN_TLS_CERT_FILE="$TLS_DIR/server.crt" WARDEN_TLS_KEY_FILE="$TLS_DIR/server.key")
 URL=https://localhost:$PORT
@@ -22,7 +23,7 @@ s_client() { # VERSION-FLAG: the brief handshake report
 start_tls() { # NAME VAR=VALUE...
   local name=$1
   shift
-  env WARDEN_LISTEN="127.0.0.1:$PORT" "${CERT[@]}" "$@" "$WARDEN_ROOT/edge/warden-edge" \
+  env WARDEN_LISTEN="127.0.0.1:$PORT" "${CERT[@]}" "$@" "$EDGE" \
     >"$WARDEN_TEST_TMP/$name.log" 2>&1 &
   T_EDGE_PID[$name]=$!
   wait_until 10 "${CURL[@]}" -o /dev/null "$URL/healthz"
@@ -48,16 +49,16 @@ t_match "and TLS 1.3 still preferred" 'Protocol version: TLSv1.3' "$(s_client -t
 edge_stop tls12
 
 out=$(env WARDEN_LISTEN="127.0.0.1:$PORT" WARDEN_TLS_CERT_FILE="$TLS_DIR/server.crt" \
-  "$WARDEN_ROOT/edge/warden-edge" 2>&1)
+  "$EDGE" 2>&1)
 t_eq "a certificate without a key: exit 2" 2 "$?"
 t_match "naming the settings" 'WARDEN_TLS_CERT_FILE and WARDEN_TLS_KEY_FILE' "$out"
 out=$(env WARDEN_LISTEN="127.0.0.1:$PORT" WARDEN_TLS_CERT_FILE=/nonexistent.pem \
-  WARDEN_TLS_KEY_FILE="$TLS_DIR/server.key" "$WARDEN_ROOT/edge/warden-edge" 2>&1)
+  WARDEN_TLS_KEY_FILE="$TLS_DIR/server.key" "$EDGE" 2>&1)
 t_eq "a missing certificate file: exit 1" 1 "$?"
 t_match "naming the file" 'WARDEN_TLS_CERT_FILE: cannot read /nonexistent.pem' "$out"
 t_check "without printing any key material" sh -c "! printf '%s' '$out' | grep -q 'PRIVATE KEY'"
 out=$(env WARDEN_LISTEN="127.0.0.1:$PORT" "${CERT[@]}" WARDEN_TLS_MIN_VERSION=1.1 \
-  "$WARDEN_ROOT/edge/warden-edge" 2>&1)
+  "$EDGE" 2>&1)
 t_eq "TLS 1.1 is not a choice: exit 2" 2 "$?"
 
 # --- rotation with SIGHUP -------------------------------------------------
@@ -171,7 +172,7 @@ edge_stop rotate
 t_eq "it drains and exits 0" 0 "$EDGE_STATUS"
 
 use_pair "$R/a.crt" "$R/b.key"
-out=$(env WARDEN_LISTEN="127.0.0.1:$PORT" "${CERT[@]}" "$WARDEN_ROOT/edge/warden-edge" 2>&1)
+out=$(env WARDEN_LISTEN="127.0.0.1:$PORT" "${CERT[@]}" "$EDGE" 2>&1)
 t_eq "a mismatched pair at start-up: exit 1" 1 "$?"
 t_match "naming the files" 'WARDEN_TLS_KEY_FILE: .*edge.key is not the key of the certificate' "$out"
 t_done
