@@ -75,6 +75,8 @@ static bool config_set_listen(const char *text, void *dest,
 							  char *err, size_t errlen);
 static bool config_set_redis(const char *text, void *dest,
 							 char *err, size_t errlen);
+static bool config_set_redis_tunnel(const char *text, void *dest,
+									char *err, size_t errlen);
 static bool config_set_rate(const char *text, void *dest,
 							char *err, size_t errlen);
 static bool config_set_networks(const char *text, void *dest,
@@ -107,11 +109,24 @@ static const ConfigSetting config_settings[] = {
 		.name = "WARDEN_REDIS_URL",
 		.type = CONFIG_STRING,
 		.default_value = "redis://127.0.0.1:6379",
-		.description = "Redis, redis://[[user]:password@]host[:port][/db]",
+		.description = "Redis, redis://[[user]:password@]host[:port][/db]; rediss://... "
+		"for Redis over TLS through WARDEN_REDIS_TLS_TUNNEL",
 		.offset = offsetof(EdgeConfig, redis_url),
 		.parse = config_set_redis,
 		.parsed_offset = offsetof(EdgeConfig, redis),
 		.secret = true,
+	},
+	{
+		.name = "WARDEN_REDIS_TLS_TUNNEL",
+		.type = CONFIG_STRING,
+		.default_value = "",
+		.description = "with a rediss:// WARDEN_REDIS_URL (and only then): the local "
+		"TLS tunnel to it, a loopback address 127.0.0.1:port or [::1]:port "
+		"the edge connects to in plain text (stunnel, ghostunnel)",
+		.offset = offsetof(EdgeConfig, redis_tls_tunnel),
+		.parse = config_set_redis_tunnel,
+		.parsed_offset = offsetof(EdgeConfig, redis_tunnel),
+		.optional = true,
 	},
 	{
 		.name = "WARDEN_REDIS_TIMEOUT_MS",
@@ -597,13 +612,16 @@ config_parse_redis_url(const char *text, RedisUrl *out, char *err,
 
 	memset(&url, 0, sizeof(url));
 	if (strncasecmp(text, "rediss://", 9) == 0)
-		return config_fail(err, errlen,
-						   "rediss:// (Redis over TLS) is not supported");
-	if (strncasecmp(text, "redis://", 8) != 0)
+	{
+		url.tls = true;
+		auth = text + 9;
+	}
+	else if (strncasecmp(text, "redis://", 8) == 0)
+		auth = text + 8;
+	else
 		return config_fail(err, errlen,
 						   "must be a URL redis://[[user]:password@]host"
-						   "[:port][/db]");
-	auth = text + 8;
+						   "[:port][/db] (or rediss:// for TLS)");
 	if (strpbrk(auth, "?#") != NULL)
 		return config_fail(err, errlen,
 						   "query strings and fragments are not supported "
@@ -654,6 +672,69 @@ config_parse_redis_url(const char *text, RedisUrl *out, char *err,
 		url.db = (int) db;
 	}
 	*out = url;
+	return true;
+}
+
+/*
+ * WARDEN_REDIS_TLS_TUNNEL: host:port of a loopback address written as one
+ * (127.0.0.0/8 or [::1]; no names, which could resolve elsewhere), since
+ * the connection to it is plain text and must not leave the host (or the
+ * pod, whose containers share one loopback). Empty: no tunnel.
+ */
+bool
+config_parse_redis_tunnel(const char *text, ListenAddr *out, char *err,
+						  size_t errlen)
+{
+	ListenAddr	addr;
+	IpAddr		ip;
+	static const unsigned char v6_loopback[16] = {[15] = 1};
+
+	memset(&addr, 0, sizeof(addr));
+	if (*text == '\0')
+	{
+		*out = addr;
+		return true;
+	}
+	if (!config_parse_hostport(text, text + strlen(text), true, 0, 1,
+							   addr.host, &addr.port, err, errlen))
+		return false;
+	if (!ipaddr_parse(addr.host, strlen(addr.host), &ip) ||
+		!(ipaddr_is_v4(&ip) ? ip.b[12] == 127 :
+		  memcmp(ip.b, v6_loopback, sizeof(v6_loopback)) == 0))
+		return config_fail(err, errlen,
+						   "must be a loopback address and port, 127.0.0.1:port "
+						   "or [::1]:port: the edge talks to the tunnel in plain text");
+	*out = addr;
+	return true;
+}
+
+/*
+ * The two Redis settings together: rediss:// only through a tunnel, and a
+ * tunnel only for rediss://, so that a plain redis:// URL is never taken
+ * for an encrypted connection, nor a TLS URL ever sent in plain text to
+ * the server it names. Copies the tunnel into url.
+ */
+bool
+config_check_redis_tls(RedisUrl *url, const ListenAddr *tunnel, char *err,
+					   size_t errlen)
+{
+	bool		have_tunnel = tunnel->host[0] != '\0';
+
+	if (url->tls && !have_tunnel)
+		return config_fail(err, errlen,
+						   "WARDEN_REDIS_URL: rediss:// needs WARDEN_REDIS_TLS_TUNNEL, "
+						   "the local TLS tunnel to the server (this edge's Redis "
+						   "client has no TLS of its own)");
+	if (!url->tls && have_tunnel)
+		return config_fail(err, errlen,
+						   "WARDEN_REDIS_TLS_TUNNEL: set only with a rediss:// "
+						   "WARDEN_REDIS_URL (a redis:// URL is plain text, straight "
+						   "to its server)");
+	if (have_tunnel)
+	{
+		memcpy(url->tunnel_host, tunnel->host, sizeof(url->tunnel_host));
+		url->tunnel_port = tunnel->port;
+	}
 	return true;
 }
 
@@ -733,6 +814,12 @@ static bool
 config_set_redis(const char *text, void *dest, char *err, size_t errlen)
 {
 	return config_parse_redis_url(text, dest, err, errlen);
+}
+
+static bool
+config_set_redis_tunnel(const char *text, void *dest, char *err, size_t errlen)
+{
+	return config_parse_redis_tunnel(text, dest, err, errlen);
 }
 
 static bool
@@ -838,7 +925,8 @@ config_load(EdgeConfig *cfg, ConfigLookup lookup, void *arg,
 		return config_fail(err, errlen, "%s: %s (got \"%s\")", s->name, why,
 						   echo);
 	}
-	return true;
+	/* settings that only make sense together; messages name them */
+	return config_check_redis_tls(&cfg->redis, &cfg->redis_tunnel, err, errlen);
 }
 
 /* The --help text: the table itself, with ranges spelled out. */

@@ -35,11 +35,19 @@ typedef struct ListenAddr
 	int			port;
 } ListenAddr;
 
-/* redis://[[user]:password@]host[:port][/db], decoded. */
+/*
+ * redis://[[user]:password@]host[:port][/db], decoded; rediss:// the same
+ * over TLS, which the edge reaches through a local tunnel (hiredis 0.14 has
+ * no TLS): it then connects to tunnel_host:tunnel_port in plain text, and
+ * host:port is the server the tunnel carries the connection to.
+ */
 typedef struct RedisUrl
 {
 	char		host[CONFIG_HOST_MAX + 1];
 	int			port;
+	bool		tls;			/* rediss:// */
+	char		tunnel_host[CONFIG_HOST_MAX + 1];	/* WARDEN_REDIS_TLS_TUNNEL */
+	int			tunnel_port;
 	bool		has_user;
 	char		user[CONFIG_CREDENTIAL_MAX + 1];
 	bool		has_password;
@@ -58,6 +66,8 @@ typedef struct EdgeConfig
 	const char *database_url;
 	const char *redis_url;
 	RedisUrl	redis;
+	const char *redis_tls_tunnel;	/* "" : none */
+	ListenAddr	redis_tunnel;
 	int			redis_timeout_ms;
 	int			threads;		/* 0: one per online CPU */
 	int			db_pool_size;
@@ -111,6 +121,10 @@ extern bool config_parse_int(const char *text, long min, long max,
 extern bool config_parse_listen(const char *text, ListenAddr *out,
 								char *err, size_t errlen);
 extern bool config_parse_redis_url(const char *text, RedisUrl *out,
+								   char *err, size_t errlen);
+extern bool config_parse_redis_tunnel(const char *text, ListenAddr *out,
+									  char *err, size_t errlen);
+extern bool config_check_redis_tls(RedisUrl *url, const ListenAddr *tunnel,
 								   char *err, size_t errlen);
 extern bool config_check_api_schema(const char *text, char *err, size_t errlen);
 extern bool config_check_db_role(const char *text, char *err, size_t errlen);

@@ -23,7 +23,7 @@ CC_EDGE_UNIT ?= clang
 CORE_SRCS ?= $(wildcard core/*.c)
 CORE_LIBS ?= $(shell pkg-config --libs libcrypto jansson 2>/dev/null)
 
-EDGE_PKGS := libmicrohttpd libpq hiredis jansson
+EDGE_PKGS := libmicrohttpd gnutls libpq hiredis jansson
 EDGE_PKG_CFLAGS := $(shell pkg-config --cflags $(EDGE_PKGS))
 EDGE_PKG_LIBS := $(shell pkg-config --libs $(EDGE_PKGS))
 

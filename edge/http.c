@@ -54,6 +54,7 @@
 #include "reqid.h"
 #include "routes.h"
 #include "timeutil.h"
+#include "tlscert.h"
 
 /*
  * A body nobody reads is still received (so the connection can be kept
@@ -977,8 +978,9 @@ http_start(int listen_fd, int threads, const HttpTls *tls, char *err, size_t err
 			return false;
 		}
 		flags |= MHD_USE_TLS;
-		opts[n++] = (struct MHD_OptionItem) {MHD_OPTION_HTTPS_MEM_CERT, 0, (void *) tls->cert_pem};
-		opts[n++] = (struct MHD_OptionItem) {MHD_OPTION_HTTPS_MEM_KEY, 0, (void *) tls->key_pem};
+		/* asked at every handshake, so that a reload (SIGHUP) takes effect */
+		opts[n++] = (struct MHD_OptionItem) {MHD_OPTION_HTTPS_CERT_CALLBACK, 0,
+			(void *) tlscert_retrieve};
 		opts[n++] = (struct MHD_OptionItem) {MHD_OPTION_HTTPS_PRIORITIES, 0,
 			(void *) (tls->allow_tls12 ? "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2" :
 					  "NORMAL:-VERS-ALL:+VERS-TLS1.3")};

@@ -56,11 +56,12 @@ typedef struct HttpRoute
 /* The route the request matched (NULL: none). */
 extern const HttpRoute *http_request_route(const HttpRequest *req);
 
-/* HTTPS: PEM texts that stay valid while the daemon runs. */
+/*
+ * HTTPS: the certificate and key come from tlscert.c at every handshake
+ * (tlscert_load() first), so SIGHUP can replace them.
+ */
 typedef struct HttpTls
 {
-	const char *cert_pem;
-	const char *key_pem;
 	bool		allow_tls12;
 } HttpTls;
 

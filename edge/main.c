@@ -6,7 +6,10 @@
  * signals we handle, listen, start the health prober, the database pool,
  * the Redis thread and the HTTP daemon, then wait in sigwait() on the main
  * thread:
- *	SIGHUP			logged and ignored for now (will reload TLS material).
+ *	SIGHUP			reads the HTTPS certificate and key again (tlscert.c):
+ *					new handshakes use the new pair, established
+ *					connections go on; a pair that fails its checks is
+ *					refused with a log line and the current one stays.
  *	SIGTERM/SIGINT	drain: readiness turns 503 and responses close their
  *					connections, new connections are refused, requests in
  *					flight get up to WARDEN_DRAIN_TIMEOUT_MS to finish (a
@@ -49,6 +52,7 @@
 #include "rpc.h"
 #include "snapshot.h"
 #include "timeutil.h"
+#include "tlscert.h"
 #include "verifier.h"
 
 #ifndef WARDEN_VERSION
@@ -124,40 +128,29 @@ main_arguments(int argc, char **argv)
 	return MAIN_EXIT_CONFIG;
 }
 
-/* Blocks the signals sigwait() handles and ignores SIGPIPE, process-wide. */
 /*
- * A PEM file's text (at most 1 MiB), or exit 1 naming the setting and the
- * file, never the contents.
+ * rediss://: says once where Redis is reached, since the edge's own
+ * connection is plain text to the tunnel and only the tunnel speaks TLS.
  */
-static char *
-main_read_pem(const char *path, const char *setting)
+static void
+main_log_redis_tunnel(const RedisUrl *url)
 {
-	FILE	   *f = fopen(path, "r");
-	char	   *text = malloc(1024 * 1024 + 2);
-	size_t		n = 0;
-	char		msg[600];
+	char		tunnel[CONFIG_HOST_MAX + 16];
+	char		server[CONFIG_HOST_MAX + 16];
+	bool		v6_tunnel = strchr(url->tunnel_host, ':') != NULL;
+	bool		v6_server = strchr(url->host, ':') != NULL;
 
-	if (f == NULL || text == NULL)
-	{
-		snprintf(msg, sizeof(msg), "%s: cannot read %s: %s", setting, path,
-				 f == NULL ? strerror(errno) : "out of memory");
-		if (f != NULL)
-			fclose(f);
-		free(text);
-		main_startup_error(msg);
-	}
-	n = fread(text, 1, 1024 * 1024 + 1, f);
-	fclose(f);
-	text[n] = '\0';
-	if (n == 0 || n > 1024 * 1024 || strstr(text, "-----BEGIN") == NULL)
-	{
-		free(text);
-		snprintf(msg, sizeof(msg), "%s: %s is not a PEM file of at most 1 MiB", setting, path);
-		main_startup_error(msg);
-	}
-	return text;
+	if (!url->tls)
+		return;
+	snprintf(tunnel, sizeof(tunnel), "%s%s%s:%d", v6_tunnel ? "[" : "",
+			 url->tunnel_host, v6_tunnel ? "]" : "", url->tunnel_port);
+	snprintf(server, sizeof(server), "%s%s%s:%d", v6_server ? "[" : "",
+			 url->host, v6_server ? "]" : "", url->port);
+	log_write(LOG_LEVEL_INFO, "redis over TLS through the local tunnel",
+			  "{s:s, s:s}", "tunnel", tunnel, "server", server);
 }
 
+/* Blocks the signals sigwait() handles and ignores SIGPIPE, process-wide. */
 static void
 main_setup_signals(sigset_t *handled)
 {
@@ -179,9 +172,9 @@ main_setup_signals(sigset_t *handled)
 		main_startup_error(strerror(errno));
 }
 
-/* Waits for SIGTERM or SIGINT; SIGHUP is only acknowledged for now. */
+/* Waits for SIGTERM or SIGINT, reloading the certificate on SIGHUP. */
 static int
-main_wait_for_stop(const sigset_t *handled)
+main_wait_for_stop(const sigset_t *handled, bool tls)
 {
 	int			sig;
 
@@ -191,8 +184,11 @@ main_wait_for_stop(const sigset_t *handled)
 			continue;
 		if (sig != SIGHUP)
 			return sig;
-		log_write(LOG_LEVEL_INFO, "SIGHUP ignored", "{s:s}",
-				  "reason", "nothing to reload yet");
+		if (tls)
+			(void) tlscert_reload();	/* logs either way */
+		else
+			log_write(LOG_LEVEL_INFO, "SIGHUP ignored", "{s:s}",
+					  "reason", "plain HTTP: no certificate to reload");
 	}
 }
 
@@ -267,9 +263,9 @@ main(int argc, char **argv)
 		main_config_error("WARDEN_TLS_CERT_FILE and WARDEN_TLS_KEY_FILE: set both, or neither");
 	if (cfg.tls_cert_file[0] != '\0')
 	{
-		/* read once, before any thread starts; kept for the process's life */
-		tls.cert_pem = main_read_pem(cfg.tls_cert_file, "WARDEN_TLS_CERT_FILE");
-		tls.key_pem = main_read_pem(cfg.tls_key_file, "WARDEN_TLS_KEY_FILE");
+		/* read before any thread starts; SIGHUP reads the files again */
+		if (!tlscert_load(cfg.tls_cert_file, cfg.tls_key_file, err, sizeof(err)))
+			main_startup_error(err);
 		tls.allow_tls12 = cfg.tls_min_version == 1;
 		tls_ok = true;
 	}
@@ -306,6 +302,7 @@ main(int argc, char **argv)
 		close(listen_fd);
 		main_startup_error(err);
 	}
+	main_log_redis_tunnel(&cfg.redis);
 	jwks_configure(cfg.db_timeout_ms);
 	oauth_configure(cfg.db_timeout_ms);
 	authz_configure(cfg.db_timeout_ms);
@@ -341,7 +338,7 @@ main(int argc, char **argv)
 			  "address", bound, "version", WARDEN_VERSION,
 			  "threads", threads, "pid", (int) getpid());
 
-	sig = main_wait_for_stop(&handled);
+	sig = main_wait_for_stop(&handled, tls_ok);
 
 	log_write(LOG_LEVEL_INFO, "draining", "{s:s, s:i, s:i}",
 			  "signal", main_signal_name(sig),
@@ -360,6 +357,7 @@ main(int argc, char **argv)
 	rediscall_stop();
 	dbpool_stop();
 	http_stop();
+	tlscert_free();
 	rpc_stop();
 	ratelimit_free();
 	identity_shutdown();

@@ -12,6 +12,12 @@
  * The password is sent in AUTH and nowhere else: no message here includes
  * it, and Redis's error replies to AUTH do not echo it.
  *
+ * A rediss:// URL is reached through its local TLS tunnel (config.h): the
+ * connection goes to the tunnel's loopback address in plain text and the
+ * tunnel carries it to the server over TLS, verifying the server's
+ * certificate. A tunnel that refuses the server closes the connection it
+ * accepted, which reads here as a connection closed before PING's reply.
+ *
  * No state of its own; a redisContext must be used by one thread at a time.
  */
 #include "redisconn.h"
@@ -99,21 +105,25 @@ redisconn_connect(const RedisUrl *url, int64_t deadline_ms, char *err,
 	const char *argv[3];
 	char		db[16];
 	int			argc = 0;
+	const char *what = url->tls ? "connect to the TLS tunnel" : "connect";
 
 	if (!redisconn_left(deadline_ms, &tv))
 	{
-		snprintf(err, errlen, "connect: timed out");
+		snprintf(err, errlen, "%s: timed out", what);
 		return NULL;
 	}
-	c = redisConnectWithTimeout(url->host, url->port, tv);
+	if (url->tls)
+		c = redisConnectWithTimeout(url->tunnel_host, url->tunnel_port, tv);
+	else
+		c = redisConnectWithTimeout(url->host, url->port, tv);
 	if (c == NULL)
 	{
-		snprintf(err, errlen, "connect: out of memory");
+		snprintf(err, errlen, "%s: out of memory", what);
 		return NULL;
 	}
 	if (c->err != 0)
 	{
-		redisconn_error(c, "connect", err, errlen);
+		redisconn_error(c, what, err, errlen);
 		redisFree(c);
 		return NULL;
 	}

@@ -11,6 +11,7 @@
 #include <limits.h>
 #include <stdbool.h>
 #include <string.h>
+#include <strings.h>
 
 #include "config.h"
 
@@ -182,7 +183,11 @@ static const redis_case redis_cases[] = {
 	{"ipv6", "redis://[::1]:6380/1", true, "::1", 6380, NULL, NULL, 1},
 	{"ipv6 default port", "redis://[::1]", true, "::1", 6379, NULL, NULL, 0},
 	{"http scheme", "http://x", false, NULL, 0, NULL, NULL, 0},
-	{"tls scheme", "rediss://h", false, NULL, 0, NULL, NULL, 0},
+	{"tls scheme", "rediss://h", true, "h", 6379, NULL, NULL, 0},
+	{"tls with everything", "REDISS://u:s3cret@cache.internal:6380/2", true,
+	"cache.internal", 6380, "u", "s3cret", 2},
+	{"tls scheme only", "rediss://", false, NULL, 0, NULL, NULL, 0},
+	{"one s too many", "redisss://h", false, NULL, 0, NULL, NULL, 0},
 	{"no scheme", "127.0.0.1:6379", false, NULL, 0, NULL, NULL, 0},
 	{"empty", "", false, NULL, 0, NULL, NULL, 0},
 	{"scheme only", "redis://", false, NULL, 0, NULL, NULL, 0},
@@ -242,6 +247,10 @@ test_redis(void)
 		UNIT_CHECK(strcmp(got.host, c->host) == 0,
 				   "redis \"%s\": host \"%s\", want \"%s\"",
 				   c->name, got.host, c->host);
+		UNIT_CHECK(got.tls == (strncasecmp(c->text, "rediss:", 7) == 0),
+				   "redis \"%s\": tls %d", c->name, got.tls);
+		UNIT_CHECK(got.tunnel_host[0] == '\0' && got.tunnel_port == 0,
+				   "redis \"%s\": a tunnel before WARDEN_REDIS_TLS_TUNNEL", c->name);
 		UNIT_CHECK(got.port == c->port, "redis \"%s\": port %d, want %d",
 				   c->name, got.port, c->port);
 		UNIT_CHECK(got.db == c->db, "redis \"%s\": db %d, want %d",
@@ -282,6 +291,61 @@ test_redis_lengths(void)
 	strcpy(url + n + CONFIG_CREDENTIAL_MAX + 1, "@h");
 	UNIT_CHECK(!config_parse_redis_url(url, &got, err, sizeof(err)),
 			   "redis password one byte too long accepted");
+}
+
+/* --- WARDEN_REDIS_TLS_TUNNEL ------------------------------------------------ */
+
+typedef struct tunnel_case
+{
+	const char *name;
+	const char *text;
+	bool		ok;
+	const char *host;
+	int			port;
+} tunnel_case;
+
+static const tunnel_case tunnel_cases[] = {
+	{"empty: none", "", true, "", 0},
+	{"ipv4 loopback", "127.0.0.1:6380", true, "127.0.0.1", 6380},
+	{"all of 127/8", "127.10.20.30:1", true, "127.10.20.30", 1},
+	{"ipv6 loopback", "[::1]:16379", true, "::1", 16379},
+	{"no port", "127.0.0.1", false, NULL, 0},
+	{"port zero", "127.0.0.1:0", false, NULL, 0},
+	{"a name", "localhost:6380", false, NULL, 0},
+	{"another address", "10.0.0.5:6380", false, NULL, 0},
+	{"any address", "0.0.0.0:6380", false, NULL, 0},
+	{"ipv6 any", "[::]:6380", false, NULL, 0},
+	{"mapped loopback", "[::ffff:127.0.0.1]:6380", true, "::ffff:127.0.0.1", 6380},
+	{"a URL", "redis://127.0.0.1:6380", false, NULL, 0},
+	{"leading zeros", "127.000.0.1:6380", false, NULL, 0},
+};
+
+static void
+test_redis_tunnel(void)
+{
+	char		err[CONFIG_ERROR_MAX];
+	const tunnel_case *c;
+	ListenAddr	got;
+	bool		ok;
+	size_t		i;
+
+	for (i = 0; i < sizeof(tunnel_cases) / sizeof(tunnel_cases[0]); i++)
+	{
+		c = &tunnel_cases[i];
+		memset(&got, 0x5a, sizeof(got));
+		err[0] = '\0';
+		ok = config_parse_redis_tunnel(c->text, &got, err, sizeof(err));
+		UNIT_CHECK(ok == c->ok, "tunnel \"%s\": ok=%d, want %d (%s)",
+				   c->name, ok, c->ok, err);
+		if (!ok)
+		{
+			UNIT_CHECK(err[0] != '\0', "tunnel \"%s\": no error message", c->name);
+			continue;
+		}
+		UNIT_CHECK(strcmp(got.host, c->host) == 0 && got.port == c->port,
+				   "tunnel \"%s\": %s:%d, want %s:%d", c->name, got.host,
+				   got.port, c->host, c->port);
+	}
 }
 
 /* --- config_load over a fake environment --------------------------------- */
@@ -375,6 +439,21 @@ static const load_case load_cases[] = {
 	{"rpc cache ttl negative", {{"WARDEN_RPC_CACHE_TTL_MS", "-1"}}, false, "WARDEN_RPC_CACHE_TTL_MS", NULL},
 	{"rpc cache ttl too long", {{"WARDEN_RPC_CACHE_TTL_MS", "3600001"}}, false,
 	"WARDEN_RPC_CACHE_TTL_MS", NULL},
+	{"rediss without a tunnel", {{"WARDEN_REDIS_URL", "rediss://:s3cret@cache:6380"}}, false,
+	"needs WARDEN_REDIS_TLS_TUNNEL", "s3cret"},
+	{"rediss with a tunnel", {{"WARDEN_REDIS_URL", "rediss://cache:6380"},
+		{"WARDEN_REDIS_TLS_TUNNEL", "127.0.0.1:16380"}}, true, NULL, NULL},
+	{"a tunnel with redis://", {{"WARDEN_REDIS_URL", "redis://:s3cret@cache:6379"},
+		{"WARDEN_REDIS_TLS_TUNNEL", "127.0.0.1:16380"}}, false,
+	"WARDEN_REDIS_TLS_TUNNEL: set only with a rediss://", "s3cret"},
+	{"a tunnel with the default URL", {{"WARDEN_REDIS_TLS_TUNNEL", "127.0.0.1:16380"}}, false,
+	"WARDEN_REDIS_TLS_TUNNEL", NULL},
+	{"a tunnel elsewhere", {{"WARDEN_REDIS_URL", "rediss://cache:6380"},
+		{"WARDEN_REDIS_TLS_TUNNEL", "10.1.2.3:6380"}}, false,
+	"WARDEN_REDIS_TLS_TUNNEL: must be a loopback address", NULL},
+	{"a tunnel by name", {{"WARDEN_REDIS_URL", "rediss://cache:6380"},
+		{"WARDEN_REDIS_TLS_TUNNEL", "localhost:6380"}}, false,
+	"WARDEN_REDIS_TLS_TUNNEL", NULL},
 };
 
 static const char *
@@ -389,6 +468,30 @@ fake_lookup(const char *name, void *arg)
 			return env[i].value;
 	}
 	return NULL;
+}
+
+/* rediss:// goes to the tunnel, redis:// never does. */
+static void
+test_redis_tls_load(void)
+{
+	char		err[CONFIG_ERROR_MAX];
+	EdgeConfig	cfg;
+	env_var		tls[3] = {{"WARDEN_REDIS_URL", "rediss://:s3cret@cache.internal:6380/1"},
+	{"WARDEN_REDIS_TLS_TUNNEL", "127.0.0.1:16380"}, {NULL, NULL}};
+	env_var		plain[3] = {{"WARDEN_REDIS_URL", "redis://cache.internal:6379"}, {NULL, NULL}};
+
+	UNIT_CHECK(config_load(&cfg, fake_lookup, tls, err, sizeof(err)),
+			   "rediss:// with a tunnel refused: %s", err);
+	UNIT_CHECK(cfg.redis.tls && strcmp(cfg.redis.tunnel_host, "127.0.0.1") == 0 &&
+			   cfg.redis.tunnel_port == 16380,
+			   "rediss://: tunnel %s:%d", cfg.redis.tunnel_host, cfg.redis.tunnel_port);
+	UNIT_CHECK(strcmp(cfg.redis.host, "cache.internal") == 0 && cfg.redis.port == 6380 &&
+			   cfg.redis.db == 1 && strcmp(cfg.redis.password, "s3cret") == 0,
+			   "rediss://: the URL's server, database or password lost");
+	UNIT_CHECK(config_load(&cfg, fake_lookup, plain, err, sizeof(err)),
+			   "redis:// refused: %s", err);
+	UNIT_CHECK(!cfg.redis.tls && cfg.redis.tunnel_host[0] == '\0',
+			   "redis:// has a tunnel");
 }
 
 static void
@@ -488,6 +591,8 @@ main(void)
 	test_listen();
 	test_redis();
 	test_redis_lengths();
+	test_redis_tunnel();
 	test_load();
+	test_redis_tls_load();
 	return UNIT_MAIN_END();
 }
