@@ -959,11 +959,11 @@ config_print_help(FILE *out)
 			"\n"
 			"The HTTP edge of warden. Settings are environment variables:\n"
 			"\n"
-			"  %-28s %-37s %s\n", "NAME", "DEFAULT", "DESCRIPTION");
+			"  %-32s %-37s %s\n", "NAME", "DEFAULT", "DESCRIPTION");
 	for (i = 0; i < CONFIG_NSETTINGS; i++)
 	{
 		s = &config_settings[i];
-		fprintf(out, "  %-28s %-37s %s", s->name, s->default_value,
+		fprintf(out, "  %-32s %-37s %s", s->name, s->default_value,
 				s->description);
 		switch (s->type)
 		{

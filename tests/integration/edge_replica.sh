@@ -102,7 +102,7 @@ t_eq "the standby has the primary's functions" 1 "$(qs "SELECT count(*) FROM pg_
 
 PRIMARY_URL=postgresql://$LOGIN@127.0.0.1:$PGPORT/$DB
 REPLICA_URL=postgresql://$LOGIN@127.0.0.1:$SB_PORT/$DB
-COMMON=(WARDEN_DATABASE_URL="$PRIMARY_URL" WARDEN_DB_ROLE=$APP WARDEN_RPC_CACHE_TTL_MS=600000
+COMMON=(WARDEN_DATABASE_URL="$PRIMARY_URL" WARDEN_DB_ROLE="$APP" WARDEN_RPC_CACHE_TTL_MS=600000
   WARDEN_REPLICA_PROBE_INTERVAL_MS=100 WARDEN_HEALTH_INTERVAL_MS=200
   WARDEN_RATE_LIMIT_IP=off WARDEN_RATE_LIMIT_PRINCIPAL=off)
 # one edge tolerating a minute of lag (reads stay on the standby while its
@@ -122,7 +122,6 @@ metrics() { curl -sS --max-time 5 "http://127.0.0.1:${1:-$PORT}/metrics"; }
 metric() { metrics "${2:-$PORT}" | awk -v m="$1" '$1 == m { print $2 }'; }
 replica_state() { ready "$1" | jq -r '.checks["replica-1"].status'; }
 on_replica() { get where_am_i "${@}" && [ "$HTTP_BODY" = '"replica"' ]; }
-on_primary() { get where_am_i "${@}" && [ "$HTTP_BODY" = '"primary"' ]; }
 
 ready_status() { ready "$PORT" | jq -r '.status + " " + .checks["replica-1"].status'; }
 wait_until 10 test "$(ready_status)" = "ready up"
