@@ -85,6 +85,8 @@ static bool config_set_api_schema(const char *text, void *dest,
 								  char *err, size_t errlen);
 static bool config_set_db_role(const char *text, void *dest,
 							   char *err, size_t errlen);
+static bool config_set_replicas(const char *text, void *dest,
+								char *err, size_t errlen);
 
 static const ConfigSetting config_settings[] = {
 	{
@@ -104,6 +106,39 @@ static const ConfigSetting config_settings[] = {
 		.description = "libpq connection string of PostgreSQL",
 		.offset = offsetof(EdgeConfig, database_url),
 		.secret = true,
+	},
+	{
+		.name = "WARDEN_DATABASE_READ_URL",
+		.type = CONFIG_STRING,
+		.default_value = "",
+		.description = "read replicas of PostgreSQL, postgresql:// URLs separated by "
+		"blanks (at most 8): /v1/rpc calls of STABLE and IMMUTABLE functions go to "
+		"them; empty: everything goes to WARDEN_DATABASE_URL",
+		.offset = offsetof(EdgeConfig, database_read_url),
+		.parse = config_set_replicas,
+		.parsed_offset = offsetof(EdgeConfig, replicas),
+		.secret = true,
+		.optional = true,
+	},
+	{
+		.name = "WARDEN_REPLICA_MAX_LAG_MS",
+		.type = CONFIG_MS,
+		.default_value = "5000",
+		.description = "a read replica further behind the primary than this is skipped "
+		"(the primary serves its reads) until it catches up",
+		.offset = offsetof(EdgeConfig, replica_max_lag_ms),
+		.min = 0,
+		.max = 600000,
+	},
+	{
+		.name = "WARDEN_REPLICA_PROBE_INTERVAL_MS",
+		.type = CONFIG_MS,
+		.default_value = "250",
+		.description = "how often each read replica's state and replay position, and "
+		"the primary's WAL position, are probed (the lag's resolution)",
+		.offset = offsetof(EdgeConfig, replica_probe_interval_ms),
+		.min = 10,
+		.max = 60000,
 	},
 	{
 		.name = "WARDEN_REDIS_URL",
@@ -739,6 +774,70 @@ config_check_redis_tls(RedisUrl *url, const ListenAddr *tunnel, char *err,
 }
 
 /*
+ * WARDEN_DATABASE_READ_URL: libpq URLs separated by blanks. URLs only,
+ * since a key=value connection string has blanks of its own; and not
+ * commas, which a URL may hold (several hosts), so a comma between two
+ * URLs is pointed out rather than passed to libpq as one odd URL. Whether
+ * each URL is one libpq accepts is checked by the edge (libpq is not
+ * linked here). Messages name a replica by its place, never quote it.
+ */
+bool
+config_parse_replica_urls(const char *text, ReplicaUrls *out, char *err,
+						  size_t errlen)
+{
+	ReplicaUrls urls;
+	const char *p = text;
+
+	memset(&urls, 0, sizeof(urls));
+	for (;;)
+	{
+		const char *start;
+		size_t		len;
+		size_t		scheme;
+
+		while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
+			p++;
+		if (*p == '\0')
+			break;
+		start = p;
+		while (*p != '\0' && *p != ' ' && *p != '\t' && *p != '\n' && *p != '\r')
+		{
+			if ((unsigned char) *p < 0x20 || *p == 0x7f)
+				return config_fail(err, errlen,
+								   "replica %d: control characters are not allowed",
+								   urls.n + 1);
+			p++;
+		}
+		len = (size_t) (p - start);
+		if (urls.n == CONFIG_REPLICAS_MAX)
+			return config_fail(err, errlen, "at most %d replicas", CONFIG_REPLICAS_MAX);
+		scheme = strncmp(start, "postgresql://", 13) == 0 ? 13 :
+			strncmp(start, "postgres://", 11) == 0 ? 11 : 0;
+		if (scheme == 0)
+			return config_fail(err, errlen,
+							   "replica %d: must be a postgresql:// or postgres:// URL "
+							   "(list URLs separated by blanks; key=value strings cannot "
+							   "be listed)", urls.n + 1);
+		for (size_t i = scheme; i + 11 <= len; i++)
+			if (strncmp(start + i, "postgres://", 11) == 0 ||
+				(i + 13 <= len && strncmp(start + i, "postgresql://", 13) == 0))
+				return config_fail(err, errlen,
+								   "replica %d: two URLs run together; separate them "
+								   "with blanks, not commas", urls.n + 1);
+		for (int k = 0; k < urls.n; k++)
+			if (urls.url[k].length == len &&
+				memcmp(text + urls.url[k].offset, start, len) == 0)
+				return config_fail(err, errlen, "replica %d is replica %d again",
+								   urls.n + 1, k + 1);
+		urls.url[urls.n].offset = (size_t) (start - text);
+		urls.url[urls.n].length = len;
+		urls.n++;
+	}
+	*out = urls;
+	return true;
+}
+
+/*
  * The API schema: a lower-case SQL name, so it needs no quoting rules of
  * its own, and none of the system's or warden's schemas, whose functions
  * must never become endpoints.
@@ -802,6 +901,12 @@ config_set_db_role(const char *text, void *dest, char *err, size_t errlen)
 {
 	(void) dest;
 	return config_check_db_role(text, err, errlen);
+}
+
+static bool
+config_set_replicas(const char *text, void *dest, char *err, size_t errlen)
+{
+	return config_parse_replica_urls(text, dest, err, errlen);
 }
 
 static bool
@@ -942,11 +1047,11 @@ config_print_help(FILE *out)
 			"\n"
 			"The HTTP edge of warden. Settings are environment variables:\n"
 			"\n"
-			"  %-28s %-37s %s\n", "NAME", "DEFAULT", "DESCRIPTION");
+			"  %-32s %-37s %s\n", "NAME", "DEFAULT", "DESCRIPTION");
 	for (i = 0; i < CONFIG_NSETTINGS; i++)
 	{
 		s = &config_settings[i];
-		fprintf(out, "  %-28s %-37s %s", s->name, s->default_value,
+		fprintf(out, "  %-32s %-37s %s", s->name, s->default_value,
 				s->description);
 		switch (s->type)
 		{

@@ -27,6 +27,8 @@
 #define CONFIG_CREDENTIAL_MAX 512
 /* Enough for any error message the parsers write. */
 #define CONFIG_ERROR_MAX 256
+/* Read replicas WARDEN_DATABASE_READ_URL may list. */
+#define CONFIG_REPLICAS_MAX 8
 
 /* A listen address, "host:port" or "[ipv6]:port"; port 0 is ephemeral. */
 typedef struct ListenAddr
@@ -56,6 +58,20 @@ typedef struct RedisUrl
 } RedisUrl;
 
 /*
+ * WARDEN_DATABASE_READ_URL split: where each replica's URL lies in the
+ * setting's text (no copies: config.c allocates nothing).
+ */
+typedef struct ReplicaUrls
+{
+	int			n;
+	struct
+	{
+		size_t		offset;
+		size_t		length;
+	}			url[CONFIG_REPLICAS_MAX];
+} ReplicaUrls;
+
+/*
  * Every setting of the edge. Strings point into the environment (or at the
  * table's default), which is never modified while the process runs.
  */
@@ -64,6 +80,10 @@ typedef struct EdgeConfig
 	const char *listen;
 	ListenAddr	listen_addr;
 	const char *database_url;
+	const char *database_read_url;	/* "" : no read replicas */
+	ReplicaUrls replicas;		/* its URLs */
+	int			replica_max_lag_ms;
+	int			replica_probe_interval_ms;
 	const char *redis_url;
 	RedisUrl	redis;
 	const char *redis_tls_tunnel;	/* "" : none */
@@ -126,6 +146,8 @@ extern bool config_parse_redis_tunnel(const char *text, ListenAddr *out,
 									  char *err, size_t errlen);
 extern bool config_check_redis_tls(RedisUrl *url, const ListenAddr *tunnel,
 								   char *err, size_t errlen);
+extern bool config_parse_replica_urls(const char *text, ReplicaUrls *out,
+									 char *err, size_t errlen);
 extern bool config_check_api_schema(const char *text, char *err, size_t errlen);
 extern bool config_check_db_role(const char *text, char *err, size_t errlen);
 

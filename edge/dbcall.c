@@ -26,15 +26,25 @@
 #define DBCALL_APPNAME_SQL \
 	"SELECT pg_catalog.set_config('application_name', 'warden-edge ' || $1, false)"
 
+/*
+ * After the commit, in a transaction of its own: the insert position is at
+ * or past the commit record even with synchronous_commit off, where the
+ * write position (pg_current_wal_lsn) may not have reached it yet.
+ */
+#define DBCALL_LSN_SQL "SELECT pg_catalog.pg_current_wal_insert_lsn()::pg_catalog.text"
+
 static atomic_ulong dbcall_unavailable;
+static DbPool *dbcall_primary_pool;
 
 typedef struct DbCall
 {
 	DbJob		job;			/* first: the pool hands it back */
 	HttpRequest *req;
-	int			nstmts;			/* the application_name statement included */
-	PgStatement stmts[DBCALL_MAX_STATEMENTS + 1];
-	PGresult   *results[DBCALL_MAX_STATEMENTS + 1];	/* the pool's, then ours */
+	bool		primary;		/* on the primary's pool */
+	int			nstmts;			/* the application_name and LSN statements included */
+	int			ncaller;		/* the last caller's statement is ncaller */
+	PgStatement stmts[DBCALL_MAX_STATEMENTS + 2];
+	PGresult   *results[DBCALL_MAX_STATEMENTS + 2];	/* the pool's, then ours */
 	int			nvalues;		/* every parameter copy, for wiping */
 	char	  **values;
 	DbCallResult result;
@@ -60,7 +70,7 @@ dbcall_free(void *data)
 		}
 	}
 	free(c->values);
-	for (i = 1; i < c->nstmts; i++)
+	for (i = 1; i <= c->ncaller; i++)
 	{
 		free((char *) c->stmts[i].sql);
 		free((Oid *) c->stmts[i].types);
@@ -113,7 +123,7 @@ dbcall_done(DbJob *job, PGconn *conn, const char *err)
 	if (conn != NULL)
 	{
 		c->result.unavailable = false;
-		for (i = 0; i < c->nstmts; i++)
+		for (i = 0; i <= c->ncaller; i++)
 		{
 			ExecStatusType st = PQresultStatus(res[i]);
 
@@ -123,7 +133,13 @@ dbcall_done(DbJob *job, PGconn *conn, const char *err)
 				break;
 			}
 		}
-		i = c->nstmts - 1;
+		/* the LSN after the commit, when asked for and it committed */
+		i = c->ncaller + 1;
+		if (i < c->nstmts && c->result.sqlstate[0] == '\0' && !c->result.unavailable &&
+			PQresultStatus(res[i]) == PGRES_TUPLES_OK && PQntuples(res[i]) == 1 &&
+			!PQgetisnull(res[i], 0, 0))
+			snprintf(c->result.lsn, sizeof(c->result.lsn), "%s", PQgetvalue(res[i], 0, 0));
+		i = c->ncaller;
 		if (c->result.sqlstate[0] == '\0' && !c->result.unavailable &&
 			PQresultStatus(res[i]) == PGRES_TUPLES_OK &&
 			PQntuples(res[i]) > 0 && PQnfields(res[i]) > 0 &&
@@ -142,13 +158,17 @@ dbcall_done(DbJob *job, PGconn *conn, const char *err)
 		if (c->result.unavailable)
 			err = "the connection broke";
 	}
-	if (c->result.unavailable)
+	if (c->result.unavailable && c->primary)
 	{
 		atomic_fetch_add(&dbcall_unavailable, 1);
 		log_write(LOG_LEVEL_WARN, "database unavailable", "{s:s, s:s}",
 				  "error", err != NULL ? err : "unknown",
 				  "request_id", http_request_id(req));
 	}
+	else if (c->result.unavailable)
+		log_write(LOG_LEVEL_DEBUG, "read replica unavailable", "{s:s, s:s}",
+				  "error", err != NULL ? err : "unknown",
+				  "request_id", http_request_id(req));
 	http_resume(req);			/* last: the request may be gone after it */
 	return conn_ok;
 }
@@ -177,7 +197,7 @@ dbcall_copy(DbCall *c, const PgStatement *stmts, int n)
 		if (sql == NULL)
 			return false;
 		s->sql = sql;
-		c->nstmts++;
+		c->ncaller = c->nstmts++;	/* freed with the call from here on */
 		if (stmts[i].types != NULL && stmts[i].nparams > 0)
 		{
 			types = malloc((size_t) stmts[i].nparams * sizeof(Oid));
@@ -200,9 +220,22 @@ dbcall_copy(DbCall *c, const PgStatement *stmts, int n)
 	return true;
 }
 
+void
+dbcall_set_primary(DbPool *pool)
+{
+	dbcall_primary_pool = pool;
+}
+
+DbPool *
+dbcall_primary(void)
+{
+	return dbcall_primary_pool;
+}
+
 bool
-dbcall_submit_batch(HttpRequest *req, const PgStatement *stmts, int n,
-					int64_t deadline_ms, HttpHandler complete, int tag)
+dbcall_submit_on(HttpRequest *req, DbPool *pool, unsigned flags,
+				 const PgStatement *stmts, int n, int64_t deadline_ms,
+				 HttpHandler complete, int tag)
 {
 	DbCall	   *c = calloc(1, sizeof(*c));
 
@@ -211,12 +244,22 @@ dbcall_submit_batch(HttpRequest *req, const PgStatement *stmts, int n,
 		free(c);
 		return false;
 	}
+	if (pool == NULL)
+		pool = dbcall_primary_pool;
 	http_set_call(req, c, dbcall_free);
 	c->req = req;
+	c->primary = pool == dbcall_primary_pool;
 	snprintf(c->request_id, sizeof(c->request_id), "%s", http_request_id(req));
 	c->appname_values[0] = c->request_id;
 	if (!dbcall_copy(c, stmts, n))
 		return false;
+	c->ncaller = c->nstmts - 1;
+	c->job.pipe.split = 0;
+	if (flags & DBCALL_COMMIT_LSN)
+	{
+		c->stmts[c->nstmts++] = (PgStatement) {DBCALL_LSN_SQL, 0, NULL, NULL};
+		c->job.pipe.split = c->ncaller + 1;
+	}
 	c->submitted_us = timeutil_mono_us();
 	c->job.pipe.stmts = c->stmts;
 	c->job.pipe.n = c->nstmts;
@@ -227,12 +270,20 @@ dbcall_submit_batch(HttpRequest *req, const PgStatement *stmts, int n,
 	c->result.failed = -1;
 	c->result.tag = tag;
 	http_suspend(req, complete);
-	if (!dbpool_submit(&c->job))
+	if (pool == NULL || !dbpool_submit(pool, &c->job))
 	{
-		atomic_fetch_add(&dbcall_unavailable, 1);
+		if (c->primary)
+			atomic_fetch_add(&dbcall_unavailable, 1);
 		http_resume(req);		/* the pool is full: unavailable */
 	}
 	return true;
+}
+
+bool
+dbcall_submit_batch(HttpRequest *req, const PgStatement *stmts, int n,
+					int64_t deadline_ms, HttpHandler complete, int tag)
+{
+	return dbcall_submit_on(req, NULL, 0, stmts, n, deadline_ms, complete, tag);
 }
 
 bool

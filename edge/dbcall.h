@@ -17,6 +17,10 @@
  * could run it in time. Parameter copies are wiped when the request ends:
  * they are often credentials. A request makes one call at a time; the next
  * call replaces the outcome of the last.
+ *
+ * Calls go to the primary's pool unless dbcall_submit_on() names another
+ * (a read replica's). Only the primary's unavailability is counted and
+ * logged as such: a replica's is the router's to handle (replicas.c).
  */
 #ifndef EDGE_DBCALL_H
 #define EDGE_DBCALL_H
@@ -24,10 +28,21 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "dbpool.h"
 #include "http.h"
 #include "pgconn.h"
 
 #define DBCALL_MAX_STATEMENTS 8
+/* An LSN as text: two 32-bit hex numbers and a slash. */
+#define DBCALL_LSN_MAX 24
+
+/*
+ * dbcall_submit_on flag: after the statements' transaction commits, read
+ * the WAL position (pg_current_wal_insert_lsn()) in a transaction of its
+ * own in the same round trip: a position at or past the commit record, so
+ * a replica that has replayed up to it sees the commit.
+ */
+#define DBCALL_COMMIT_LSN 0x1
 
 typedef struct DbCallResult
 {
@@ -39,7 +54,12 @@ typedef struct DbCallResult
 	bool		has_context;	/* raised inside a function the statement called */
 	const char *value;			/* first column of the first row; NULL: none or null */
 	int			tag;			/* the caller's, from dbcall_submit */
+	char		lsn[DBCALL_LSN_MAX];	/* DBCALL_COMMIT_LSN: after a commit; else "" */
 } DbCallResult;
+
+/* The pool calls go to unless told otherwise: the primary's (at start-up). */
+extern void dbcall_set_primary(DbPool *pool);
+extern DbPool *dbcall_primary(void);
 
 /*
  * Suspends req and runs sql with params (NULL entries are SQL nulls) within
@@ -61,9 +81,15 @@ extern bool dbcall_submit_batch(HttpRequest *req, const PgStatement *stmts,
 								int n, int64_t deadline_ms,
 								HttpHandler complete, int tag);
 
+/* The same on pool (NULL: the primary's), with DBCALL_* flags. */
+extern bool dbcall_submit_on(HttpRequest *req, DbPool *pool, unsigned flags,
+							 const PgStatement *stmts, int n,
+							 int64_t deadline_ms, HttpHandler complete,
+							 int tag);
+
 extern const DbCallResult *dbcall_result(HttpRequest *req);
 
-/* Statements that found no connection in time, since the start. */
+/* The primary's statements that found no connection in time, since the start. */
 extern unsigned long dbcall_unavailable_total(void);
 
 #endif							/* EDGE_DBCALL_H */

@@ -2,6 +2,7 @@
  * dbpool.h
  *		A bounded pool of PostgreSQL connections, all driven by one thread of
  *		its own, so that no libmicrohttpd thread ever waits on the database.
+ *		The edge has one for the primary and one per read replica.
  *
  * A handler that needs the database suspends its request (http_suspend),
  * fills a DbJob (the statements of one transaction) and submits it. The
@@ -26,6 +27,7 @@
 #include "pgconn.h"
 
 typedef struct DbJob DbJob;
+typedef struct DbPool DbPool;
 
 /*
  * conn is the connection that ran the job, its results in
@@ -46,28 +48,35 @@ struct DbJob
 };
 
 /*
- * Starts the pool's thread; its size connections open lazily, when jobs
- * wait and none is free, and again after one breaks. statement_timeout_ms
- * bounds every statement (the server cancels it), so a connection is never
- * held longer by a query that hangs.
+ * Starts a pool and its thread; its size connections open lazily, when
+ * jobs wait and none is free, and again after one breaks.
+ * statement_timeout_ms bounds every statement (the server cancels it), so
+ * a connection is never held longer by a query that hangs. name labels the
+ * pool's log lines. NULL with a reason in err.
  */
-extern bool dbpool_start(const char *conninfo, int size, int queue_max,
-						 int statement_timeout_ms, char *err, size_t errlen);
+extern DbPool *dbpool_start(const char *name, const char *conninfo, int size,
+							int queue_max, int statement_timeout_ms,
+							char *err, size_t errlen);
 
-/* False when the queue is full: answer 503 at once. */
-extern bool dbpool_submit(DbJob *job);
+/* False when the queue is full, or the pool stopped: answer 503 at once. */
+extern bool dbpool_submit(DbPool *pool, DbJob *job);
 
 /* Jobs waiting, and jobs running on a connection, for /metrics and tests. */
-extern int	dbpool_waiting(void);
-extern int	dbpool_busy(void);
+extern int	dbpool_waiting(DbPool *pool);
+extern int	dbpool_busy(DbPool *pool);
 
 /* Jobs sent in one round trip with others (a busy pool), since the start. */
-extern unsigned long dbpool_batched_total(void);
+extern unsigned long dbpool_batched_total(DbPool *pool);
+
+extern const char *dbpool_name(const DbPool *pool);
 
 /*
  * Ends every job still queued with conn NULL ("shutting down"), waits for
- * the running ones, closes the connections and joins the thread.
+ * the running ones, closes the connections and joins the thread. The pool
+ * then refuses jobs (a request resumed by the stop may try another step)
+ * until dbpool_free, once no request is left. NULL is ignored by both.
  */
-extern void dbpool_stop(void);
+extern void dbpool_stop(DbPool *pool);
+extern void dbpool_free(DbPool *pool);
 
 #endif							/* EDGE_DBPOOL_H */

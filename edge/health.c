@@ -16,6 +16,11 @@
  * probe; a connection that fails at once (the server restarted) is replaced
  * within the same probe, so a restart alone does not flap readiness.
  *
+ * Read replicas (WARDEN_DATABASE_READ_URL) are probed by replicas.c, whose
+ * state /readyz reports beside these, one check per replica: one that is
+ * down, lagging or promoted leaves the edge degraded at most, never
+ * unready, since the primary serves its reads meanwhile.
+ *
  * If the prober itself stops completing rounds, its last results would lie:
  * after 3 intervals plus 2 timeouts (a round is two probes, each up to one
  * timeout) without a completed round, every check reads "stale".
@@ -36,6 +41,7 @@
 #include "log.h"
 #include "pgconn.h"
 #include "redisconn.h"
+#include "replicas.h"
 #include "timeutil.h"
 #include "verifier.h"
 
@@ -326,9 +332,40 @@ health_check_json(const HealthCheck *check, bool stale,
 	return json_pack("{s:s}", "status", "unknown");
 }
 
+/* A read replica's entry of "checks", adding its name to down unless usable. */
+static json_t *
+health_replica_json(const ReplicaInfo *r, json_t *down)
+{
+	char		since[TIMEUTIL_UTC_LEN];
+	const char *status;
+
+	if (r->status == REPLICA_UP && !r->stale && !r->lagging)
+		return json_pack("{s:s, s:f}", "status", "up", "lag_seconds", r->lag_seconds);
+	json_array_append_new(down, json_string(r->name));
+	switch (r->status)
+	{
+		case REPLICA_UP:
+			if (r->stale)
+				return json_pack("{s:s}", "status", "stale");
+			return json_pack("{s:s, s:f}", "status", "lagging", "lag_seconds", r->lag_seconds);
+		case REPLICA_DOWN:
+			status = "down";
+			break;
+		case REPLICA_NOT_STANDBY:
+			status = "not_standby";
+			break;
+		case REPLICA_UNKNOWN:
+		default:
+			return json_pack("{s:s}", "status", "unknown");
+	}
+	timeutil_format_utc(&r->since, since);
+	return json_pack("{s:s, s:s}", "status", status, "since", since);
+}
+
 bool
 health_handle_ready(HttpRequest *req)
 {
+	ReplicaInfo replica;
 	HealthCheck checks[HEALTH_NCHECKS];
 	struct timespec last_round_wall;
 	int64_t		last_round_ms;
@@ -356,14 +393,17 @@ health_handle_ready(HttpRequest *req)
 		json_object_set_new(checks_json, checks[i].name,
 							health_check_json(&checks[i], stale,
 											  &last_round_wall, down));
+	for (i = 0; replicas_info(i, &replica); i++)
+		json_object_set_new(checks_json, replica.name, health_replica_json(&replica, down));
 
 	/*
 	 * Ready while the edge can give correct answers: it holds the state to
 	 * verify tokens, and its prober is alive. A dependency that is down
 	 * leaves it degraded, not unready: with Redis down it answers from
 	 * PostgreSQL, with PostgreSQL down it still answers valid tokens and
-	 * cached decisions, and a shared dependency down at every replica must
-	 * not take all of them out of the load balancer at once.
+	 * cached decisions, with a read replica down the primary serves its
+	 * reads, and a shared dependency down at every replica must not take
+	 * all of them out of the load balancer at once.
 	 */
 	ready = !draining && !stale && verifier_ready();
 

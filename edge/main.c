@@ -35,6 +35,7 @@
 #include "authz.h"
 #include "config.h"
 #include "credential.h"
+#include "dbcall.h"
 #include "dbpool.h"
 #include "decisions.h"
 #include "health.h"
@@ -49,6 +50,7 @@
 #include "pgconn.h"
 #include "ratelimit.h"
 #include "rediscall.h"
+#include "replicas.h"
 #include "rpc.h"
 #include "snapshot.h"
 #include "timeutil.h"
@@ -247,6 +249,7 @@ main(int argc, char **argv)
 	int			abandoned;
 	HttpTls		tls = {0};
 	bool		tls_ok = false;
+	DbPool	   *pool;
 
 	if (argc > 1)
 		return main_arguments(argc, argv);
@@ -258,6 +261,8 @@ main(int argc, char **argv)
 	if (!pgconn_conninfo_valid(cfg.database_url))
 		main_config_error("WARDEN_DATABASE_URL: not a valid libpq connection "
 						  "string (postgresql://... or key=value ...)");
+	if (!replicas_configure(&cfg, err, sizeof(err)))
+		main_config_error(err);
 
 	if ((cfg.tls_cert_file[0] != '\0') != (cfg.tls_key_file[0] != '\0'))
 		main_config_error("WARDEN_TLS_CERT_FILE and WARDEN_TLS_KEY_FILE: set both, or neither");
@@ -288,16 +293,21 @@ main(int argc, char **argv)
 		close(listen_fd);
 		main_startup_error(err);
 	}
-	if (!dbpool_start(cfg.database_url, cfg.db_pool_size, cfg.db_queue_max,
-					  cfg.db_timeout_ms, err, sizeof(err)))
+	pool = dbpool_start("primary", cfg.database_url, cfg.db_pool_size, cfg.db_queue_max,
+						cfg.db_timeout_ms, err, sizeof(err));
+	if (pool == NULL || !replicas_start(err, sizeof(err)))
 	{
+		replicas_stop();
+		dbpool_stop(pool);
 		health_stop();
 		close(listen_fd);
 		main_startup_error(err);
 	}
+	dbcall_set_primary(pool);
 	if (!rediscall_start(&cfg.redis, cfg.redis_timeout_ms, err, sizeof(err)))
 	{
-		dbpool_stop();
+		replicas_stop();
+		dbpool_stop(pool);
 		health_stop();
 		close(listen_fd);
 		main_startup_error(err);
@@ -320,7 +330,8 @@ main(int argc, char **argv)
 	/* the edge starts without PostgreSQL; the listener connects when it can */
 	if (!listener_start(cfg.database_url, cfg.db_timeout_ms, err, sizeof(err)))
 	{
-		dbpool_stop();
+		replicas_stop();
+		dbpool_stop(pool);
 		health_stop();
 		close(listen_fd);
 		main_startup_error(err);
@@ -330,7 +341,8 @@ main(int argc, char **argv)
 	{
 		listener_stop();
 		rediscall_stop();
-		dbpool_stop();
+		replicas_stop();
+		dbpool_stop(pool);
 		health_stop();
 		main_startup_error(err);
 	}
@@ -355,9 +367,12 @@ main(int argc, char **argv)
 	 * pool (which by then answers at once if stopped).
 	 */
 	rediscall_stop();
-	dbpool_stop();
+	replicas_stop();
+	dbpool_stop(pool);
 	http_stop();
 	tlscert_free();
+	replicas_free();
+	dbpool_free(pool);
 	rpc_stop();
 	ratelimit_free();
 	identity_shutdown();

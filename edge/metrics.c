@@ -2,8 +2,8 @@
  * metrics.c
  *		GET /metrics in the Prometheus text format (version 0.0.4): requests
  *		by route and status code, latency histograms by route, requests in
- *		flight, the PostgreSQL pool, the Redis connection, and the outbox
- *		backlog from warden.outbox_stats().
+ *		flight, the PostgreSQL pool, the read replicas, the Redis connection,
+ *		and the outbox backlog from warden.outbox_stats().
  *
  * Counters are atomics in one array per route (plus "unmatched"), bumped
  * when a request completes; a scrape reads them without locking, so a
@@ -32,6 +32,7 @@
 #include "listener.h"
 #include "ratelimit.h"
 #include "rediscall.h"
+#include "replicas.h"
 #include "routes.h"
 #include "shared.h"
 #include "verifier.h"
@@ -227,15 +228,61 @@ metrics_process(Text *t)
 	text_single(t, "warden_edge_requests_in_flight", "gauge",
 				"Requests received and not yet answered.", http_in_flight());
 	text_single(t, "warden_edge_db_pool_busy", "gauge",
-				"PostgreSQL connections running a statement for a request.", dbpool_busy());
+				"PostgreSQL connections running a statement for a request.",
+				dbpool_busy(dbcall_primary()));
 	text_single(t, "warden_edge_db_pool_waiting", "gauge",
-				"Requests waiting for a PostgreSQL connection.", dbpool_waiting());
+				"Requests waiting for a PostgreSQL connection.",
+				dbpool_waiting(dbcall_primary()));
 	text_single(t, "warden_edge_db_unavailable_total", "counter",
 				"Statements PostgreSQL could not run in time (their requests got 503, or went without the figures).",
 				(double) dbcall_unavailable_total());
 	text_single(t, "warden_edge_db_batched_total", "counter",
 				"Database calls sent in one round trip together with others (a busy pool pipelines them).",
-				(double) dbpool_batched_total());
+				(double) dbpool_batched_total(dbcall_primary()));
+}
+
+/* Reads by pool, fallbacks to the primary, and each read replica (replicas.c). */
+static void
+metrics_replicas(Text *t)
+{
+	ReplicaInfo r;
+	int			i;
+
+	text_family(t, "warden_edge_db_reads_total", "counter",
+				"/v1/rpc calls of functions that cannot write (STABLE, IMMUTABLE), by the "
+				"pool that ran them: primary, or a read replica.");
+	text_printf(t, "warden_edge_db_reads_total{pool=\"primary\"} %lu\n",
+				replicas_primary_reads());
+	for (i = 0; replicas_info(i, &r); i++)
+		text_printf(t, "warden_edge_db_reads_total{pool=\"%s\"} %lu\n", r.name, r.reads);
+	text_family(t, "warden_edge_db_read_fallbacks_total", "counter",
+				"Reads sent to the primary although read replicas are configured, by reason: "
+				"down, lag, lsn (the client's write not replayed yet), unavailable (no "
+				"connection in time), error (a standby's error, retried on the primary).");
+	for (i = 0; i < REPLICA_NFALLBACKS; i++)
+		text_printf(t, "warden_edge_db_read_fallbacks_total{reason=\"%s\"} %lu\n",
+					replicas_fallback_names[i], replicas_fallbacks((ReplicaFallback) i));
+	text_family(t, "warden_edge_replica_up", "gauge",
+				"1 while the read replica answers its probes as a standby.");
+	for (i = 0; replicas_info(i, &r); i++)
+		text_printf(t, "warden_edge_replica_up{replica=\"%s\"} %d\n", r.name,
+					r.status == REPLICA_UP && !r.stale);
+	text_family(t, "warden_edge_replica_lag_seconds", "gauge",
+				"How long ago the primary had WAL the read replica has not replayed "
+				"(to within a probe interval); none while it is down.");
+	for (i = 0; replicas_info(i, &r); i++)
+		if (r.lag_seconds >= 0)
+			text_printf(t, "warden_edge_replica_lag_seconds{replica=\"%s\"} %.3f\n",
+						r.name, r.lag_seconds);
+	text_family(t, "warden_edge_replica_pool_busy", "gauge",
+				"Connections to the read replica running a statement for a request.");
+	for (i = 0; replicas_info(i, &r); i++)
+		text_printf(t, "warden_edge_replica_pool_busy{replica=\"%s\"} %d\n", r.name, r.busy);
+	text_family(t, "warden_edge_replica_pool_waiting", "gauge",
+				"Requests waiting for a connection to the read replica.");
+	for (i = 0; replicas_info(i, &r); i++)
+		text_printf(t, "warden_edge_replica_pool_waiting{replica=\"%s\"} %d\n", r.name,
+					r.waiting);
 }
 
 /* Token verification, the caches, and the policy stream. */
@@ -389,6 +436,7 @@ metrics_complete(HttpRequest *req)
 	t.buf[0] = '\0';
 	metrics_requests(&t);
 	metrics_process(&t);
+	metrics_replicas(&t);
 	metrics_auth(&t);
 	metrics_redis(&t);
 	metrics_ratelimit(&t);

@@ -388,6 +388,7 @@ pgconn_pipe_send(PgPipe *p, PgPipelineJob *j, char *err, size_t errlen)
 	j->next = 0;
 	j->first = NULL;
 	j->preparing = false;
+	j->split_read = j->split <= 0 || j->split >= j->n;
 	if (j->n > PGCONN_PIPELINE_MAX)
 	{
 		snprintf(err, errlen, "pipeline: too many statements");
@@ -432,6 +433,12 @@ pgconn_pipe_send(PgPipe *p, PgPipelineJob *j, char *err, size_t errlen)
 		if (!ok)
 		{
 			pgconn_error(p->conn, "send query", err, errlen);
+			return false;
+		}
+		/* the first transaction of a split job ends here */
+		if (i + 1 == j->split && !j->split_read && !PQpipelineSync(p->conn))
+		{
+			pgconn_error(p->conn, "pipeline", err, errlen);
 			return false;
 		}
 	}
@@ -493,6 +500,19 @@ pgconn_pipe_read(PgPipe *p, PgPipelineJob *j, char *err, size_t errlen)
 		if (PQisBusy(p->conn))
 			return 0;
 		res = PQgetResult(p->conn);
+		if (j->next == j->split && !j->split_read)
+		{
+			/* the Sync closing the first transaction of a split job */
+			if (res == NULL || PQresultStatus(res) != PGRES_PIPELINE_SYNC)
+			{
+				PQclear(res);
+				snprintf(err, errlen, "pipeline: no sync");
+				return -1;
+			}
+			PQclear(res);
+			j->split_read = true;
+			continue;
+		}
 		if (j->next == j->n)
 		{
 			/* the Sync's own result closes the transaction; no NULL follows it */

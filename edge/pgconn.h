@@ -61,19 +61,27 @@ typedef struct PgPipe
 
 /*
  * One transaction of a pipeline: its statements, closed by a Sync, and
- * their results. The caller sets stmts, n and results (n slots); the rest
- * is pgconn.c's, from sending to reading.
+ * their results. The caller sets stmts, n and results (n slots), and may
+ * set split; the rest is pgconn.c's, from sending to reading.
+ *
+ * split > 0 makes the job two transactions: statements 0 to split - 1 are
+ * closed by a Sync of their own, the rest by the job's. The second runs
+ * whatever happened to the first, after its commit: the place for a
+ * statement that must see the first one committed (the WAL position of
+ * its commit), in the same round trip.
  */
 typedef struct PgPipelineJob
 {
 	const PgStatement *stmts;
 	int			n;
+	int			split;			/* 0: one transaction */
 	PGresult  **results;		/* n first results, for the caller to PQclear */
 	int			how[PGCONN_PIPELINE_MAX];
 	uint64_t	hashes[PGCONN_PIPELINE_MAX];
 	char	   *keys[PGCONN_PIPELINE_MAX];
 	size_t		keylens[PGCONN_PIPELINE_MAX];
 	int			next;			/* the statement being read; n: the Sync */
+	bool		split_read;		/* the Sync at split is read */
 	bool		preparing;		/* reading its Prepare's result */
 	PGresult   *first;			/* the first result of the query being read */
 } PgPipelineJob;

@@ -27,6 +27,20 @@
  *	5. answer: the result as JSON (a set as an array, a row as an object,
  *	   void as 204), or the error mapped by SQLSTATE (errors.c).
  *
+ * Read replicas (replicas.c): a call of a function that cannot write
+ * (STABLE or IMMUTABLE, by the catalog entry) goes to a replica the router
+ * picks, with the client's Warden-LSN taken into account; everything else
+ * (VOLATILE calls, the catalog, authorization) to the primary. A stale
+ * entry cannot misroute a write: a standby refuses it (25006), and the
+ * call then runs on the primary, as it does after any error a standby
+ * raises where the primary would not, and after a replica that could not
+ * run it in time (its pool gets half the request's remaining budget, so
+ * the primary keeps the other half). Nothing a replica ran can have
+ * written, so running it again is safe. With replicas configured, a
+ * VOLATILE call that succeeds answers with Warden-LSN: the WAL position
+ * after its commit (dbcall.c), which the client sends back to read its
+ * own writes.
+ *
  * State: one RpcRequest per request (http_data), freed with it; the
  * argument copies are wiped then, since functions may take secrets.
  */
@@ -43,7 +57,9 @@
 #include "dbcall.h"
 #include "errors.h"
 #include "log.h"
+#include "pglsn.h"
 #include "ratelimit.h"
+#include "replicas.h"
 #include "rpcargs.h"
 #include "rpcauth.h"
 #include "rpcmeta.h"
@@ -64,6 +80,9 @@
 	" pg_catalog.set_config('warden.claims', $2, true)," \
 	" pg_catalog.set_config('transaction_read_only', 'on', true)," \
 	" pg_catalog.set_config('role', $3, true)"
+
+/* The header a write answers with, and a read may send back. */
+#define RPC_LSN_HEADER "Warden-LSN"
 
 static const char *rpc_schema = "api";
 static const char *rpc_role = "";
@@ -87,6 +106,10 @@ typedef struct RpcRequest
 	bool		retried;		/* the call already ran once on a stale entry */
 	const RpcFunc *func;		/* the function called, in meta */
 	int			call_index;		/* the call's statement in the batch */
+	uint64_t	lsn;			/* the client's Warden-LSN; 0: none */
+	int			replica;		/* the replica the call went to, or -1 */
+	int			guard_index;	/* replicas_guard_sql's statement, or -1 */
+	bool		replica_failed; /* a replica failed it: the primary's now */
 } RpcRequest;
 
 void
@@ -298,7 +321,12 @@ rpc_call(HttpRequest *req)
 	Oid			types[RPCARGS_MAX];
 	char	   *values[RPCARGS_MAX] = {0};
 	const char *session[3];
-	PgStatement stmts[2];
+	const char *guard[1];
+	char		lsn[PGLSN_TEXT_MAX];
+	PgStatement stmts[3];
+	ReplicaChoice where = {NULL, -1, false, REPLICA_FALLBACK_DOWN};
+	int64_t		deadline = st->deadline_ms;
+	unsigned	flags = 0;
 	char	   *sql;
 	int			n = 0;
 	int			k;
@@ -366,6 +394,26 @@ rpc_call(HttpRequest *req)
 		ok = false;
 		goto done;
 	}
+	/* a read to a replica, a write with its commit's WAL position */
+	if (replicas_count() > 0 && f->volatility == 'v')
+		flags |= DBCALL_COMMIT_LSN;
+	else if (replicas_count() > 0 && !st->replica_failed)
+	{
+		replicas_choose(st->lsn, &where);
+		if (where.pool == NULL)
+			replicas_fell_back(where.why);
+	}
+	st->replica = where.index;
+	st->guard_index = -1;
+	if (where.guard)
+	{
+		pglsn_format(st->lsn, lsn);
+		guard[0] = lsn;
+		st->guard_index = n;
+		stmts[n++] = (PgStatement) {replicas_guard_sql, 1, NULL, guard};
+	}
+	if (where.pool != NULL)
+		deadline = timeutil_mono_ms() + (st->deadline_ms - timeutil_mono_ms()) / 2;
 	session[0] = st->auth.who.subject;
 	session[1] = st->claims;
 	session[2] = rpc_role;
@@ -373,7 +421,7 @@ rpc_call(HttpRequest *req)
 		3, NULL, session};
 	stmts[n++] = (PgStatement) {sql, st->nargs, types, (const char *const *) values};
 	st->call_index = n - 1;
-	ok = dbcall_submit_batch(req, stmts, n, st->deadline_ms, rpc_called, 0);
+	ok = dbcall_submit_on(req, where.pool, flags, stmts, n, deadline, rpc_called, 0);
 	free(sql);
 
 done:
@@ -388,6 +436,34 @@ done:
 	return ok;
 }
 
+/*
+ * A replica's outcome that the primary must give instead: the replica
+ * could not run the call in time, had not replayed the client's LSN, or
+ * failed it as only a standby does. Counted; the call goes again, to the
+ * primary.
+ */
+static bool
+rpc_replica_failed(HttpRequest *req, const DbCallResult *r)
+{
+	RpcRequest *st = http_data(req);
+	ReplicaFallback why;
+
+	if (r->unavailable)
+		why = REPLICA_FALLBACK_UNAVAILABLE;
+	else if (r->sqlstate[0] == '\0')
+		return false;
+	else if (r->failed == st->guard_index &&
+			 strcmp(r->sqlstate, REPLICAS_GUARD_SQLSTATE) == 0)
+		why = REPLICA_FALLBACK_LSN;
+	else if (replicas_retry_on_primary(r->sqlstate, r->has_context))
+		why = REPLICA_FALLBACK_ERROR;
+	else
+		return false;
+	replicas_fell_back(why);
+	st->replica_failed = true;
+	return true;
+}
+
 /* 5. The call's outcome. */
 static bool
 rpc_called(HttpRequest *req)
@@ -397,10 +473,16 @@ rpc_called(HttpRequest *req)
 	unsigned	status;
 	char	   *text;
 
+	if (st->replica >= 0 && rpc_replica_failed(req, r))
+		return rpc_call(req);
 	if (r->unavailable)
 		return rpc_unavailable(req);
+	if (st->func->volatility != 'v')
+		replicas_read_served(st->replica);
 	if (r->sqlstate[0] == '\0')
 	{
+		if (r->lsn[0] != '\0' && !http_add_header(req, RPC_LSN_HEADER, r->lsn))
+			return false;
 		if (st->func->returns_void)
 			return http_respond_empty(req, 204);
 		text = strdup(r->value != NULL ? r->value : "null");
@@ -595,6 +677,7 @@ rpc_handle(HttpRequest *req)
 	size_t		qlen;
 	Credential	cred;
 	RpcAuthStatus status;
+	const char *lsn;
 	int			rc;
 
 	if (rpc_role[0] == '\0')
@@ -615,6 +698,8 @@ rpc_handle(HttpRequest *req)
 	st->read_only = (http_request_method(req) & (HTTP_GET | HTTP_HEAD)) != 0;
 	st->deadline_ms = timeutil_mono_ms() + rpc_timeout_ms;
 	st->call_index = -1;
+	st->replica = -1;
+	st->guard_index = -1;
 	/* who is calling comes first: a stranger learns nothing, not even a parse error */
 	if (credential_read(req, &cred) == CREDENTIAL_NONE || cred.kind == CREDENTIAL_MALFORMED)
 	{
@@ -625,6 +710,15 @@ rpc_handle(HttpRequest *req)
 	{
 		credential_wipe(&cred);
 		return rc > 0;
+	}
+	/* the position of the client's last write, to read it back */
+	lsn = http_request_header(req, RPC_LSN_HEADER);
+	if (lsn != NULL && !pglsn_parse(lsn, strlen(lsn), &st->lsn))
+	{
+		credential_wipe(&cred);
+		return errors_respond(req, EDGE_ERR_BAD_REQUEST,
+							  RPC_LSN_HEADER " must be a WAL position as a write's answer "
+							  "gave it, like 0/16B3748");
 	}
 	status = rpcauth_start(req, &st->auth, &cred, st->name, st->deadline_ms, rpc_authorized);
 	credential_wipe(&cred);

@@ -29,6 +29,7 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "access/xlog.h"
 #include "catalog/namespace.h"
 #include "commands/dbcommands.h"
 #include "catalog/pg_type.h"
@@ -163,6 +164,13 @@ warden_outbox_shmem_startup(void)
  * Registers warden.outbox_workers workers per database of
  * warden.outbox_databases. Static workers: the postmaster starts them once
  * recovery is over and restarts one a second after it dies.
+ *
+ * "Once recovery is over" is what keeps a hot standby quiet: its outbox is
+ * a copy of the primary's, which the primary's workers deliver, so a
+ * standby's workers must not run. The postmaster does not start them while
+ * the server is in recovery (no process, no broker connection, nothing
+ * logged, nothing to poll), and starts them the moment it is promoted.
+ * warden.outbox_workers() reports them as 'standby' meanwhile.
  */
 void
 warden_outbox_register_workers(void)
@@ -567,7 +575,9 @@ warden_outbox_worker_states(PG_FUNCTION_ARGS)
 		values[1] = DirectFunctionCall1(namein, CStringGetDatum(s.dbname));
 		values[2] = Int32GetDatum(s.pid);
 		nulls[2] = s.pid == 0;
-		values[3] = CStringGetTextDatum(s.pid == 0 ? "stopped" : s.state);
+		/* not started during recovery: see warden_outbox_register_workers */
+		values[3] = CStringGetTextDatum(s.pid != 0 ? s.state :
+										RecoveryInProgress() ? "standby" : "stopped");
 		values[4] = BoolGetDatum(s.connected && s.pid != 0);
 		values[5] = TimestampTzGetDatum(s.started_at);
 		nulls[5] = s.started_at == 0;

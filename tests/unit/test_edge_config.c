@@ -584,6 +584,94 @@ test_load(void)
 	}
 }
 
+/* --- read replicas ------------------------------------------------------- */
+
+typedef struct replica_case
+{
+	const char *name;
+	const char *text;
+	bool		ok;
+	int			n;
+	const char *urls[3];		/* the first three, as split */
+	const char *err_has;
+} replica_case;
+
+static const replica_case replica_cases[] = {
+	{"empty: none", "", true, 0, {NULL}, NULL},
+	{"blanks only: none", "  \t\n", true, 0, {NULL}, NULL},
+	{"one", "postgresql://u:p@r1:5433/app", true, 1, {"postgresql://u:p@r1:5433/app"}, NULL},
+	{"two, blanks around", "  postgres://r1/app\tpostgresql://r2/app?sslmode=verify-full \n",
+		true, 2, {"postgres://r1/app", "postgresql://r2/app?sslmode=verify-full"}, NULL},
+	{"one with several hosts", "postgresql://r1:5432,r2:5432/app", true, 1,
+	{"postgresql://r1:5432,r2:5432/app"}, NULL},
+	{"key=value refused", "host=r1 dbname=app", false, 0, {NULL}, "replica 1: must be a postgresql://"},
+	{"second not a URL", "postgresql://r1/app r2", false, 0, {NULL}, "replica 2: must be"},
+	{"comma between URLs", "postgresql://r1/app,postgresql://r2/app", false, 0, {NULL},
+	"separate them with blanks"},
+	{"comma, short scheme", "postgres://r1/app,postgres://r2/app", false, 0, {NULL},
+	"separate them with blanks"},
+	{"twice", "postgresql://r1/app postgresql://r1/app", false, 0, {NULL}, "replica 2 is replica 1"},
+	{"control character", "postgresql://r1/a\x01pp", false, 0, {NULL}, "control characters"},
+	{"upper-case scheme", "POSTGRESQL://r1/app", false, 0, {NULL}, "must be a postgresql://"},
+	{"nine", "postgres://a postgres://b postgres://c postgres://d postgres://e postgres://f "
+		"postgres://g postgres://h postgres://i", false, 0, {NULL}, "at most 8"},
+};
+
+static void
+test_replicas(void)
+{
+	char		err[CONFIG_ERROR_MAX];
+	ReplicaUrls urls;
+	EdgeConfig	cfg;
+	env_var		env[3] = {{NULL, NULL}};
+	bool		ok;
+
+	for (size_t i = 0; i < sizeof(replica_cases) / sizeof(replica_cases[0]); i++)
+	{
+		const replica_case *c = &replica_cases[i];
+
+		err[0] = '\0';
+		ok = config_parse_replica_urls(c->text, &urls, err, sizeof(err));
+		UNIT_CHECK(ok == c->ok, "replicas \"%s\": ok=%d (%s)", c->name, ok, err);
+		if (c->err_has != NULL)
+			UNIT_CHECK(strstr(err, c->err_has) != NULL, "replicas \"%s\": message %s",
+					   c->name, err);
+		if (!ok || !c->ok)
+			continue;
+		UNIT_CHECK(urls.n == c->n, "replicas \"%s\": %d urls", c->name, urls.n);
+		for (int k = 0; k < urls.n && k < 3; k++)
+			UNIT_CHECK(urls.url[k].length == strlen(c->urls[k]) &&
+					   memcmp(c->text + urls.url[k].offset, c->urls[k], urls.url[k].length) == 0,
+					   "replicas \"%s\": url %d is %.*s", c->name, k + 1,
+					   (int) urls.url[k].length, c->text + urls.url[k].offset);
+	}
+
+	/* through config_load: a secret, never echoed; the defaults */
+	env[0] = (env_var) {"WARDEN_DATABASE_READ_URL", "host=r1 password=s3cret"};
+	ok = config_load(&cfg, fake_lookup, env, err, sizeof(err));
+	UNIT_CHECK(!ok && strstr(err, "WARDEN_DATABASE_READ_URL") != NULL &&
+			   strstr(err, "s3cret") == NULL, "read url: named, not echoed: %s", err);
+	env[0] = (env_var) {NULL, NULL};
+	ok = config_load(&cfg, fake_lookup, env, err, sizeof(err));
+	UNIT_CHECK(ok && cfg.replicas.n == 0 && strcmp(cfg.database_read_url, "") == 0 &&
+			   cfg.replica_max_lag_ms == 5000 && cfg.replica_probe_interval_ms == 250,
+			   "defaults: no replicas, lag 5000, probe 250");
+	env[0] = (env_var) {"WARDEN_DATABASE_READ_URL", "postgresql://r1/app postgresql://r2/app"};
+	env[1] = (env_var) {"WARDEN_REPLICA_MAX_LAG_MS", "0"};
+	env[2] = (env_var) {"WARDEN_REPLICA_PROBE_INTERVAL_MS", "10"};
+	ok = config_load(&cfg, fake_lookup, env, err, sizeof(err));
+	UNIT_CHECK(ok && cfg.replicas.n == 2 && cfg.replica_max_lag_ms == 0 &&
+			   cfg.replica_probe_interval_ms == 10, "replicas stored (%s)", err);
+	env[0] = (env_var) {"WARDEN_REPLICA_MAX_LAG_MS", "600001"};
+	env[1] = env[2] = (env_var) {NULL, NULL};
+	ok = config_load(&cfg, fake_lookup, env, err, sizeof(err));
+	UNIT_CHECK(!ok && strstr(err, "WARDEN_REPLICA_MAX_LAG_MS") != NULL, "lag too long: %s", err);
+	env[0] = (env_var) {"WARDEN_REPLICA_PROBE_INTERVAL_MS", "9"};
+	ok = config_load(&cfg, fake_lookup, env, err, sizeof(err));
+	UNIT_CHECK(!ok && strstr(err, "WARDEN_REPLICA_PROBE_INTERVAL_MS") != NULL,
+			   "probe interval below min: %s", err);
+}
+
 int
 main(void)
 {
@@ -594,5 +682,6 @@ main(void)
 	test_redis_tunnel();
 	test_load();
 	test_redis_tls_load();
+	test_replicas();
 	return UNIT_MAIN_END();
 }
