@@ -69,12 +69,11 @@ done = function(summary, latency, requests)
 end
 EOF
 echo 'SELECT api.echo(42);' >"$W/echo.sql"
-# what the edge asks of PostgreSQL per call, as pgbench: the same three
+# what the edge asks of PostgreSQL per call, as pgbench: the same two
 # statements in one pipeline (one transaction), prepared
 cat >"$W/shape.sql" <<'EOF'
 \startpipeline
-SELECT pg_catalog.set_config('application_name', 'warden-edge bench', false);
-SELECT pg_catalog.set_config('warden.principal', 'caller', true), pg_catalog.set_config('warden.claims', '{"sub":"caller"}', true), pg_catalog.set_config('role', 'warden_bench_api', true);
+SELECT pg_catalog.set_config('application_name', 'warden-edge ' || 'bench', false), pg_catalog.set_config('warden.principal', 'caller', true), pg_catalog.set_config('warden.claims', '{"sub":"caller"}', true), pg_catalog.set_config('role', 'warden_bench_api', true);
 SELECT pg_catalog.to_json(api.echo(42))::text;
 \endpipeline
 EOF

@@ -23,8 +23,7 @@
  * The request id goes into application_name first, so the server's log
  * lines (%a) and pg_stat_activity name the request they serve.
  */
-#define DBCALL_APPNAME_SQL \
-	"SELECT pg_catalog.set_config('application_name', 'warden-edge ' || $1, false)"
+#define DBCALL_APPNAME_SQL "SELECT " DBCALL_APPNAME_EXPR("$1")
 
 /*
  * After the commit, in a transaction of its own: the insert position is at
@@ -42,6 +41,7 @@ typedef struct DbCall
 	HttpRequest *req;
 	bool		primary;		/* on the primary's pool */
 	int			nstmts;			/* the application_name and LSN statements included */
+	int			first;			/* the first caller's statement: 0 or 1 */
 	int			ncaller;		/* the last caller's statement is ncaller */
 	PgStatement stmts[DBCALL_MAX_STATEMENTS + 2];
 	PGresult   *results[DBCALL_MAX_STATEMENTS + 2];	/* the pool's, then ours */
@@ -70,7 +70,7 @@ dbcall_free(void *data)
 		}
 	}
 	free(c->values);
-	for (i = 1; i <= c->ncaller; i++)
+	for (i = c->first; i <= c->ncaller; i++)
 	{
 		free((char *) c->stmts[i].sql);
 		free((Oid *) c->stmts[i].types);
@@ -97,7 +97,7 @@ dbcall_error(DbCall *c, PGconn *conn, PGresult **res, int i)
 	}
 	snprintf(c->result.sqlstate, sizeof(c->result.sqlstate), "%s",
 			 state != NULL ? state : "XX000");
-	c->result.failed = i > 0 ? i - 1 : 0;
+	c->result.failed = i > c->first ? i - c->first : 0;
 	c->result.message = PQresultErrorField(res[i], PG_DIAG_MESSAGE_PRIMARY);
 	c->result.hint = PQresultErrorField(res[i], PG_DIAG_MESSAGE_HINT);
 	c->result.has_context = PQresultErrorField(res[i], PG_DIAG_CONTEXT) != NULL;
@@ -173,9 +173,12 @@ dbcall_done(DbJob *job, PGconn *conn, const char *err)
 	return conn_ok;
 }
 
-/* Copies stmts into c after its application_name statement. */
+/*
+ * Copies stmts into c, after its application_name statement unless the
+ * first of them names the request itself.
+ */
 static bool
-dbcall_copy(DbCall *c, const PgStatement *stmts, int n)
+dbcall_copy(DbCall *c, const PgStatement *stmts, int n, bool own_appname)
 {
 	int			total = 0;
 	int			i;
@@ -186,8 +189,11 @@ dbcall_copy(DbCall *c, const PgStatement *stmts, int n)
 	c->values = calloc((size_t) (total > 0 ? total : 1), sizeof(char *));
 	if (c->values == NULL)
 		return false;
-	c->stmts[0] = (PgStatement) {DBCALL_APPNAME_SQL, 1, NULL, c->appname_values};
-	c->nstmts = 1;
+	c->first = own_appname ? 0 : 1;
+	c->nstmts = c->first;
+	c->ncaller = c->first - 1;
+	if (!own_appname)
+		c->stmts[0] = (PgStatement) {DBCALL_APPNAME_SQL, 1, NULL, c->appname_values};
 	for (i = 0; i < n; i++)
 	{
 		PgStatement *s = &c->stmts[c->nstmts];
@@ -251,7 +257,7 @@ dbcall_submit_on(HttpRequest *req, DbPool *pool, unsigned flags,
 	c->primary = pool == dbcall_primary_pool;
 	snprintf(c->request_id, sizeof(c->request_id), "%s", http_request_id(req));
 	c->appname_values[0] = c->request_id;
-	if (!dbcall_copy(c, stmts, n))
+	if (!dbcall_copy(c, stmts, n, (flags & DBCALL_OWN_APPNAME) != 0))
 		return false;
 	c->ncaller = c->nstmts - 1;
 	c->job.pipe.split = 0;

@@ -44,6 +44,18 @@
  */
 #define DBCALL_COMMIT_LSN 0x1
 
+/*
+ * dbcall_submit_on flag: the caller's first statement names the request
+ * itself, with DBCALL_APPNAME_EXPR("$1") in its target list and the
+ * request id (http_request_id) as its first parameter, instead of the
+ * statement dbcall otherwise sends first for it: one statement fewer per
+ * call (less for the server to run, one result fewer to read), for the
+ * calls made most often (/v1/rpc).
+ */
+#define DBCALL_OWN_APPNAME 0x2
+#define DBCALL_APPNAME_EXPR(param) \
+	"pg_catalog.set_config('application_name', 'warden-edge ' || " param ", false)"
+
 typedef struct DbCallResult
 {
 	bool		unavailable;	/* no connection, timed out, or broke */

@@ -66,20 +66,23 @@
 #include "timeutil.h"
 
 /*
- * The caller's identity, then the role, in one statement: the target list
- * is evaluated in order, and warden.principal may only be set before the
- * role switch takes the edge's own privileges away.
+ * The request's name (application_name, DBCALL_OWN_APPNAME), the caller's
+ * identity, then the role, in one statement: the target list is evaluated
+ * in order, and warden.principal may only be set before the role switch
+ * takes the edge's own privileges away.
  */
 #define RPC_SESSION_SQL \
-	"SELECT pg_catalog.set_config('warden.principal', $1, true)," \
-	" pg_catalog.set_config('warden.claims', $2, true)," \
-	" pg_catalog.set_config('role', $3, true)"
+	"SELECT " DBCALL_APPNAME_EXPR("$1") "," \
+	" pg_catalog.set_config('warden.principal', $2, true)," \
+	" pg_catalog.set_config('warden.claims', $3, true)," \
+	" pg_catalog.set_config('role', $4, true)"
 /* the same, read-only: a GET can never write, even if the cached volatility is stale */
 #define RPC_SESSION_READ_ONLY_SQL \
-	"SELECT pg_catalog.set_config('warden.principal', $1, true)," \
-	" pg_catalog.set_config('warden.claims', $2, true)," \
+	"SELECT " DBCALL_APPNAME_EXPR("$1") "," \
+	" pg_catalog.set_config('warden.principal', $2, true)," \
+	" pg_catalog.set_config('warden.claims', $3, true)," \
 	" pg_catalog.set_config('transaction_read_only', 'on', true)," \
-	" pg_catalog.set_config('role', $3, true)"
+	" pg_catalog.set_config('role', $4, true)"
 
 /* The header a write answers with, and a read may send back. */
 #define RPC_LSN_HEADER "Warden-LSN"
@@ -320,7 +323,7 @@ rpc_call(HttpRequest *req)
 	char		why[160];
 	Oid			types[RPCARGS_MAX];
 	char	   *values[RPCARGS_MAX] = {0};
-	const char *session[3];
+	const char *session[4];
 	const char *guard[1];
 	char		lsn[PGLSN_TEXT_MAX];
 	PgStatement stmts[3];
@@ -404,6 +407,14 @@ rpc_call(HttpRequest *req)
 			replicas_fell_back(where.why);
 	}
 	st->replica = where.index;
+	/* the session first: it names the request (DBCALL_OWN_APPNAME) */
+	session[0] = http_request_id(req);
+	session[1] = st->auth.who.subject;
+	session[2] = st->claims;
+	session[3] = rpc_role;
+	stmts[n++] = (PgStatement) {st->read_only ? RPC_SESSION_READ_ONLY_SQL : RPC_SESSION_SQL,
+		4, NULL, session};
+	flags |= DBCALL_OWN_APPNAME;
 	st->guard_index = -1;
 	if (where.guard)
 	{
@@ -414,11 +425,6 @@ rpc_call(HttpRequest *req)
 	}
 	if (where.pool != NULL)
 		deadline = timeutil_mono_ms() + (st->deadline_ms - timeutil_mono_ms()) / 2;
-	session[0] = st->auth.who.subject;
-	session[1] = st->claims;
-	session[2] = rpc_role;
-	stmts[n++] = (PgStatement) {st->read_only ? RPC_SESSION_READ_ONLY_SQL : RPC_SESSION_SQL,
-		3, NULL, session};
 	stmts[n++] = (PgStatement) {sql, st->nargs, types, (const char *const *) values};
 	st->call_index = n - 1;
 	ok = dbcall_submit_on(req, where.pool, flags, stmts, n, deadline, rpc_called, 0);

@@ -75,7 +75,8 @@ CREATE FUNCTION api.echo(doc jsonb, tags text[] DEFAULT '{}', docs json[] DEFAUL
   LANGUAGE sql IMMUTABLE AS \$\$SELECT jsonb_build_object('doc', doc, 'tags', to_jsonb(tags), 'docs', to_jsonb(docs))\$\$;
 CREATE FUNCTION api.whoami() RETURNS jsonb LANGUAGE sql STABLE
   AS \$\$SELECT jsonb_build_object('principal', warden.current_principal(), 'role', current_user,
-                                   'sub', warden.current_claims()->>'sub')\$\$;
+                                   'sub', warden.current_claims()->>'sub',
+                                   'app', current_setting('application_name'))\$\$;
 CREATE FUNCTION public.whoami() RETURNS jsonb LANGUAGE sql STABLE AS \$\$SELECT '"the wrong one"'::jsonb\$\$;
 CREATE FUNCTION api.notes() RETURNS SETOF app.notes
   LANGUAGE sql STABLE AS 'SELECT * FROM app.notes ORDER BY id';
@@ -163,9 +164,11 @@ t_eq "json, text[] and json[] arguments" \
 get 'echo?doc=%7B%22k%22%3A1%7D&tags=%7Bx%2Cy%7D'
 t_eq "GET: query values are the types' text input" '200 {"doc": {"k": 1}, "docs": [], "tags": ["x", "y"]}' \
   "$HTTP_STATUS $HTTP_BODY"
-get whoami
+get whoami -H 'X-Request-Id: rpc-call-0001'
 t_eq "the function runs as WARDEN_DB_ROLE with the caller's identity" \
-  "{\"principal\":\"alice\",\"role\":\"$APP\",\"sub\":\"alice\"}" "$(jq -S -c . <<<"$HTTP_BODY")"
+  "{\"principal\":\"alice\",\"role\":\"$APP\",\"sub\":\"alice\"}" "$(jq -S -c 'del(.app)' <<<"$HTTP_BODY")"
+t_eq "and the request id in application_name, for the server's log" "warden-edge rpc-call-0001" \
+  "$(jq -r .app <<<"$HTTP_BODY")"
 post pick '{"a": 1}'
 t_eq "overloads: the arguments pick the function (one)" "200 \"one\"" "$HTTP_STATUS $HTTP_BODY"
 post pick '{"a": 1, "b": 2}'
