@@ -728,7 +728,16 @@ warden_outbox_worker_main(Datum arg)
 			ProcessConfigFile(PGC_SIGHUP);
 			settings = current_link_settings();
 			if (link_settings != NULL && strcmp(settings, link_settings) != 0)
-				close_link();	/* reconnect with the new settings */
+			{
+				/*
+				 * Reconnect with the new settings, at once: a worker backing
+				 * off from the old ones (a wrong CA, a wrong URL) would
+				 * otherwise sit out its wait before trying the fixed ones.
+				 */
+				close_link();
+				reconnects = 0;
+				reconnect_at = 0;
+			}
 			pfree(settings);
 		}
 
