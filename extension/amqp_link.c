@@ -20,9 +20,11 @@
  */
 #include "postgres.h"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <unistd.h>
 
 #include <amqp_ssl_socket.h>
 #include <amqp_tcp_socket.h>
@@ -172,11 +174,69 @@ open_channel(AmqpLink *link, char *err, size_t errlen)
 	return true;
 }
 
+/* The longest password warden.amqp_password_file may hold. */
+#define PASSWORD_MAX 1024
+
+/*
+ * The password in path, for a deployment that mounts it from a secret store
+ * (a Kubernetes Secret) rather than writing it into warden.amqp_url, where
+ * it would sit in postgresql.conf and whatever object renders it. Read at
+ * every connect, so a rotated secret is taken by the next connection.
+ * Trailing line ends are not part of it. False, with err naming the file
+ * (never its content), when it cannot be read, is empty or too long.
+ */
+static bool
+read_password(const char *path, char *out, char *err, size_t errlen)
+{
+	ssize_t		n = 0;
+	ssize_t		got;
+	int			fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+	{
+		snprintf(err, errlen, "could not open warden.amqp_password_file \"%s\": %s",
+				 path, strerror(errno));
+		return false;
+	}
+	/* one byte more than allowed: a longer file is refused, not cut */
+	while (n <= PASSWORD_MAX &&
+		   (got = read(fd, out + n, PASSWORD_MAX + 1 - n)) != 0)
+	{
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0)
+		{
+			snprintf(err, errlen, "could not read warden.amqp_password_file \"%s\": %s",
+					 path, strerror(errno));
+			close(fd);
+			explicit_bzero(out, PASSWORD_MAX + 1);
+			return false;
+		}
+		n += got;
+	}
+	close(fd);
+	while (n > 0 && (out[n - 1] == '\n' || out[n - 1] == '\r'))
+		n--;
+	if (n == 0 || n > PASSWORD_MAX || memchr(out, '\0', n) != NULL)
+	{
+		snprintf(err, errlen, "warden.amqp_password_file \"%s\" %s", path,
+				 n == 0 ? "is empty" : n > PASSWORD_MAX ? "is longer than 1024 bytes" :
+				 "holds a NUL byte");
+		explicit_bzero(out, PASSWORD_MAX + 1);
+		return false;
+	}
+	out[n] = '\0';
+	return true;
+}
+
 AmqpLink *
 amqp_link_open(const char *url, const char *ca_file, const char *cert_file,
-			   const char *key_file, int timeout_ms, char *err, size_t errlen)
+			   const char *key_file, const char *password_file, int timeout_ms,
+			   char *err, size_t errlen)
 {
 	struct amqp_connection_info ci;
+	char		password[PASSWORD_MAX + 1];
+	size_t		buflen = strlen(url);	/* amqp_parse_url cuts buf up in place */
 	char	   *buf;
 	AmqpLink   *link;
 	amqp_socket_t *sock;
@@ -189,8 +249,19 @@ amqp_link_open(const char *url, const char *ca_file, const char *cert_file,
 	if (amqp_parse_url(buf, &ci) != AMQP_STATUS_OK)
 	{
 		snprintf(err, errlen, "warden.amqp_url is not an amqp:// or amqps:// URL");
+		explicit_bzero(buf, buflen);
 		pfree(buf);
 		return NULL;
+	}
+	if (password_file != NULL && password_file[0] != '\0')
+	{
+		if (!read_password(password_file, password, err, errlen))
+		{
+			explicit_bzero(buf, buflen);
+			pfree(buf);
+			return NULL;
+		}
+		ci.password = password;
 	}
 	link = MemoryContextAllocZero(TopMemoryContext, sizeof(AmqpLink));
 	link->timeout_ms = timeout_ms;
@@ -263,11 +334,15 @@ amqp_link_open(const char *url, const char *ca_file, const char *cert_file,
 	if (!open_channel(link, err, errlen))
 		goto fail;
 	link_fd = amqp_get_sockfd(link->conn);
+	explicit_bzero(password, sizeof(password));
+	explicit_bzero(buf, buflen);
 	pfree(buf);
 	return link;
 
 fail:
 	amqp_link_close(link);
+	explicit_bzero(password, sizeof(password));
+	explicit_bzero(buf, buflen);
 	pfree(buf);
 	return NULL;
 }

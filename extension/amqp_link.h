@@ -43,11 +43,13 @@ typedef struct AmqpLink AmqpLink;
 /*
  * Connects and opens a confirm-mode channel. Returns NULL on failure with a
  * message in err that names the broker by host, port and vhost only: a URL
- * carries a password.
+ * carries a password. password_file, when not empty, holds the password
+ * instead of the URL.
  */
 extern AmqpLink *amqp_link_open(const char *url, const char *ca_file,
 								const char *cert_file, const char *key_file,
-								int timeout_ms, char *err, size_t errlen);
+								const char *password_file, int timeout_ms,
+								char *err, size_t errlen);
 extern void amqp_link_close(AmqpLink *link);
 
 /* The socket, to wait on while idle; -1 if none. */

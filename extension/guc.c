@@ -35,6 +35,7 @@ char	   *warden_amqp_url = NULL;
 char	   *warden_amqp_ca_file = NULL;
 char	   *warden_amqp_cert_file = NULL;
 char	   *warden_amqp_key_file = NULL;
+char	   *warden_amqp_password_file = NULL;
 char	   *warden_outbox_databases = NULL;
 int			warden_outbox_workers = 2;
 int			warden_outbox_batch_size = 500;
@@ -174,6 +175,11 @@ warden_define_gucs(void)
 							   "Private key of warden.amqp_cert_file.",
 							   NULL, &warden_amqp_key_file, "",
 							   PGC_SIGHUP, GUC_SUPERUSER_ONLY, NULL, NULL, NULL);
+	DefineCustomStringVariable("warden.amqp_password_file",
+							   "File holding the broker password, read at every connect; "
+							   "replaces the password of warden.amqp_url.",
+							   NULL, &warden_amqp_password_file, "",
+							   PGC_SIGHUP, 0, NULL, NULL, NULL);
 	DefineCustomStringVariable("warden.outbox_databases",
 							   "Databases whose outbox the workers deliver (comma-separated).",
 							   NULL, &warden_outbox_databases, "",

@@ -668,8 +668,9 @@ outbox_purge(void)
 static char *
 current_link_settings(void)
 {
-	return psprintf("%s|%s|%s|%s", warden_amqp_url, warden_amqp_ca_file,
-					warden_amqp_cert_file, warden_amqp_key_file);
+	return psprintf("%s|%s|%s|%s|%s", warden_amqp_url, warden_amqp_ca_file,
+					warden_amqp_cert_file, warden_amqp_key_file,
+					warden_amqp_password_file);
 }
 
 void
@@ -770,6 +771,7 @@ warden_outbox_worker_main(Datum arg)
 					link_settings = current_link_settings();
 					broker = amqp_link_open(warden_amqp_url, warden_amqp_ca_file,
 										  warden_amqp_cert_file, warden_amqp_key_file,
+										  warden_amqp_password_file,
 										  CONNECT_TIMEOUT_MS, err, sizeof(err));
 					if (broker == NULL)
 					{

@@ -119,6 +119,7 @@ extern char *warden_amqp_url;
 extern char *warden_amqp_ca_file;
 extern char *warden_amqp_cert_file;
 extern char *warden_amqp_key_file;
+extern char *warden_amqp_password_file;
 extern char *warden_outbox_databases;
 extern int	warden_outbox_workers;
 extern int	warden_outbox_batch_size;
