@@ -39,30 +39,7 @@ ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 [ "$(ulimit -n)" -ge $((MANY + 1000)) ] ||
   bench_die "the open-files limit ($(ulimit -n)) is too low for $MANY connections"
 
-bench_psql postgres -c 'SET client_min_messages = warning' -c "DROP DATABASE IF EXISTS $DB" \
-  -c "CREATE DATABASE $DB" >/dev/null || bench_die "could not create $DB"
-bench_psql "$DB" -c 'CREATE EXTENSION warden' -c "ALTER DATABASE $DB SET warden.password_cost = 4" \
-  >/dev/null || bench_die "could not install warden in $DB"
-bench_psql "$DB" -c "SET warden.password_cost = 4" -c "
-  SELECT warden.create_role('reader'), warden.add_permission('reader', 'document:read'),
-         warden.add_route('GET', '/documents/{id}', 'document:read', 'document:{id}');
-  SELECT warden.create_user('user' || i, '$PW'), warden.grant('user' || i, 'reader')
-    FROM generate_series(1, 10) i" >/dev/null || bench_die "could not set up the policy"
-tokens=$(bench_psql "$DB" -At -c "SELECT string_agg(format('%L', (warden.login('user' || i, '$PW')).access_token), ',')
-  FROM generate_series(1, 10) i" | tr "'" '"') || bench_die "could not log in"
-
-cat >"$W/authz.lua" <<EOF
-local tokens = {$tokens}
-local n = 0
-request = function()
-  n = n + 1
-  return wrk.format("GET", "/v1/authz", {
-    ["Authorization"] = "Bearer " .. tokens[n % #tokens + 1],
-    ["X-Original-Method"] = "GET",
-    ["X-Original-URI"] = "/documents/" .. (n % 100),
-  })
-end
-EOF
+token1=$(bench_authz_db "$DB" "$PW" "$W/authz.lua")
 
 # the same requests, each connection pausing PACE_MS on average before the
 # next; random pauses, or the connections would march in step and every
@@ -105,12 +82,12 @@ trap stop_servers EXIT
 for _ in $(seq 100); do
   curl -fs -o /dev/null "http://127.0.0.1:$NGINX_PORT/" &&
     [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$EDGE_PORT/v1/authz" \
-      -H "Authorization: Bearer $(cut -d'"' -f2 <<<"$tokens")" -H 'X-Original-URI: /documents/1')" = 200 ] &&
+      -H "Authorization: Bearer $token1" -H 'X-Original-URI: /documents/1')" = 200 ] &&
     break
   sleep 0.1
 done
 [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$EDGE_PORT/v1/authz" \
-  -H "Authorization: Bearer $(cut -d'"' -f2 <<<"$tokens")" -H 'X-Original-URI: /documents/1')" = 200 ] ||
+  -H "Authorization: Bearer $token1" -H 'X-Original-URI: /documents/1')" = 200 ] ||
   bench_die "the edge does not answer 200 to a valid token ($(tail -n 3 "$W/edge.log"))"
 
 # wrk_run PORT CONNECTIONS SECONDS [SCRIPT]: "rps p99_ms errors

@@ -111,6 +111,65 @@ bench_children_ticks() {
   sed -E 's/^.*\) //' "/proc/$$/stat" | awk '{ print $14 + $15 }'
 }
 
+# bench_authz_db DB PASSWORD LUA: a fresh database DB with the policy the
+# /v1/authz sections drive (a role reading documents, one route, 10 users
+# with PASSWORD), and LUA, a wrk script sending their access tokens in turn
+# over 100 paths (1,000 distinct decisions). Prints the first token.
+bench_authz_db() {
+  local db=$1 pw=$2 lua=$3 tokens
+  bench_psql postgres -c 'SET client_min_messages = warning' -c "DROP DATABASE IF EXISTS $db" \
+    -c "CREATE DATABASE $db" >/dev/null || bench_die "could not create $db"
+  bench_psql "$db" -c 'CREATE EXTENSION warden' -c "ALTER DATABASE $db SET warden.password_cost = 4" \
+    >/dev/null || bench_die "could not install warden in $db"
+  bench_psql "$db" -c "SET warden.password_cost = 4" -c "
+    SELECT warden.create_role('reader'), warden.add_permission('reader', 'document:read'),
+           warden.add_route('GET', '/documents/{id}', 'document:read', 'document:{id}');
+    SELECT warden.create_user('user' || i, '$pw'), warden.grant('user' || i, 'reader')
+      FROM generate_series(1, 10) i" >/dev/null || bench_die "could not set up the policy"
+  tokens=$(bench_psql "$db" -At -c "SELECT string_agg(format('%L', (warden.login('user' || i, '$pw')).access_token), ',')
+    FROM generate_series(1, 10) i" | tr "'" '"') || bench_die "could not log in"
+  cat >"$lua" <<EOF
+local tokens = {$tokens}
+local n = 0
+request = function()
+  n = n + 1
+  return wrk.format("GET", "/v1/authz", {
+    ["Authorization"] = "Bearer " .. tokens[n % #tokens + 1],
+    ["X-Original-Method"] = "GET",
+    ["X-Original-URI"] = "/documents/" .. (n % 100),
+  })
+end
+EOF
+  cut -d'"' -f2 <<<"$tokens"
+}
+
+# bench_rpc_db DB PASSWORD: a fresh database DB with the /v1/rpc sections'
+# API: api.echo(n integer), STABLE, executable by the role
+# warden_bench_api, and a user "caller" with PASSWORD holding rpc:execute
+# on function:echo. Prints caller's access token.
+bench_rpc_db() {
+  local db=$1 pw=$2
+  bench_psql postgres -c 'SET client_min_messages = warning' -c "DROP DATABASE IF EXISTS $db" \
+    -c "CREATE DATABASE $db" >/dev/null || bench_die "could not create $db"
+  bench_psql "$db" -c 'SET client_min_messages = warning' -c 'CREATE EXTENSION warden' -c "
+    DO \$\$ BEGIN
+      IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'warden_bench_api') THEN
+        CREATE ROLE warden_bench_api NOLOGIN;
+      END IF;
+    END \$\$;
+    CREATE SCHEMA api;
+    CREATE FUNCTION api.echo(n integer) RETURNS integer LANGUAGE sql STABLE AS 'SELECT n';
+    GRANT USAGE ON SCHEMA api TO warden_bench_api;
+    GRANT EXECUTE ON FUNCTION api.echo(integer) TO warden_bench_api;
+    SET warden.password_cost = 4;
+    SELECT warden.create_user('caller', '$pw'), warden.create_role('rpc_caller'),
+           warden.add_permission('rpc_caller', 'rpc:execute'),
+           warden.grant('caller', 'rpc_caller', 'function:echo')" >/dev/null ||
+    bench_die "could not set up $db"
+  bench_psql "$db" -At -c "SELECT access_token FROM warden.login('caller', '$pw')" ||
+    bench_die "could not log in"
+}
+
 # bench_openssl_rsa BITS SECONDS: "sign/s verify/s" of `openssl speed` (one
 # thread), read from its table by column name, so newer versions with more
 # columns parse alike.

@@ -35,25 +35,7 @@ mkdir -p "$W"
 
 command -v wrk >/dev/null || bench_die "wrk is missing (make deps)"
 
-bench_psql postgres -c 'SET client_min_messages = warning' -c "DROP DATABASE IF EXISTS $DB" \
-  -c "CREATE DATABASE $DB" >/dev/null || bench_die "could not create $DB"
-bench_psql "$DB" -c 'SET client_min_messages = warning' -c 'CREATE EXTENSION warden' -c "
-  DO \$\$ BEGIN
-    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'warden_bench_api') THEN
-      CREATE ROLE warden_bench_api NOLOGIN;
-    END IF;
-  END \$\$;
-  CREATE SCHEMA api;
-  CREATE FUNCTION api.echo(n integer) RETURNS integer LANGUAGE sql STABLE AS 'SELECT n';
-  GRANT USAGE ON SCHEMA api TO warden_bench_api;
-  GRANT EXECUTE ON FUNCTION api.echo(integer) TO warden_bench_api;
-  SET warden.password_cost = 4;
-  SELECT warden.create_user('caller', '$PW'), warden.create_role('rpc_caller'),
-         warden.add_permission('rpc_caller', 'rpc:execute'),
-         warden.grant('caller', 'rpc_caller', 'function:echo')" >/dev/null ||
-  bench_die "could not set up $DB"
-token=$(bench_psql "$DB" -At -c "SELECT access_token FROM warden.login('caller', '$PW')") ||
-  bench_die "could not log in"
+token=$(bench_rpc_db "$DB" "$PW")
 
 # a fresh standby of all that, removed again at the end
 "$STACK" reset standby >/dev/null 2>&1 || true

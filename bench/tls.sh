@@ -37,30 +37,7 @@ command -v wrk >/dev/null || bench_die "wrk is missing (make deps)"
 [ -s "$TLS_DIR/server.crt" ] || bench_die "the stack made no certificate ($TLS_DIR)"
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
-bench_psql postgres -c 'SET client_min_messages = warning' -c "DROP DATABASE IF EXISTS $DB" \
-  -c "CREATE DATABASE $DB" >/dev/null || bench_die "could not create $DB"
-bench_psql "$DB" -c 'CREATE EXTENSION warden' -c "ALTER DATABASE $DB SET warden.password_cost = 4" \
-  >/dev/null || bench_die "could not install warden in $DB"
-bench_psql "$DB" -c "SET warden.password_cost = 4" -c "
-  SELECT warden.create_role('reader'), warden.add_permission('reader', 'document:read'),
-         warden.add_route('GET', '/documents/{id}', 'document:read', 'document:{id}');
-  SELECT warden.create_user('user' || i, '$PW'), warden.grant('user' || i, 'reader')
-    FROM generate_series(1, 10) i" >/dev/null || bench_die "could not set up the policy"
-tokens=$(bench_psql "$DB" -At -c "SELECT string_agg(format('%L', (warden.login('user' || i, '$PW')).access_token), ',')
-  FROM generate_series(1, 10) i" | tr "'" '"') || bench_die "could not log in"
-
-cat >"$W/authz.lua" <<EOF
-local tokens = {$tokens}
-local n = 0
-request = function()
-  n = n + 1
-  return wrk.format("GET", "/v1/authz", {
-    ["Authorization"] = "Bearer " .. tokens[n % #tokens + 1],
-    ["X-Original-Method"] = "GET",
-    ["X-Original-URI"] = "/documents/" .. (n % 100),
-  })
-end
-EOF
+token1=$(bench_authz_db "$DB" "$PW" "$W/authz.lua")
 # the same requests, each on a connection of its own
 sed 's/\["X-Original-Method"\] = "GET",/&\n    ["Connection"] = "close",/' "$W/authz.lua" >"$W/close.lua"
 
@@ -78,7 +55,6 @@ stop_edges() {
 }
 trap stop_edges EXIT
 
-token1=$(cut -d'"' -f2 <<<"$tokens")
 status() { # URL: /v1/authz's status for the first user
   curl -s -o /dev/null -w '%{http_code}' --cacert "$TLS_DIR/ca.crt" --resolve "localhost:$HTTPS_PORT:127.0.0.1" \
     "$1/v1/authz" -H "Authorization: Bearer $token1" -H 'X-Original-URI: /documents/1'

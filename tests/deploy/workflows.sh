@@ -24,26 +24,7 @@ T=$WARDEN_TEST_TMP/deploy-workflows
 rm -rf "$T"
 mkdir -p "$T"
 
-rejects() {
-  local name=$1 rx=$2 out
-  shift 2
-  if out=$("$@" 2>&1); then
-    t_fail "$name" "accepted: $*"
-  elif printf '%s' "$out" | grep -Eq -- "$rx"; then
-    t_pass "$name"
-  else
-    t_fail "$name" "refused, but not for the expected reason ($rx):
-$out"
-  fi
-}
-
-broken() {
-  sed -e "$3" "$1" >"$2"
-  if cmp -s "$1" "$2"; then
-    echo "# the broken copy $2 equals $1: the sed expression matched nothing" >&2
-    return 1
-  fi
-}
+. "$WARDEN_ROOT/tests/deploy/checks.bash"
 
 # a broken copy of the workflows directory: DIR, then FILE SED-EXPRESSION
 broken_dir() {

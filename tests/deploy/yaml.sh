@@ -33,18 +33,7 @@ lint() { yamllint -c "$R/.yamllint" -f parsable "$@"; }
 # in make test
 lint_copy() { yamllint -c "$R/.yamllint" -f parsable - <"$1"; }
 
-rejects() {
-  local name=$1 rx=$2 out
-  shift 2
-  if out=$("$@" 2>&1); then
-    t_fail "$name" "accepted: $*"
-  elif printf '%s' "$out" | grep -Eq -- "$rx"; then
-    t_pass "$name"
-  else
-    t_fail "$name" "refused, but not for the expected reason ($rx):
-$out"
-  fi
-}
+. "$WARDEN_ROOT/tests/deploy/checks.bash"
 
 mapfile -t files < <(cd "$R" && find . \( -path ./build -o -path ./.run -o -path ./.git -o -name node_modules \) -prune -o \
   -type f \( -name '*.yml' -o -name '*.yaml' -o -path ./.yamllint \) -print | sed 's|^\./||' | sort)
