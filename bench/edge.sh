@@ -48,27 +48,8 @@ PACE_MS=100
 sed 's/^request = function()/delay = function() return math.random(0, 2 * '"$PACE_MS"') end\nrequest = function()/' \
   "$W/authz.lua" >"$W/paced.lua"
 
-cat >"$W/nginx.conf" <<EOF
-worker_processes $(nproc);
-worker_rlimit_nofile 65536;
-pid $W/nginx.pid;
-error_log $W/nginx.error.log warn;
-daemon off;
-events { worker_connections 20480; }
-http {
-  access_log off;
-  keepalive_requests 100000000;
-  keepalive_timeout 120s;
-  client_body_temp_path $W/body; proxy_temp_path $W/proxy;
-  fastcgi_temp_path $W/fastcgi; uwsgi_temp_path $W/uwsgi; scgi_temp_path $W/scgi;
-  server {
-    listen 127.0.0.1:$NGINX_PORT;
-    location / { return 200; }
-  }
-}
-EOF
-nginx -c "$W/nginx.conf" -p "$W" >"$W/nginx.out" 2>&1 &
-nginx_pid=$!
+bench_nginx_start "$W" "$NGINX_PORT"
+nginx_pid=$NGINX_PID
 env WARDEN_LISTEN="127.0.0.1:$EDGE_PORT" WARDEN_LOG_LEVEL=warn \
   WARDEN_DATABASE_URL="postgresql://postgres@127.0.0.1:$PGPORT/$DB" \
   "$WARDEN_ROOT/edge/warden-edge" >"$W/edge.log" 2>&1 &

@@ -170,6 +170,35 @@ bench_rpc_db() {
     bench_die "could not log in"
 }
 
+# bench_nginx_start DIR PORT: nginx answering every request with a static
+# 200 on 127.0.0.1:PORT, the reference HTTP server of the edge sections: a
+# worker per CPU, access log off, keep-alive without a request limit, room
+# for 20,000 connections; its files under DIR. Sets NGINX_PID.
+bench_nginx_start() {
+  local dir=$1 port=$2
+  cat >"$dir/nginx.conf" <<EOF
+worker_processes $(nproc);
+worker_rlimit_nofile 65536;
+pid $dir/nginx.pid;
+error_log $dir/nginx.error.log warn;
+daemon off;
+events { worker_connections 20480; }
+http {
+  access_log off;
+  keepalive_requests 100000000;
+  keepalive_timeout 120s;
+  client_body_temp_path $dir/body; proxy_temp_path $dir/proxy;
+  fastcgi_temp_path $dir/fastcgi; uwsgi_temp_path $dir/uwsgi; scgi_temp_path $dir/scgi;
+  server {
+    listen 127.0.0.1:$port;
+    location / { return 200; }
+  }
+}
+EOF
+  nginx -c "$dir/nginx.conf" -p "$dir" >"$dir/nginx.out" 2>&1 &
+  NGINX_PID=$!
+}
+
 # bench_openssl_rsa BITS SECONDS: "sign/s verify/s" of `openssl speed` (one
 # thread), read from its table by column name, so newer versions with more
 # columns parse alike.

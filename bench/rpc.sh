@@ -64,25 +64,8 @@ EOF
 # request costs an HTTP server on this machine, for scale
 NGINX_PORT=$((EDGE_PORT + 1))
 command -v nginx >/dev/null || bench_die "nginx is missing (make deps)"
-cat >"$W/nginx.conf" <<EOF
-worker_processes $(nproc);
-pid $W/nginx.pid;
-error_log $W/nginx.error.log warn;
-daemon off;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  keepalive_requests 100000000;
-  client_body_temp_path $W/body; proxy_temp_path $W/proxy;
-  fastcgi_temp_path $W/fastcgi; uwsgi_temp_path $W/uwsgi; scgi_temp_path $W/scgi;
-  server {
-    listen 127.0.0.1:$NGINX_PORT;
-    location / { return 200; }
-  }
-}
-EOF
-nginx -c "$W/nginx.conf" -p "$W" >"$W/nginx.out" 2>&1 &
-nginx_pid=$!
+bench_nginx_start "$W" "$NGINX_PORT"
+nginx_pid=$NGINX_PID
 trap 'kill $nginx_pid 2>/dev/null; wait $nginx_pid 2>/dev/null' EXIT
 
 # the rate limiter stays on (each call is counted in Redis), with limits
