@@ -566,6 +566,8 @@ ratelimit_counted(void *arg, const redisReply *reply)
 	{
 		ratelimit_pending[rc->slot].in_flight = false;
 		more = ratelimit_pending[rc->slot].pending > 0;
+		if (more)
+			ratelimit_activate(rc->slot);
 	}
 	pthread_mutex_unlock(&ratelimit_local_lock);
 	/* the calls made while this one was out go with the next tick */
@@ -617,9 +619,12 @@ ratelimit_tick(void)
 		pthread_mutex_lock(&ratelimit_local_lock);
 		if (rc == NULL || ratelimit_pending[i].in_flight || ratelimit_pending[i].pending == 0)
 		{
-			/* still out (its reply asks for another tick), or nothing */
+			/* still out, or no memory: listed again for a later tick */
 			if (ratelimit_pending[i].pending > 0)
+			{
+				ratelimit_activate(i);
 				again = true;
+			}
 			pthread_mutex_unlock(&ratelimit_local_lock);
 			free(rc);
 			continue;

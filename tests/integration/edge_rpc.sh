@@ -22,7 +22,7 @@ STACK=$WARDEN_ROOT/scripts/stack
 PW='long enough password'
 APP=regress_rpc_app
 LOGIN=regress_rpc_edge
-trap '"$STACK" start postgresql >/dev/null 2>&1' EXIT
+trap '"$STACK" start postgresql >/dev/null 2>&1; kill -CONT "$(cat "$WARDEN_STACK_DIR/redis/redis.pid" 2>/dev/null)" 2>/dev/null' EXIT
 q() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$DB" -c "$1"; }
 qp() { PGOPTIONS='-c client_min_messages=warning' psql -X -q -At -v ON_ERROR_STOP=1 -d postgres -c "$1"; }
 
@@ -401,6 +401,29 @@ t_eq "another principal is not held up" 200 \
   "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $(token bob)" "http://127.0.0.1:$PORT2/v1/rpc/squares?n=1")"
 edge_stop rl1
 edge_stop rl2
+rl_clear
+
+# No count is lost while Redis stalls: Redis frozen (a count stuck on the
+# way, the Redis thread waiting for it), a call meanwhile, Redis back; the
+# second edge then finds all three of the first edge's calls counted.
+edge_start rl3 "$PORT" "$EDGE_DB" WARDEN_DB_ROLE=$APP WARDEN_RATE_LIMIT_PRINCIPAL=5/min,burst=5 \
+  WARDEN_REDIS_TIMEOUT_MS=3000 || true
+edge_start rl4 "$PORT2" "$EDGE_DB" WARDEN_DB_ROLE=$APP WARDEN_RATE_LIMIT_PRINCIPAL=5/min,burst=5 \
+  WARDEN_REDIS_TIMEOUT_MS=3000 || true
+REDIS_PID=$(cat "$WARDEN_STACK_DIR/redis/redis.pid")
+t_eq "a first call, counted" "200 " "$(calls "$PORT" 1)"
+sleep 0.1
+kill -STOP "$REDIS_PID"
+t_eq "Redis frozen: a call whose count cannot arrive" "200 " "$(calls "$PORT" 1)"
+sleep 0.1
+t_eq "and one more while that count is out" "200 " "$(calls "$PORT" 1)"
+sleep 0.1
+kill -CONT "$REDIS_PID"
+sleep 0.5
+t_eq "Redis back: the second edge finds 3 counted, refused from its fourth" \
+  "200 200 200 429 " "$(calls "$PORT2" 4)"
+edge_stop rl3
+edge_stop rl4
 rl_clear
 
 # --- the token cookie; RPC off; an unsafe role -------------------------------------------
