@@ -19,12 +19,7 @@ import json
 import re
 import sys
 
-RESULTS = []
-
-
-def check(name, ok, why=""):
-    RESULTS.append((name, bool(ok), why))
-    return bool(ok)
+from policy import check, report
 
 
 def find(objs, kind, name=None):
@@ -581,17 +576,6 @@ def main():
     check_network(objs, ns)
     check_monitoring(objs, metrics)
     return report()
-
-
-def report():
-    failed = 0
-    for name, ok, why in RESULTS:
-        if ok:
-            print(f"PASS {name}")
-        else:
-            failed += 1
-            print(f"FAIL {name}: {why}")
-    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -25,12 +25,7 @@ import sys
 
 import yaml
 
-RESULTS = []
-
-
-def check(name, ok, why=""):
-    RESULTS.append((name, bool(ok), why))
-    return bool(ok)
+from policy import check, report
 
 
 def blocks(tf, kind):
@@ -314,14 +309,7 @@ def main():
     check("the load balancer's TLS policy is TLS 1.3 (k8s/base/edge/ingress.yaml)",
           ing.get("alb.ingress.kubernetes.io/ssl-policy") == "ELBSecurityPolicy-TLS13-1-3-2021-06")
 
-    failed = 0
-    for name, ok, why in RESULTS:
-        if ok:
-            print(f"PASS {name}")
-        else:
-            failed += 1
-            print(f"FAIL {name}: {why}")
-    return 1 if failed else 0
+    return report()
 
 
 if __name__ == "__main__":
