@@ -259,7 +259,6 @@ dbcall_submit_on(HttpRequest *req, DbPool *pool, unsigned flags,
 	c->appname_values[0] = c->request_id;
 	if (!dbcall_copy(c, stmts, n, (flags & DBCALL_OWN_APPNAME) != 0))
 		return false;
-	c->ncaller = c->nstmts - 1;
 	c->job.pipe.split = 0;
 	if (flags & DBCALL_COMMIT_LSN)
 	{
