@@ -1,28 +1,29 @@
 /*
  * dbpool.c
- *		A pool of the edge's PostgreSQL connections: one thread drives them
- *		all, each nonblocking and in pipeline mode, taking jobs from one
- *		queue.
+ *		A pool of the edge's PostgreSQL connections, each nonblocking and in
+ *		pipeline mode, split into shards: each shard's connections are driven
+ *		by one event loop, taking jobs from the shard's queue.
  *
- * The edge has one pool for the primary and one per read replica
- * (WARDEN_DATABASE_READ_URL), each a DbPool with a thread of its own. Why
- * a thread per pool rather than one loop for every pool: the pools share
- * nothing (connections, queues, deadlines are each pool's), so one loop
- * would only add a dispatch by pool to every step; a loop blocks where
- * libpq does (a host name resolved by PQconnectStart, see pgconn.c), and a
- * replica whose DNS hangs must not stall the primary's calls; and a
- * read-heavy edge spreads its calls over the replicas, so a loop per pool
- * lets them use more than one CPU. An idle pool's thread sleeps in poll.
+ * Who drives a shard. The primary's pool has one shard per HTTP worker
+ * thread (at most one per connection), and each worker's loop drives its
+ * own (dbpool_attach, dbpool_shard_prepare/dispatch between its waits): a
+ * /v1/rpc call is then parsed, sent to PostgreSQL, read back and answered
+ * on one thread, with no handoff to another thread and back. Before, one
+ * pool thread drove every connection: each call cost two cross-thread
+ * wakeups (the worker waking the pool, the pool waking the worker) and the
+ * scheduler's work between them, most of what the pool thread spent. A
+ * read replica's pool has one shard and a thread of its own (why: see
+ * replicas.c; a replica whose DNS hangs must not stall the workers).
  *
- * Why one event loop rather than a thread per connection: a job is a few
- * statements, little work for the edge, and with a thread per connection a
- * busy edge spent more CPU handing jobs over (a condition variable wakeup
- * per job, one mutex every thread fought over) than on the jobs. Here one
- * thread polls every connection's socket and an eventfd: it sends as soon
- * as a connection is free and reads as soon as one has results, without
- * waiting on either. libmicrohttpd's threads never wait here: dbpool_submit
- * links the job into the queue and, when the loop has no wakeup pending,
- * writes the eventfd.
+ * Why one loop per shard rather than a thread per connection: a job is a
+ * few statements, little work for the edge, and with a thread per
+ * connection a busy edge spent more CPU handing jobs over than on the
+ * jobs. The loop polls every connection's socket and an eventfd: it sends
+ * as soon as a connection is free and reads as soon as one has results,
+ * without waiting on either. dbpool_submit from the shard's own loop just
+ * links the job into the queue (the loop sends it before it next waits);
+ * from any other thread it picks a shard in turn and writes the shard's
+ * eventfd when no wakeup is pending.
  *
  * A free connection takes the jobs waiting, up to DBPOOL_BATCH_MAX, and
  * sends them in one pipeline, each its own transaction closed by its own
@@ -31,20 +32,21 @@
  * a busy one sends the jobs that queued meanwhile in one round trip.
  *
  * Connections open lazily, for the jobs that found no free connection, and
- * without blocking the loop (PQconnectStart/PQconnectPoll on the same
- * poll; pgconn.c notes the one caveat, host name resolution).
+ * without blocking the loop: PQconnectStart/PQconnectPoll on the same
+ * poll, or, when the server is named by a host name (whose resolution
+ * blocks), on a thread of pgstart.c's, which hands the connection back.
  *
- * Bounds: at most queue_max jobs wait (more are refused, 503); a job still
- * waiting at its deadline ends without a connection (503); a connection
- * whose jobs (connecting, or running) pass the earliest of their deadlines
- * is dropped, and every job on it ends without it (503), as on a connection
- * that breaks; statement_timeout bounds every statement on the server's
- * side. The poll's timeout is the earliest deadline.
+ * Bounds: at most queue_max jobs wait in the pool (more are refused, 503);
+ * a job still waiting at its deadline ends without a connection (503); a
+ * connection whose jobs (connecting, or running) pass the earliest of their
+ * deadlines is dropped, and every job on it ends without it (503), as on a
+ * connection that breaks; statement_timeout bounds every statement on the
+ * server's side. The loop's wait ends at the earliest deadline.
  *
- * Locking, per pool: its lock guards the submitted queue, signalled,
- * stopping and thread_started; the loop moves the submitted jobs to a
- * queue of its own in one step. The counters are atomic. Everything else
- * is the loop's.
+ * Locking, per shard: its lock guards the submitted queue, signalled,
+ * accepting, stopping, stopped and attached; the loop moves the submitted
+ * jobs to a queue of its own in one step. The pool's counters are atomic.
+ * Everything else is the shard's loop's.
  */
 #include "dbpool.h"
 
@@ -60,6 +62,7 @@
 
 #include "log.h"
 #include "pgconn.h"
+#include "pgstart.h"
 #include "timeutil.h"
 
 /* Jobs one connection takes in one round trip at most. */
@@ -71,45 +74,89 @@ typedef struct DbConn
 	PGconn	   *connecting;		/* being made, for the jobs below */
 	PostgresPollingStatusType connect_state;
 	bool		flushing;		/* libpq holds output the socket refused */
+	bool		starting;		/* being made by pgstart, for the jobs below */
+	unsigned	gen;			/* a start's result for an older one is stale */
 	DbJob	   *head;			/* its jobs, oldest (next to read) first */
 	DbJob	   *tail;
 } DbConn;
 
-struct DbPool
+/* A connection made by pgstart, on its way back to the shard. */
+typedef struct DbStarted
 {
-	char		name[32];		/* for the log: "primary", "replica-1" */
+	DbShard    *shard;
+	int			conn;			/* index in shard->conns */
+	unsigned	gen;
+	PGconn	   *pgconn;			/* NULL: failed, err says why */
+	char		err[256];
+	struct DbStarted *next;
+} DbStarted;
+
+struct DbShard
+{
+	DbPool	   *pool;
 	pthread_mutex_t lock;
+	pthread_cond_t changed;		/* stopped or attached changed */
 	DbJob	   *head;			/* submitted, under lock */
 	DbJob	   *tail;
+	DbStarted  *started;		/* made by pgstart, under lock */
 	bool		signalled;		/* the eventfd is written, not yet read */
+	bool		accepting;		/* takes jobs: started, not stopping */
 	bool		stopping;
-	bool		thread_started;
-
-	atomic_int	queued;
-	atomic_int	running;
-	atomic_ulong batched;
-	int			queue_max;
+	bool		stopped;		/* stopping, and nothing left to run */
+	bool		attached;		/* a caller's loop drives it */
+	bool		thread_started; /* a thread of the pool's drives it */
+	pthread_t	thread;
+	int			efd;
 
 	/* the loop's own */
 	char		logged[256];	/* the last connection failure logged */
 	int64_t		logged_ms;
-	pthread_t	thread;
-	int			efd;
 	DbConn	   *conns;
 	int			size;
-	char	   *conninfo;
 	DbJob	   *qhead;			/* waiting for a connection */
 	DbJob	   *qtail;
 	int64_t		qmin;			/* no deadline there is earlier */
-	struct pollfd *pfds;
-	DbConn	  **pfd_conns;
+	struct pollfd *pfds;		/* the shard's own thread's */
+	DbConn	  **pfd_conns;		/* by pfds index; 0 is the eventfd */
 };
+
+struct DbPool
+{
+	char		name[32];		/* for the log: "primary", "replica-1" */
+	char	   *conninfo;
+	int			queue_max;
+	atomic_int	queued;
+	atomic_int	running;
+	atomic_ulong batched;
+	atomic_uint next;			/* the shard a foreign job goes to next */
+	bool		driven;			/* shards driven by callers' loops */
+	bool		resolve;		/* connect through pgstart: a host name */
+	bool		starts_made;	/* starts initialized */
+	PgStarts	starts;
+	int			nshards;
+	DbShard    *shards;
+};
+
+/* The shard this thread's loop drives, if any. */
+static __thread DbShard *dbpool_driving;
+
+/* Wakes the shard's loop: an eventfd write, unless one is pending already. */
+static void
+dbpool_wake(DbShard *s, bool wake)
+{
+	uint64_t	one = 1;
+
+	/* fails only when the counter is full: a wakeup is pending then */
+	if (wake && write(s->efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		log_write(LOG_LEVEL_ERROR, "database pool wakeup failed", "{s:s, s:s}",
+				  "pool", s->pool->name, "error", strerror(errno));
+}
 
 /* A job that cannot run ends here, without a connection. */
 static void
-dbpool_fail(DbPool *p, DbJob *job, const char *err)
+dbpool_fail(DbShard *s, DbJob *job, const char *err)
 {
-	atomic_fetch_sub(&p->running, 1);
+	atomic_fetch_sub(&s->pool->running, 1);
 	(void) job->done(job, NULL, err);
 }
 
@@ -118,7 +165,7 @@ dbpool_fail(DbPool *p, DbJob *job, const char *err)
  * without one.
  */
 static void
-dbpool_drop(DbPool *p, DbConn *c, const char *err)
+dbpool_drop(DbShard *s, DbConn *c, const char *err)
 {
 	DbJob	   *job;
 
@@ -129,12 +176,17 @@ dbpool_drop(DbPool *p, DbConn *c, const char *err)
 	}
 	if (c->pipe.conn != NULL)
 		pgconn_pipe_close(&c->pipe);
+	if (c->starting)
+	{
+		c->starting = false;
+		c->gen++;
+	}
 	c->flushing = false;
 	while ((job = c->head) != NULL)
 	{
 		c->head = job->next;
 		pgconn_pipe_forget(&job->pipe);
-		dbpool_fail(p, job, err);
+		dbpool_fail(s, job, err);
 	}
 	c->tail = NULL;
 }
@@ -145,21 +197,21 @@ dbpool_drop(DbPool *p, DbConn *c, const char *err)
  * and a server that is down refuses them all.
  */
 static void
-dbpool_connect_failed(DbPool *p, const char *err)
+dbpool_connect_failed(DbShard *s, const char *err)
 {
 	int64_t		now = timeutil_mono_ms();
 
-	if (strcmp(err, p->logged) == 0 && now - p->logged_ms < 10000)
+	if (strcmp(err, s->logged) == 0 && now - s->logged_ms < 10000)
 		return;
-	snprintf(p->logged, sizeof(p->logged), "%s", err);
-	p->logged_ms = now;
+	snprintf(s->logged, sizeof(s->logged), "%s", err);
+	s->logged_ms = now;
 	log_write(LOG_LEVEL_WARN, "database connection failed", "{s:s, s:s}",
-			  "pool", p->name, "error", err);
+			  "pool", s->pool->name, "error", err);
 }
 
 /* Sends the connection's jobs, and as much of them as the socket takes. */
 static void
-dbpool_send(DbPool *p, DbConn *c)
+dbpool_send(DbShard *s, DbConn *c)
 {
 	char		err[256];
 	int			n = 0;
@@ -172,22 +224,22 @@ dbpool_send(DbPool *p, DbConn *c)
 	for (DbJob *job = c->head; job != NULL; job = job->next, n++)
 		if (!pgconn_pipe_send(&c->pipe, &job->pipe, err, sizeof(err)))
 		{
-			dbpool_drop(p, c, err);
+			dbpool_drop(s, c, err);
 			return;
 		}
 	if (n > 1)
-		atomic_fetch_add(&p->batched, (unsigned long) n);
+		atomic_fetch_add(&s->pool->batched, (unsigned long) n);
 	rc = pgconn_pipe_flush(&c->pipe, err, sizeof(err));
 	if (cork)
 		pgconn_pipe_cork(&c->pipe, false);
 	if (rc < 0)
-		dbpool_drop(p, c, err);
+		dbpool_drop(s, c, err);
 	c->flushing = rc == 1;
 }
 
 /* A connection made: into pipeline mode, and its jobs sent. */
 static void
-dbpool_connected(DbPool *p, DbConn *c)
+dbpool_connected(DbShard *s, DbConn *c)
 {
 	PGconn	   *conn = c->connecting;
 	char		err[256];
@@ -197,99 +249,185 @@ dbpool_connected(DbPool *p, DbConn *c)
 		!pgconn_pipe_open(&c->pipe, conn, err, sizeof(err)))
 	{
 		PQfinish(conn);
-		dbpool_connect_failed(p, err);
-		dbpool_drop(p, c, err);
+		dbpool_connect_failed(s, err);
+		dbpool_drop(s, c, err);
 		return;
 	}
-	p->logged[0] = '\0';		/* the next failure is news again */
-	dbpool_send(p, c);
+	s->logged[0] = '\0';		/* the next failure is news again */
+	dbpool_send(s, c);
 }
 
 /* One step of making the connection, when its socket is ready. */
 static void
-dbpool_connect_step(DbPool *p, DbConn *c)
+dbpool_connect_step(DbShard *s, DbConn *c)
 {
 	char		err[256];
 
 	c->connect_state = PQconnectPoll(c->connecting);
 	if (c->connect_state == PGRES_POLLING_OK)
-		dbpool_connected(p, c);
+		dbpool_connected(s, c);
 	else if (c->connect_state == PGRES_POLLING_FAILED)
 	{
 		snprintf(err, sizeof(err), "connect: %.*s",
 				 (int) strcspn(PQerrorMessage(c->connecting), "\n"),
 				 PQerrorMessage(c->connecting));
-		dbpool_connect_failed(p, err);
-		dbpool_drop(p, c, err);
+		dbpool_connect_failed(s, err);
+		dbpool_drop(s, c, err);
+	}
+}
+
+/* On pgstart's thread: the connection goes back to its shard's loop. */
+static void
+dbpool_started(void *arg, PGconn *conn, const char *err)
+{
+	DbStarted  *st = arg;
+	DbShard    *s = st->shard;
+	bool		wake;
+
+	st->pgconn = conn;
+	snprintf(st->err, sizeof(st->err), "%s", err);
+	pthread_mutex_lock(&s->lock);
+	st->next = s->started;
+	s->started = st;
+	wake = !s->signalled;
+	s->signalled = true;
+	pthread_mutex_unlock(&s->lock);
+	dbpool_wake(s, wake);
+}
+
+/* Has pgstart make the connection, for its jobs, within their deadline. */
+static void
+dbpool_start_conn(DbShard *s, DbConn *c)
+{
+	DbStarted  *st = calloc(1, sizeof(*st));
+	int64_t		deadline = INT64_MAX;
+	char		err[256];
+
+	for (DbJob *job = c->head; job != NULL; job = job->next)
+		if (job->deadline_ms < deadline)
+			deadline = job->deadline_ms;
+	if (st == NULL)
+	{
+		dbpool_drop(s, c, "connect: out of memory");
+		return;
+	}
+	st->shard = s;
+	st->conn = (int) (c - s->conns);
+	st->gen = ++c->gen;
+	if (!pgstart_begin(&s->pool->starts, s->pool->conninfo, deadline,
+					   dbpool_started, st, err, sizeof(err)))
+	{
+		free(st);
+		dbpool_connect_failed(s, err);
+		dbpool_drop(s, c, err);
+		return;
+	}
+	c->starting = true;
+}
+
+/* The connections pgstart made: to the jobs still waiting for them. */
+static void
+dbpool_take_started(DbShard *s, DbStarted *st)
+{
+	while (st != NULL)
+	{
+		DbStarted  *next = st->next;
+		DbConn	   *c = &s->conns[st->conn];
+
+		if (!c->starting || c->gen != st->gen)
+		{
+			/* its jobs gave up (deadline) or the shard stopped meanwhile */
+			if (st->pgconn != NULL)
+				PQfinish(st->pgconn);
+		}
+		else if (st->pgconn == NULL)
+		{
+			c->starting = false;
+			dbpool_connect_failed(s, st->err);
+			dbpool_drop(s, c, st->err);
+		}
+		else
+		{
+			c->starting = false;
+			c->connecting = st->pgconn;
+			dbpool_connected(s, c);
+		}
+		free(st);
+		st = next;
 	}
 }
 
 /* The loop's queue gets what was submitted; true when stopping. */
 static bool
-dbpool_steal(DbPool *p)
+dbpool_steal(DbShard *s)
 {
 	DbJob	   *head;
 	DbJob	   *tail;
 	bool		stopping;
 
-	pthread_mutex_lock(&p->lock);
-	head = p->head;
-	tail = p->tail;
-	p->head = p->tail = NULL;
-	p->signalled = false;
-	stopping = p->stopping;
-	pthread_mutex_unlock(&p->lock);
+	DbStarted  *started;
+
+	pthread_mutex_lock(&s->lock);
+	head = s->head;
+	tail = s->tail;
+	s->head = s->tail = NULL;
+	started = s->started;
+	s->started = NULL;
+	s->signalled = false;
+	stopping = s->stopping;
+	pthread_mutex_unlock(&s->lock);
+	dbpool_take_started(s, started);
 	if (head == NULL)
 		return stopping;
 	for (DbJob *job = head; job != NULL; job = job->next)
-		if (job->deadline_ms < p->qmin)
-			p->qmin = job->deadline_ms;
-	if (p->qtail != NULL)
-		p->qtail->next = head;
+		if (job->deadline_ms < s->qmin)
+			s->qmin = job->deadline_ms;
+	if (s->qtail != NULL)
+		s->qtail->next = head;
 	else
-		p->qhead = head;
-	p->qtail = tail;
+		s->qhead = head;
+	s->qtail = tail;
 	return stopping;
 }
 
 /* Ends the waiting jobs whose time is up, or all when stopping. */
 static void
-dbpool_expire(DbPool *p, int64_t now, bool stopping)
+dbpool_expire(DbShard *s, int64_t now, bool stopping)
 {
-	DbJob	  **link = &p->qhead;
+	DbJob	  **link = &s->qhead;
 	DbJob	   *job;
 
-	if (now < p->qmin && !stopping)
+	if (now < s->qmin && !stopping)
 		return;
-	p->qmin = INT64_MAX;
-	p->qtail = NULL;
+	s->qmin = INT64_MAX;
+	s->qtail = NULL;
 	while ((job = *link) != NULL)
 	{
 		if (stopping || now >= job->deadline_ms)
 		{
 			*link = job->next;
-			atomic_fetch_sub(&p->queued, 1);
-			atomic_fetch_add(&p->running, 1);
-			dbpool_fail(p, job, stopping ? "shutting down" :
+			atomic_fetch_sub(&s->pool->queued, 1);
+			atomic_fetch_add(&s->pool->running, 1);
+			dbpool_fail(s, job, stopping ? "shutting down" :
 						"waited too long for a database connection");
 			continue;
 		}
-		if (job->deadline_ms < p->qmin)
-			p->qmin = job->deadline_ms;
-		p->qtail = job;
+		if (job->deadline_ms < s->qmin)
+			s->qmin = job->deadline_ms;
+		s->qtail = job;
 		link = &job->next;
 	}
 }
 
 /* A connection with no jobs: a live one first, else one to make. */
 static DbConn *
-dbpool_free_conn(DbPool *p)
+dbpool_free_conn(DbShard *s)
 {
 	DbConn	   *down = NULL;
 
-	for (int i = 0; i < p->size; i++)
+	for (int i = 0; i < s->size; i++)
 	{
-		DbConn	   *c = &p->conns[i];
+		DbConn	   *c = &s->conns[i];
 
 		if (c->head != NULL || c->connecting != NULL)
 			continue;
@@ -303,41 +441,46 @@ dbpool_free_conn(DbPool *p)
 
 /* Hands the waiting jobs to free connections. */
 static void
-dbpool_dispatch(DbPool *p)
+dbpool_assign(DbShard *s)
 {
 	DbConn	   *c;
 	char		err[256];
 	int			n;
 
-	while (p->qhead != NULL && (c = dbpool_free_conn(p)) != NULL)
+	while (s->qhead != NULL && (c = dbpool_free_conn(s)) != NULL)
 	{
-		c->head = p->qhead;
-		for (n = 1; n < DBPOOL_BATCH_MAX && p->qhead->next != NULL; n++)
-			p->qhead = p->qhead->next;
-		c->tail = p->qhead;
-		p->qhead = p->qhead->next;
+		c->head = s->qhead;
+		for (n = 1; n < DBPOOL_BATCH_MAX && s->qhead->next != NULL; n++)
+			s->qhead = s->qhead->next;
+		c->tail = s->qhead;
+		s->qhead = s->qhead->next;
 		c->tail->next = NULL;
-		if (p->qhead == NULL)
+		if (s->qhead == NULL)
 		{
-			p->qtail = NULL;
-			p->qmin = INT64_MAX;
+			s->qtail = NULL;
+			s->qmin = INT64_MAX;
 		}
-		atomic_fetch_sub(&p->queued, n);
-		atomic_fetch_add(&p->running, n);
+		atomic_fetch_sub(&s->pool->queued, n);
+		atomic_fetch_add(&s->pool->running, n);
 
 		/* a connection the server closed since its last jobs */
 		if (c->pipe.conn != NULL && PQstatus(c->pipe.conn) != CONNECTION_OK)
 			pgconn_pipe_close(&c->pipe);
 		if (c->pipe.conn != NULL)
 		{
-			dbpool_send(p, c);
+			dbpool_send(s, c);
 			continue;
 		}
-		c->connecting = pgconn_connect_start(p->conninfo, err, sizeof(err));
+		if (s->pool->resolve)
+		{
+			dbpool_start_conn(s, c);
+			continue;
+		}
+		c->connecting = pgconn_connect_start(s->pool->conninfo, err, sizeof(err));
 		if (c->connecting == NULL)
 		{
-			dbpool_connect_failed(p, err);
-			dbpool_drop(p, c, err);
+			dbpool_connect_failed(s, err);
+			dbpool_drop(s, c, err);
 		}
 		else
 			c->connect_state = PGRES_POLLING_WRITING;
@@ -346,7 +489,7 @@ dbpool_dispatch(DbPool *p)
 
 /* The connection's socket is ready: read results, end the jobs they finish. */
 static void
-dbpool_io(DbPool *p, DbConn *c, short revents)
+dbpool_io(DbShard *s, DbConn *c, short revents)
 {
 	char		err[256];
 	DbJob	   *job;
@@ -354,7 +497,7 @@ dbpool_io(DbPool *p, DbConn *c, short revents)
 
 	if (c->connecting != NULL)
 	{
-		dbpool_connect_step(p, c);
+		dbpool_connect_step(s, c);
 		return;
 	}
 	if (c->pipe.conn == NULL)
@@ -362,7 +505,7 @@ dbpool_io(DbPool *p, DbConn *c, short revents)
 	if ((revents & (POLLIN | POLLERR | POLLHUP | POLLNVAL)) &&
 		!pgconn_pipe_consume(&c->pipe, err, sizeof(err)))
 	{
-		dbpool_drop(p, c, err);
+		dbpool_drop(s, c, err);
 		return;
 	}
 	if (c->head == NULL)
@@ -377,7 +520,7 @@ dbpool_io(DbPool *p, DbConn *c, short revents)
 		rc = pgconn_pipe_flush(&c->pipe, err, sizeof(err));
 		if (rc < 0)
 		{
-			dbpool_drop(p, c, err);
+			dbpool_drop(s, c, err);
 			return;
 		}
 		c->flushing = rc == 1;
@@ -389,16 +532,16 @@ dbpool_io(DbPool *p, DbConn *c, short revents)
 			return;
 		if (rc < 0)
 		{
-			dbpool_drop(p, c, err);
+			dbpool_drop(s, c, err);
 			return;
 		}
 		c->head = job->next;
 		if (c->head == NULL)
 			c->tail = NULL;
-		atomic_fetch_sub(&p->running, 1);
+		atomic_fetch_sub(&s->pool->running, 1);
 		if (!job->done(job, c->pipe.conn, NULL))
 		{
-			dbpool_drop(p, c, "the connection broke");
+			dbpool_drop(s, c, "the connection broke");
 			return;
 		}
 	}
@@ -406,13 +549,13 @@ dbpool_io(DbPool *p, DbConn *c, short revents)
 
 /* Drops the connections whose jobs ran out of time; the earliest deadline left. */
 static int64_t
-dbpool_timeouts(DbPool *p, int64_t now)
+dbpool_timeouts(DbShard *s, int64_t now)
 {
-	int64_t		next = p->qmin;
+	int64_t		next = s->qmin;
 
-	for (int i = 0; i < p->size; i++)
+	for (int i = 0; i < s->size; i++)
 	{
-		DbConn	   *c = &p->conns[i];
+		DbConn	   *c = &s->conns[i];
 		int64_t		deadline = INT64_MAX;
 
 		for (DbJob *job = c->head; job != NULL; job = job->next)
@@ -421,8 +564,8 @@ dbpool_timeouts(DbPool *p, int64_t now)
 		if (deadline == INT64_MAX)
 			continue;
 		if (now >= deadline)
-			dbpool_drop(p, c, c->connecting != NULL ? "connect: timed out" :
-						"query: timed out");
+			dbpool_drop(s, c, c->connecting != NULL || c->starting ?
+						"connect: timed out" : "query: timed out");
 		else if (deadline < next)
 			next = deadline;
 	}
@@ -430,102 +573,173 @@ dbpool_timeouts(DbPool *p, int64_t now)
 }
 
 static bool
-dbpool_idle(const DbPool *p)
+dbpool_idle(const DbShard *s)
 {
-	if (p->qhead != NULL)
+	if (s->qhead != NULL)
 		return false;
-	for (int i = 0; i < p->size; i++)
-		if (p->conns[i].head != NULL)
+	for (int i = 0; i < s->size; i++)
+		if (s->conns[i].head != NULL)
 			return false;
 	return true;
 }
 
+/*
+ * Marks the shard stopped once stopping and idle: the loop has nothing
+ * left to run, and dbpool_stop may close it.
+ */
+static bool
+dbpool_check_stopped(DbShard *s, bool stopping)
+{
+	if (!stopping || !dbpool_idle(s))
+		return false;
+	pthread_mutex_lock(&s->lock);
+	s->stopped = true;
+	pthread_cond_broadcast(&s->changed);
+	pthread_mutex_unlock(&s->lock);
+	return true;
+}
+
+int
+dbpool_shard_fds(const DbShard *s)
+{
+	return s->size + 1;
+}
+
+int
+dbpool_shard_prepare(DbShard *s, struct pollfd *pfds, int *timeout_ms)
+{
+	int64_t		now = timeutil_mono_ms();
+	int64_t		next;
+	bool		stopping;
+	int			nfds;
+
+	if (s->stopped)
+		return 0;
+	stopping = dbpool_steal(s);
+	dbpool_expire(s, now, stopping);
+	(void) dbpool_timeouts(s, now);
+	dbpool_assign(s);
+	if (dbpool_check_stopped(s, stopping))
+		return 0;
+
+	next = dbpool_timeouts(s, now);
+	pfds[0] = (struct pollfd) {s->efd, POLLIN, 0};
+	nfds = 1;
+	for (int i = 0; i < s->size; i++)
+	{
+		DbConn	   *c = &s->conns[i];
+		PGconn	   *conn = c->connecting != NULL ? c->connecting : c->pipe.conn;
+		short		events = POLLIN;
+
+		if (conn == NULL || PQsocket(conn) < 0)
+			continue;
+		if (c->connecting != NULL)
+			events = c->connect_state == PGRES_POLLING_READING ? POLLIN : POLLOUT;
+		else if (c->flushing)
+			events |= POLLOUT;
+		pfds[nfds] = (struct pollfd) {PQsocket(conn), events, 0};
+		s->pfd_conns[nfds++] = c;
+	}
+	if (next != INT64_MAX)
+	{
+		now = timeutil_mono_ms();
+		if (next <= now)
+			*timeout_ms = 0;
+		else if (*timeout_ms < 0 || next - now < *timeout_ms)
+			*timeout_ms = (int) (next - now);
+	}
+	return nfds;
+}
+
+void
+dbpool_shard_dispatch(DbShard *s, const struct pollfd *pfds, int n)
+{
+	uint64_t	count;
+
+	if (n > 0 && pfds[0].revents != 0)
+	{
+		/* nonblocking: empty only when a wakeup raced this read */
+		if (read(s->efd, &count, sizeof(count)) < 0 && errno != EAGAIN)
+			log_write(LOG_LEVEL_ERROR, "database pool wakeup failed", "{s:s, s:s}",
+					  "pool", s->pool->name, "error", strerror(errno));
+	}
+	for (int i = 1; i < n; i++)
+		if (pfds[i].revents != 0)
+			dbpool_io(s, s->pfd_conns[i], pfds[i].revents);
+}
+
+/* A shard's own thread: a read replica's. */
 static void *
 dbpool_main(void *arg)
 {
-	DbPool	   *p = arg;
-	bool		stopping = false;
-	uint64_t	count;
-	int64_t		now;
-	int64_t		next;
+	DbShard    *s = arg;
 	int			nfds;
-	int			rc;
+	int			timeout;
 
 	for (;;)
 	{
-		now = timeutil_mono_ms();
-		dbpool_expire(p, now, stopping);
-		(void) dbpool_timeouts(p, now);
-		dbpool_dispatch(p);
-		if (stopping && dbpool_idle(p))
+		timeout = 60000;
+		nfds = dbpool_shard_prepare(s, s->pfds, &timeout);
+		if (s->stopped)
 			break;
-
-		next = dbpool_timeouts(p, now);
-		p->pfds[0] = (struct pollfd) {p->efd, POLLIN, 0};
-		nfds = 1;
-		for (int i = 0; i < p->size; i++)
-		{
-			DbConn	   *c = &p->conns[i];
-			PGconn	   *conn = c->connecting != NULL ? c->connecting : c->pipe.conn;
-			short		events = POLLIN;
-
-			if (conn == NULL || PQsocket(conn) < 0)
-				continue;
-			if (c->connecting != NULL)
-				events = c->connect_state == PGRES_POLLING_READING ? POLLIN : POLLOUT;
-			else if (c->flushing)
-				events |= POLLOUT;
-			p->pfds[nfds] = (struct pollfd) {PQsocket(conn), events, 0};
-			p->pfd_conns[nfds++] = c;
-		}
-		now = timeutil_mono_ms();
-		rc = poll(p->pfds, (nfds_t) nfds,
-				  next == INT64_MAX ? 60000 :
-				  next <= now ? 0 :
-				  next - now > 60000 ? 60000 : (int) (next - now));
-		if (rc < 0)
+		if (poll(s->pfds, (nfds_t) nfds, timeout) < 0)
 		{
 			if (errno != EINTR)
 				log_write(LOG_LEVEL_ERROR, "database pool poll failed", "{s:s, s:s}",
-						  "pool", p->name, "error", strerror(errno));
+						  "pool", s->pool->name, "error", strerror(errno));
 			continue;
 		}
-		if (p->pfds[0].revents != 0)
-		{
-			/* nonblocking: empty only when a wakeup raced this read */
-			if (read(p->efd, &count, sizeof(count)) < 0 && errno != EAGAIN)
-				log_write(LOG_LEVEL_ERROR, "database pool wakeup failed", "{s:s, s:s}",
-						  "pool", p->name, "error", strerror(errno));
-			stopping = dbpool_steal(p);
-		}
-		for (int i = 1; i < nfds; i++)
-			if (p->pfds[i].revents != 0)
-				dbpool_io(p, p->pfd_conns[i], p->pfds[i].revents);
+		dbpool_shard_dispatch(s, s->pfds, nfds);
 	}
 	return NULL;
 }
 
-/*
- * Closes what dbpool_start opened; the thread is gone or never was. The
- * struct stays, refusing jobs, until dbpool_free.
- */
-static void
-dbpool_close(DbPool *p)
+DbShard *
+dbpool_attach(DbPool *p, int index)
 {
-	for (int i = 0; i < p->size && p->conns != NULL; i++)
-		dbpool_drop(p, &p->conns[i], "shutting down");
-	free(p->conns);
-	p->conns = NULL;
-	p->size = 0;
-	free(p->pfds);
-	p->pfds = NULL;
-	free(p->pfd_conns);
-	p->pfd_conns = NULL;
-	free(p->conninfo);
-	p->conninfo = NULL;
-	if (p->efd >= 0)
-		close(p->efd);
-	p->efd = -1;
+	DbShard    *s;
+
+	if (p == NULL || !p->driven || index < 0 || index >= p->nshards)
+		return NULL;
+	s = &p->shards[index];
+	pthread_mutex_lock(&s->lock);
+	s->attached = true;
+	pthread_mutex_unlock(&s->lock);
+	dbpool_driving = s;
+	return s;
+}
+
+void
+dbpool_detach(DbShard *s)
+{
+	if (s == NULL)
+		return;
+	dbpool_driving = NULL;
+	pthread_mutex_lock(&s->lock);
+	s->attached = false;
+	pthread_cond_broadcast(&s->changed);
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* Closes what dbpool_start opened for the shard; nothing drives it now. */
+static void
+dbpool_shard_close(DbShard *s)
+{
+	for (int i = 0; i < s->size && s->conns != NULL; i++)
+		dbpool_drop(s, &s->conns[i], "shutting down");
+	/* made after their jobs gave up: stale now */
+	dbpool_take_started(s, s->started);
+	s->started = NULL;
+	free(s->conns);
+	s->conns = NULL;
+	s->size = 0;
+	free(s->pfds);
+	s->pfds = NULL;
+	free(s->pfd_conns);
+	s->pfd_conns = NULL;
+	if (s->efd >= 0)
+		close(s->efd);
+	s->efd = -1;
 }
 
 void
@@ -533,33 +747,75 @@ dbpool_free(DbPool *p)
 {
 	if (p == NULL)
 		return;
-	dbpool_close(p);
-	pthread_mutex_destroy(&p->lock);
+	for (int i = 0; i < p->nshards; i++)
+	{
+		dbpool_shard_close(&p->shards[i]);
+		pthread_cond_destroy(&p->shards[i].changed);
+		pthread_mutex_destroy(&p->shards[i].lock);
+	}
+	free(p->shards);
+	free(p->conninfo);
+	if (p->starts_made)
+		pgstart_destroy(&p->starts);
 	free(p);
+}
+
+/*
+ * Gives the shard (its lock made by the caller) size connections; false
+ * when out of resources.
+ */
+static bool
+dbpool_shard_init(DbShard *s, int size, char *err, size_t errlen)
+{
+	s->conns = calloc((size_t) size, sizeof(DbConn));
+	s->pfds = calloc((size_t) size + 1, sizeof(struct pollfd));
+	s->pfd_conns = calloc((size_t) size + 1, sizeof(DbConn *));
+	s->size = size;
+	if (s->conns == NULL || s->pfds == NULL || s->pfd_conns == NULL)
+	{
+		snprintf(err, errlen, "out of memory");
+		return false;
+	}
+	s->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (s->efd < 0)
+	{
+		snprintf(err, errlen, "could not make the database pool's eventfd: %s",
+				 strerror(errno));
+		return false;
+	}
+	s->accepting = true;
+	return true;
 }
 
 DbPool *
 dbpool_start(const char *name, const char *conninfo, int size, int queue_max,
-			 int statement_timeout_ms, char *err, size_t errlen)
+			 int statement_timeout_ms, int shards, bool driven,
+			 char *err, size_t errlen)
 {
 	DbPool	   *p = calloc(1, sizeof(*p));
 	size_t		len;
-	int			rc;
+	int			made = 0;
 
 	if (p == NULL)
 	{
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	p->efd = -1;
-	p->qmin = INT64_MAX;
 	snprintf(p->name, sizeof(p->name), "%s", name);
-	if ((rc = pthread_mutex_init(&p->lock, NULL)) != 0)
+	p->queue_max = queue_max;
+	p->driven = driven;
+	p->resolve = pgstart_needed(conninfo);
+	if (!pgstart_init(&p->starts))
 	{
-		snprintf(err, errlen, "database pool %s: mutex: %s", name, strerror(rc));
+		snprintf(err, errlen, "database pool %s: mutex", name);
 		free(p);
 		return NULL;
 	}
+	p->starts_made = true;
+	/* a shard has a connection at least */
+	p->nshards = shards > size ? size : shards;
+	if (p->nshards < 1)
+		p->nshards = 1;
 
 	/*
 	 * statement_timeout rides in the connection's options, so it holds
@@ -569,14 +825,11 @@ dbpool_start(const char *name, const char *conninfo, int size, int queue_max,
 	 */
 	len = strlen(conninfo) + 96;
 	p->conninfo = malloc(len);
-	p->conns = calloc((size_t) size, sizeof(DbConn));
-	p->pfds = calloc((size_t) size + 1, sizeof(struct pollfd));
-	p->pfd_conns = calloc((size_t) size + 1, sizeof(DbConn *));
-	p->size = size;
-	if (p->conninfo == NULL || p->conns == NULL ||
-		p->pfds == NULL || p->pfd_conns == NULL)
+	p->shards = calloc((size_t) p->nshards, sizeof(DbShard));
+	if (p->conninfo == NULL || p->shards == NULL)
 	{
 		snprintf(err, errlen, "out of memory");
+		p->nshards = 0;
 		dbpool_free(p);
 		return NULL;
 	}
@@ -588,62 +841,87 @@ dbpool_start(const char *name, const char *conninfo, int size, int queue_max,
 	else
 		snprintf(p->conninfo, len, "%s options='-cstatement_timeout=%d'",
 				 conninfo, statement_timeout_ms);
-	p->queue_max = queue_max;
-	p->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (p->efd < 0)
+	shards = p->nshards;
+	p->nshards = 0;
+	for (int i = 0; i < shards; i++)
 	{
-		snprintf(err, errlen, "could not make the database pool's eventfd: %s",
-				 strerror(errno));
+		DbShard    *s = &p->shards[i];
+
+		s->pool = p;
+		s->efd = -1;
+		s->qmin = INT64_MAX;
+		if (pthread_mutex_init(&s->lock, NULL) != 0)
+		{
+			snprintf(err, errlen, "database pool %s: mutex", name);
+			break;
+		}
+		if (pthread_cond_init(&s->changed, NULL) != 0)
+		{
+			pthread_mutex_destroy(&s->lock);
+			snprintf(err, errlen, "database pool %s: condition variable", name);
+			break;
+		}
+		p->nshards = i + 1;
+		if (!dbpool_shard_init(s, size / shards + (i < size % shards),
+							   err, errlen))
+			break;
+		made++;
+	}
+	if (made < shards)
+	{
+		dbpool_stop(p);
 		dbpool_free(p);
 		return NULL;
 	}
-	if (pthread_create(&p->thread, NULL, dbpool_main, p) != 0)
+	for (int i = 0; i < p->nshards && !driven; i++)
 	{
-		snprintf(err, errlen, "could not start the database thread of pool %s", name);
-		dbpool_free(p);
-		return NULL;
+		DbShard    *s = &p->shards[i];
+
+		if (pthread_create(&s->thread, NULL, dbpool_main, s) != 0)
+		{
+			snprintf(err, errlen, "could not start the database thread of pool %s", name);
+			dbpool_stop(p);
+			dbpool_free(p);
+			return NULL;
+		}
+		pthread_mutex_lock(&s->lock);
+		s->thread_started = true;
+		pthread_mutex_unlock(&s->lock);
 	}
-	pthread_mutex_lock(&p->lock);
-	p->thread_started = true;
-	pthread_mutex_unlock(&p->lock);
 	return p;
-}
-
-/* Wakes the loop: an eventfd write, unless one is pending already. */
-static void
-dbpool_wake(DbPool *p, bool wake)
-{
-	uint64_t	one = 1;
-
-	/* fails only when the counter is full: a wakeup is pending then */
-	if (wake && write(p->efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
-		log_write(LOG_LEVEL_ERROR, "database pool wakeup failed", "{s:s, s:s}",
-				  "pool", p->name, "error", strerror(errno));
 }
 
 bool
 dbpool_submit(DbPool *p, DbJob *job)
 {
+	DbShard    *s = dbpool_driving;
 	bool		ok;
 	bool		wake = false;
 
+	/* the caller's own shard needs no wakeup: its loop sends before it waits */
+	if (s == NULL || s->pool != p)
+	{
+		s = &p->shards[p->nshards == 1 ? 0 :
+					   atomic_fetch_add(&p->next, 1) % (unsigned) p->nshards];
+		wake = true;
+	}
 	job->next = NULL;
-	pthread_mutex_lock(&p->lock);
-	ok = !p->stopping && p->thread_started &&
-		atomic_load(&p->queued) < p->queue_max;
+	pthread_mutex_lock(&s->lock);
+	ok = s->accepting && atomic_load(&p->queued) < p->queue_max;
 	if (ok)
 	{
-		if (p->tail != NULL)
-			p->tail->next = job;
+		if (s->tail != NULL)
+			s->tail->next = job;
 		else
-			p->head = job;
-		p->tail = job;
+			s->head = job;
+		s->tail = job;
 		atomic_fetch_add(&p->queued, 1);
-		wake = !p->signalled;
-		p->signalled = true;
+		wake = wake && !s->signalled;
+		if (wake)
+			s->signalled = true;
 	}
-	pthread_mutex_unlock(&p->lock);
-	dbpool_wake(p, wake);
+	pthread_mutex_unlock(&s->lock);
+	dbpool_wake(s, ok && wake);
 	return ok;
 }
 
@@ -671,22 +949,58 @@ dbpool_name(const DbPool *p)
 	return p->name;
 }
 
+/*
+ * Stops each shard: its loop ends the queued jobs and waits for the running
+ * ones. A shard no loop drives (its thread never started, or the caller's
+ * loop detached) is run to the end here.
+ */
 void
 dbpool_stop(DbPool *p)
 {
-	bool		started;
-
 	if (p == NULL)
 		return;
-	pthread_mutex_lock(&p->lock);
-	p->stopping = true;
-	started = p->thread_started;
-	p->thread_started = false;
-	pthread_mutex_unlock(&p->lock);
-	if (started)
+	for (int i = 0; i < p->nshards; i++)
 	{
-		dbpool_wake(p, true);
-		pthread_join(p->thread, NULL);
+		DbShard    *s = &p->shards[i];
+
+		pthread_mutex_lock(&s->lock);
+		s->stopping = true;
+		s->accepting = false;
+		pthread_mutex_unlock(&s->lock);
+		if (s->efd >= 0)
+			dbpool_wake(s, true);
 	}
-	dbpool_close(p);
+	for (int i = 0; i < p->nshards; i++)
+	{
+		DbShard    *s = &p->shards[i];
+		bool		joined = false;
+
+		pthread_mutex_lock(&s->lock);
+		if (s->thread_started)
+		{
+			s->thread_started = false;
+			joined = true;
+		}
+		while (!joined && s->attached && !s->stopped)
+			pthread_cond_wait(&s->changed, &s->lock);
+		pthread_mutex_unlock(&s->lock);
+		if (joined)
+			pthread_join(s->thread, NULL);
+		else if (s->efd >= 0)
+			while (!s->stopped)
+			{
+				int			timeout = 1000;
+				int			n = dbpool_shard_prepare(s, s->pfds, &timeout);
+
+				if (s->stopped)
+					break;
+				if (poll(s->pfds, (nfds_t) n, timeout) >= 0)
+					dbpool_shard_dispatch(s, s->pfds, n);
+			}
+	}
+	/* a start stuck resolving may still hand a connection to a shard */
+	if (p->starts_made)
+		pgstart_wait(&p->starts);
+	for (int i = 0; i < p->nshards; i++)
+		dbpool_shard_close(&p->shards[i]);
 }

@@ -1,8 +1,8 @@
 /*
  * dbpool.h
- *		A bounded pool of PostgreSQL connections, all driven by one thread of
- *		its own, so that no libmicrohttpd thread ever waits on the database.
- *		The edge has one for the primary and one per read replica.
+ *		A bounded pool of PostgreSQL connections, driven by event loops that
+ *		never wait on the database: the HTTP workers' own loops (the
+ *		primary's pool) or a thread of the pool's (a read replica's).
  *
  * A handler that needs the database suspends its request (http_suspend),
  * fills a DbJob (the statements of one transaction) and submits it. The
@@ -14,12 +14,14 @@
  * and the pool never touches it.
  *
  * Threads: dbpool_submit is called from any thread; done is called on the
- * pool's thread.
+ * thread of the loop that drives the job's shard: the submitter's own when
+ * an HTTP worker submits to the primary.
  */
 #ifndef EDGE_DBPOOL_H
 #define EDGE_DBPOOL_H
 
 #include <libpq-fe.h>
+#include <poll.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -28,6 +30,7 @@
 
 typedef struct DbJob DbJob;
 typedef struct DbPool DbPool;
+typedef struct DbShard DbShard;
 
 /*
  * conn is the connection that ran the job, its results in
@@ -48,15 +51,31 @@ struct DbJob
 };
 
 /*
- * Starts a pool and its thread; its size connections open lazily, when
- * jobs wait and none is free, and again after one breaks.
- * statement_timeout_ms bounds every statement (the server cancels it), so
- * a connection is never held longer by a query that hangs. name labels the
- * pool's log lines. NULL with a reason in err.
+ * Starts a pool of size connections in shards (at most one per
+ * connection), each driven by a thread of the pool's own, or, when driven,
+ * by the loop that attaches it (dbpool_attach); connections open lazily,
+ * when jobs wait and none of the shard's is free, and again after one
+ * breaks. statement_timeout_ms bounds every statement (the server cancels
+ * it), so a connection is never held longer by a query that hangs. name
+ * labels the pool's log lines. NULL with a reason in err.
  */
 extern DbPool *dbpool_start(const char *name, const char *conninfo, int size,
 							int queue_max, int statement_timeout_ms,
-							char *err, size_t errlen);
+							int shards, bool driven, char *err, size_t errlen);
+
+/*
+ * A loop of the caller's drives shard index of a driven pool: on the loop's
+ * thread, attach once (NULL: no such shard, nothing to drive), then around
+ * every wait: dbpool_shard_prepare sends what was submitted, fills at most
+ * dbpool_shard_fds() pollfds and lowers *timeout_ms (-1: none) to the
+ * shard's earliest deadline; dbpool_shard_dispatch takes their revents,
+ * reads results and calls the jobs' done. Detach when the loop ends.
+ */
+extern DbShard *dbpool_attach(DbPool *pool, int index);
+extern int	dbpool_shard_fds(const DbShard *shard);
+extern int	dbpool_shard_prepare(DbShard *shard, struct pollfd *pfds, int *timeout_ms);
+extern void dbpool_shard_dispatch(DbShard *shard, const struct pollfd *pfds, int n);
+extern void dbpool_detach(DbShard *shard);
 
 /* False when the queue is full, or the pool stopped: answer 503 at once. */
 extern bool dbpool_submit(DbPool *pool, DbJob *job);
@@ -72,7 +91,9 @@ extern const char *dbpool_name(const DbPool *pool);
 
 /*
  * Ends every job still queued with conn NULL ("shutting down"), waits for
- * the running ones, closes the connections and joins the thread. The pool
+ * the running ones (on the loops that drive them, which must still run,
+ * or here for a shard none drives), closes the connections and joins the
+ * pool's threads. The pool
  * then refuses jobs (a request resumed by the stop may try another step)
  * until dbpool_free, once no request is left. NULL is ignored by both.
  */

@@ -21,16 +21,16 @@
  *
  * Draining (SIGTERM): http_begin_drain() marks us draining, so every later
  * response carries Connection: close and /readyz answers 503, and stops
- * accepting: MHD_quiesce_daemon() takes the listening socket out of the
- * workers' poll sets and shutdown(2) makes the kernel refuse new connections
- * at once. libmicrohttpd's documentation forbids closing that socket while
- * its threads run, so close(2) waits for http_stop().
+ * accepting: each worker's MHD_quiesce_daemon() takes the listening socket
+ * out of its poll set, then shutdown(2) makes the kernel refuse new
+ * connections at once. The socket itself is closed by http_stop().
  *
- * Threads and locking: libmicrohttpd runs a pool of worker threads, each
- * owning its connections; an HttpRequest is only ever touched by the worker
- * of its connection. Shared between threads are only http_in_flight_count
- * and http_draining, both atomics. http_daemon and http_quiesced_fd belong
- * to the main thread (start, drain, stop); workers never read them.
+ * Threads and locking: one libmicrohttpd daemon per worker thread, in
+ * external epoll mode, each run by its loop (httploop.c) and owning its
+ * connections; an HttpRequest is only ever touched by the worker of its
+ * connection. Shared between threads are only http_in_flight_count and
+ * http_draining, both atomics. http_daemons and http_listen_fd belong to
+ * the main thread (start, drain, stop); workers never read them.
  */
 #include "http.h"
 
@@ -48,6 +48,7 @@
 #include <unistd.h>
 
 #include "errors.h"
+#include "httploop.h"
 #include "log.h"
 #include "metrics.h"
 #include "pii.h"
@@ -73,6 +74,7 @@
 struct HttpRequest
 {
 	struct MHD_Connection *connection;
+	HttpLoop   *loop;			/* the worker of the connection */
 	const HttpRoute *route;		/* NULL: no such path */
 	struct timespec started;	/* CLOCK_MONOTONIC, at the first call */
 	unsigned	method;			/* HTTP_* bit, 0 for any other method */
@@ -101,9 +103,11 @@ struct HttpRequest
 	char		target[];		/* as sent: path and query, not decoded */
 };
 
-static struct MHD_Daemon *http_daemon;
-static bool http_server_timing;	/* set before the daemon starts */
-static int	http_quiesced_fd = -1;
+static struct MHD_Daemon **http_daemons;
+static int	http_ndaemons;
+static bool http_server_timing;	/* set before the daemons start */
+static int	http_listen_fd = -1;
+static bool http_quiesced;
 static atomic_int http_in_flight_count;
 static atomic_bool http_draining;
 
@@ -222,6 +226,7 @@ http_uri_log(void *cls, const char *uri, struct MHD_Connection *connection)
 	if (req == NULL)
 		return NULL;
 	req->connection = connection;
+	req->loop = httploop_self();
 	req->target_len = len;
 	memcpy(req->target, uri, len + 1);
 	return req;
@@ -740,6 +745,7 @@ void
 http_resume(HttpRequest *req)
 {
 	MHD_resume_connection(req->connection);
+	httploop_resumed(req->loop);
 }
 
 /* Adds a header to the response this request will get. */
@@ -943,29 +949,31 @@ http_mhd_log(void *cls, const char *fmt, va_list ap)
 }
 
 /*
- * Starts serving on listen_fd, which the daemon owns from now on, even if
- * starting fails (libmicrohttpd closes it on some failure paths, so the
- * caller must not).
+ * Starts serving on listen_fd, which is ours from now on, even if
+ * starting fails.
  *
- * epoll, as measured fastest. Note a libmicrohttpd 0.9.75 race: quiescing
- * deletes the listening socket from each worker's epoll set while a worker
- * may do the same, and either side panics on ENOENT. The window is a few
- * instructions per worker wake-up; should it ever bite, MHD_USE_POLL has no
- * such race at the cost of O(connections) per wake-up.
+ * A daemon per worker, each in external epoll mode on a duplicate of the
+ * listening socket (libmicrohttpd closes its own at stop), run by a loop
+ * of httploop.c that also drives work (the primary's pool shard): see
+ * there why. The kernel hands each new connection to one of the workers
+ * waiting in accept; the others find nothing and go on.
  */
 bool
-http_start(int listen_fd, int threads, const HttpTls *tls, char *err, size_t errlen)
+http_start(int listen_fd, int threads, const HttpTls *tls,
+		   const HttpLoopWork *work, char *err, size_t errlen)
 {
-	struct MHD_OptionItem opts[5];
+	struct MHD_OptionItem opts[4];
 	int			n = 0;
-	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
-		MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
 
+	/*
+	 * Suspend and resume without libmicrohttpd's inter-thread channel,
+	 * which external mode has not: httploop_resumed() wakes the loop.
+	 */
+	unsigned int flags = MHD_USE_EPOLL |
+		(MHD_ALLOW_SUSPEND_RESUME & ~MHD_USE_ITC) | MHD_USE_ERROR_LOG;
+
+	http_listen_fd = listen_fd;
 	pii_mask_config_init(&http_log_mask, PII_STYLE_PARTIAL);
-
-	/* a pool of one draws a warning from libmicrohttpd: ask for none */
-	if (threads > 1)
-		opts[n++] = (struct MHD_OptionItem) {MHD_OPTION_THREAD_POOL_SIZE, threads, NULL};
 	if (tls != NULL)
 	{
 		/*
@@ -987,30 +995,50 @@ http_start(int listen_fd, int threads, const HttpTls *tls, char *err, size_t err
 	}
 	opts[n] = (struct MHD_OptionItem) {MHD_OPTION_END, 0, NULL};
 
-	/*
-	 * The logger goes first: libmicrohttpd reports problems with the
-	 * options that follow it through whatever logger is set at that point.
-	 */
-	http_daemon = MHD_start_daemon(flags,
-								   0, NULL, NULL, http_access, NULL,
-								   MHD_OPTION_EXTERNAL_LOGGER,
-								   http_mhd_log, NULL,
-								   MHD_OPTION_URI_LOG_CALLBACK,
-								   http_uri_log, NULL,
-								   MHD_OPTION_LISTEN_SOCKET, listen_fd,
-								   MHD_OPTION_CONNECTION_TIMEOUT,
-								   (unsigned int) HTTP_IDLE_TIMEOUT_S,
-								   MHD_OPTION_NOTIFY_COMPLETED,
-								   http_completed, NULL,
-								   MHD_OPTION_ARRAY, opts,
-								   MHD_OPTION_END);
-	if (http_daemon == NULL)
+	http_daemons = calloc((size_t) threads, sizeof(*http_daemons));
+	if (http_daemons == NULL)
 	{
-		snprintf(err, errlen, "libmicrohttpd failed to start (see its "
-				 "messages above)");
+		snprintf(err, errlen, "out of memory");
 		return false;
 	}
-	return true;
+	for (http_ndaemons = 0; http_ndaemons < threads; http_ndaemons++)
+	{
+		int			fd = dup(listen_fd);
+
+		if (fd < 0)
+		{
+			snprintf(err, errlen, "could not duplicate the listening socket: %s",
+					 strerror(errno));
+			return false;
+		}
+
+		/*
+		 * The logger goes first: libmicrohttpd reports problems with the
+		 * options that follow it through whatever logger is set at that
+		 * point.
+		 */
+		http_daemons[http_ndaemons] =
+			MHD_start_daemon(flags,
+							 0, NULL, NULL, http_access, NULL,
+							 MHD_OPTION_EXTERNAL_LOGGER,
+							 http_mhd_log, NULL,
+							 MHD_OPTION_URI_LOG_CALLBACK,
+							 http_uri_log, NULL,
+							 MHD_OPTION_LISTEN_SOCKET, fd,
+							 MHD_OPTION_CONNECTION_TIMEOUT,
+							 (unsigned int) HTTP_IDLE_TIMEOUT_S,
+							 MHD_OPTION_NOTIFY_COMPLETED,
+							 http_completed, NULL,
+							 MHD_OPTION_ARRAY, opts,
+							 MHD_OPTION_END);
+		if (http_daemons[http_ndaemons] == NULL)
+		{
+			snprintf(err, errlen, "libmicrohttpd failed to start (see its "
+					 "messages above)");
+			return false;
+		}
+	}
+	return httploop_start(http_daemons, http_ndaemons, work, err, errlen);
 }
 
 /*
@@ -1020,21 +1048,13 @@ http_start(int listen_fd, int threads, const HttpTls *tls, char *err, size_t err
 void
 http_begin_drain(void)
 {
-	MHD_socket	fd;
-
 	atomic_store(&http_draining, true);
-	if (http_daemon == NULL || http_quiesced_fd >= 0)
+	if (http_ndaemons == 0 || http_quiesced)
 		return;
-	fd = MHD_quiesce_daemon(http_daemon);
-	if (fd == MHD_INVALID_SOCKET)
-	{
-		log_write(LOG_LEVEL_WARN, "could not stop accepting connections",
-				  NULL);
-		return;
-	}
-	http_quiesced_fd = fd;
+	http_quiesced = true;
+	httploop_quiesce(1000);
 	/* refuse new connections now; close(2) must wait for http_stop() */
-	if (shutdown(fd, SHUT_RDWR) != 0)
+	if (shutdown(http_listen_fd, SHUT_RDWR) != 0)
 		log_write(LOG_LEVEL_WARN, "shutdown of the listening socket failed",
 				  "{s:s}", "error", strerror(errno));
 }
@@ -1055,14 +1075,16 @@ http_in_flight(void)
 void
 http_stop(void)
 {
-	if (http_daemon != NULL)
+	httploop_stop();
+	for (int i = 0; i < http_ndaemons; i++)
+		if (http_daemons[i] != NULL)
+			MHD_stop_daemon(http_daemons[i]);
+	free(http_daemons);
+	http_daemons = NULL;
+	http_ndaemons = 0;
+	if (http_listen_fd >= 0)
 	{
-		MHD_stop_daemon(http_daemon);
-		http_daemon = NULL;
-	}
-	if (http_quiesced_fd >= 0)
-	{
-		close(http_quiesced_fd);
-		http_quiesced_fd = -1;
+		close(http_listen_fd);
+		http_listen_fd = -1;
 	}
 }

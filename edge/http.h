@@ -24,6 +24,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "httploop.h"
+
 /* Methods as bits, for route tables. HEAD is allowed wherever GET is. */
 #define HTTP_GET		(1u << 0)
 #define HTTP_HEAD		(1u << 1)
@@ -65,9 +67,13 @@ typedef struct HttpTls
 	bool		allow_tls12;
 } HttpTls;
 
-/* The daemon, from the main thread. tls NULL: plain HTTP. */
+/*
+ * The daemons, from the main thread. tls NULL: plain HTTP. work: what each
+ * worker's loop drives besides (httploop.h), or NULL. http_stop() cleans
+ * up after a failed start too.
+ */
 extern bool http_start(int listen_fd, int threads, const HttpTls *tls,
-					   char *err, size_t errlen);
+					   const HttpLoopWork *work, char *err, size_t errlen);
 extern void http_begin_drain(void);
 extern bool http_is_draining(void);
 extern int	http_in_flight(void);

@@ -235,6 +235,37 @@ main_wait_for_drain(const sigset_t *handled, int timeout_ms)
 	return http_in_flight();
 }
 
+/* The primary's pool, one shard per HTTP worker loop (httploop.h). */
+static void *
+main_pool_attach(void *pool, int index)
+{
+	return dbpool_attach(pool, index);
+}
+
+static int
+main_pool_fds(void *shard)
+{
+	return dbpool_shard_fds(shard);
+}
+
+static int
+main_pool_prepare(void *shard, struct pollfd *pfds, int *timeout_ms)
+{
+	return dbpool_shard_prepare(shard, pfds, timeout_ms);
+}
+
+static void
+main_pool_dispatch(void *shard, const struct pollfd *pfds, int n)
+{
+	dbpool_shard_dispatch(shard, pfds, n);
+}
+
+static void
+main_pool_detach(void *shard)
+{
+	dbpool_detach(shard);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -248,6 +279,8 @@ main(int argc, char **argv)
 	int			sig;
 	int			abandoned;
 	HttpTls		tls = {0};
+	HttpLoopWork work = {NULL, main_pool_attach, main_pool_fds, main_pool_prepare,
+	main_pool_dispatch, main_pool_detach};
 	bool		tls_ok = false;
 	DbPool	   *pool;
 
@@ -293,8 +326,9 @@ main(int argc, char **argv)
 		close(listen_fd);
 		main_startup_error(err);
 	}
+	/* a shard per HTTP worker, driven by the worker's own loop (dbpool.c) */
 	pool = dbpool_start("primary", cfg.database_url, cfg.db_pool_size, cfg.db_queue_max,
-						cfg.db_timeout_ms, err, sizeof(err));
+						cfg.db_timeout_ms, threads, true, err, sizeof(err));
 	if (pool == NULL || !replicas_start(err, sizeof(err)))
 	{
 		replicas_stop();
@@ -337,8 +371,10 @@ main(int argc, char **argv)
 		main_startup_error(err);
 	}
 	/* from here the daemon owns listen_fd, even if it fails to start */
-	if (!http_start(listen_fd, threads, tls_ok ? &tls : NULL, err, sizeof(err)))
+	work.arg = pool;
+	if (!http_start(listen_fd, threads, tls_ok ? &tls : NULL, &work, err, sizeof(err)))
 	{
+		http_stop();
 		listener_stop();
 		rediscall_stop();
 		replicas_stop();

@@ -16,8 +16,8 @@
  * bounds the wait (dbpool.c).
  *
  * One caveat libpq documents: PQconnectStart resolves host names with a
- * blocking getaddrinfo(); use a numeric host (or hostaddr) where DNS may
- * hang.
+ * blocking getaddrinfo(), which no deadline bounds; an event loop that
+ * must not wait connects to a named server through pgstart.c instead.
  *
  * A PGconn must be used by one thread at a time. A pipe keeps the
  * statements prepared on its connection (see pgconn_pipe_send), and loses

@@ -377,7 +377,7 @@ replicas_start(char *err, size_t errlen)
 
 		r->pool = dbpool_start(r->name, r->conninfo, replicas_cfg->db_pool_size,
 							   replicas_cfg->db_queue_max, replicas_cfg->db_timeout_ms,
-							   err, errlen);
+							   1, false, err, errlen);
 		if (r->pool == NULL)
 			return false;
 	}

@@ -184,6 +184,25 @@ edge_stop() {
   unset "T_EDGE_PID[$name]"
 }
 
+# exited PID: the child has exited (a zombie until waited for, or gone).
+exited() {
+  local state
+  state=$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null) || return 0
+  [ "$state" = Z ]
+}
+
+# wait_exit NAME SECONDS: waits for an edge that was already signalled, sets
+# EDGE_STATUS; an edge still running after SECONDS is killed (status 137).
+wait_exit() {
+  local pid
+  pid=$(edge_pid "$1")
+  if wait_until "$2" exited "$pid"; then
+    edge_stop "$1" 0
+  else
+    edge_stop "$1" KILL
+  fi
+}
+
 # edge_pid NAME: the process id of a running edge.
 edge_pid() {
   echo "${T_EDGE_PID[$1]:-}"

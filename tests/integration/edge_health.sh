@@ -92,25 +92,6 @@ raw_header() {
         v = substr($0, i + 1); sub(/^[ \t]+/, "", v); print v; exit } }'
 }
 
-# exited PID: the child has exited (a zombie until waited for, or gone).
-exited() {
-  local state
-  state=$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null) || return 0
-  [ "$state" = Z ]
-}
-
-# wait_exit NAME SECONDS: waits for an edge that was already signalled, sets
-# EDGE_STATUS; an edge still running after SECONDS is killed (status 137).
-wait_exit() {
-  local pid
-  pid=$(edge_pid "$1")
-  if wait_until "$2" exited "$pid"; then
-    edge_stop "$1" 0
-  else
-    edge_stop "$1" KILL
-  fi
-}
-
 ms_now() { date +%s%3N; }
 
 contains() { grep -qF -- "$1" <<<"$2"; }

@@ -5,6 +5,8 @@
 #                     build/bench/amqp_ref   reference publisher (benchmark)
 #                     build/tools/rediscall_probe   edge/rediscall.c against a
 #                                            real Redis (integration tests)
+#                     build/tools/slowdns.so   LD_PRELOAD: host names that
+#                                            resolve late (integration tests)
 #
 # Both link tests/tools/amqp_common.c (connecting, closing, broker errors,
 # the watchdog, option parsing), built as build/tools/amqp_common.o.
@@ -29,6 +31,7 @@ TOOLS_LIBS = -lrabbitmq -ljansson
 TOOLS_TAP := build/tools/amqp_tap
 TOOLS_REF := build/bench/amqp_ref
 TOOLS_REDIS_PROBE := build/tools/rediscall_probe
+TOOLS_SLOWDNS := build/tools/slowdns.so
 # What both share (tests/tools/amqp_common.c), compiled once and linked
 # into each; bench/amqp_ref.c finds the header through TOOLS_CPPFLAGS.
 TOOLS_COMMON_OBJ := build/tools/amqp_common.o
@@ -37,7 +40,7 @@ TOOLS_CPPFLAGS = -Itests/tools
 
 .PHONY: tools
 
-tools: $(TOOLS_TAP) $(TOOLS_REF) $(TOOLS_REDIS_PROBE)
+tools: $(TOOLS_TAP) $(TOOLS_REF) $(TOOLS_REDIS_PROBE) $(TOOLS_SLOWDNS)
 
 # Every object and binary depends on the shared header and on this fragment
 # (flags); a binary also on the shared object.
@@ -63,5 +66,9 @@ $(TOOLS_REDIS_PROBE): $(TOOLS_REDIS_PROBE_SRCS) $(wildcard edge/*.h core/*.h) te
 	@mkdir -p $(@D)
 	$(CC_EDGE) $(EDGE_CFLAGS) -Iedge -o $@ $(TOOLS_REDIS_PROBE_SRCS) \
 		$(EDGE_PKG_LIBS) $(CORE_LIBS) -pthread
+
+$(TOOLS_SLOWDNS): tests/tools/slowdns.c tests/tools/tools.mk
+	@mkdir -p $(@D)
+	$(TOOLS_CC) $(TOOLS_CFLAGS) -fPIC -shared -o $@ $< -ldl
 
 .DEFAULT_GOAL := $(TOOLS_SAVED_DEFAULT_GOAL)
