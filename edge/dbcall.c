@@ -45,8 +45,8 @@ typedef struct DbCall
 	int			ncaller;		/* the last caller's statement is ncaller */
 	PgStatement stmts[DBCALL_MAX_STATEMENTS + 2];
 	PGresult   *results[DBCALL_MAX_STATEMENTS + 2];	/* the pool's, then ours */
-	int			nvalues;		/* every parameter copy, for wiping */
-	char	  **values;
+	char	   *copy;			/* the statements' text, types and parameters */
+	size_t		copy_len;		/* wiped when freed: parameters may be secrets */
 	DbCallResult result;
 	PGresult   *value_res;		/* holds result.value */
 	PGresult   *error_res;		/* holds result.message and result.hint */
@@ -59,21 +59,11 @@ static void
 dbcall_free(void *data)
 {
 	DbCall	   *c = data;
-	int			i;
 
-	for (i = 0; i < c->nvalues; i++)
+	if (c->copy != NULL)
 	{
-		if (c->values[i] != NULL)
-		{
-			explicit_bzero(c->values[i], strlen(c->values[i]));
-			free(c->values[i]);
-		}
-	}
-	free(c->values);
-	for (i = c->first; i <= c->ncaller; i++)
-	{
-		free((char *) c->stmts[i].sql);
-		free((Oid *) c->stmts[i].types);
+		explicit_bzero(c->copy, c->copy_len);
+		free(c->copy);
 	}
 	PQclear(c->value_res);
 	PQclear(c->error_res);
@@ -180,48 +170,69 @@ dbcall_done(DbJob *job, PGconn *conn, const char *err)
 static bool
 dbcall_copy(DbCall *c, const PgStatement *stmts, int n, bool own_appname)
 {
-	int			total = 0;
-	int			i;
-	int			k;
+	size_t		nvalues = 0;
+	size_t		text = 0;
+	size_t		ntypes = 0;
+	char	  **values;
+	Oid		   *types;
+	char	   *p;
 
-	for (i = 0; i < n; i++)
-		total += stmts[i].nparams;
-	c->values = calloc((size_t) (total > 0 ? total : 1), sizeof(char *));
-	if (c->values == NULL)
+	/* one block, laid out as: parameter pointers, types, then every text */
+	for (int i = 0; i < n; i++)
+	{
+		text += strlen(stmts[i].sql) + 1;
+		nvalues += (size_t) stmts[i].nparams;
+		if (stmts[i].types != NULL)
+			ntypes += (size_t) stmts[i].nparams;
+		for (int k = 0; k < stmts[i].nparams; k++)
+			if (stmts[i].values[k] != NULL)
+				text += strlen(stmts[i].values[k]) + 1;
+	}
+	c->copy_len = nvalues * sizeof(char *) + ntypes * sizeof(Oid) + text;
+	c->copy = malloc(c->copy_len > 0 ? c->copy_len : 1);
+	if (c->copy == NULL)
 		return false;
+	values = (char **) c->copy;
+	types = (Oid *) (values + nvalues);
+	p = (char *) (types + ntypes);
+
 	c->first = own_appname ? 0 : 1;
 	c->nstmts = c->first;
 	c->ncaller = c->first - 1;
 	if (!own_appname)
 		c->stmts[0] = (PgStatement) {DBCALL_APPNAME_SQL, 1, NULL, c->appname_values};
-	for (i = 0; i < n; i++)
+	for (int i = 0; i < n; i++)
 	{
 		PgStatement *s = &c->stmts[c->nstmts];
-		char	   *sql = strdup(stmts[i].sql);
-		Oid		   *types = NULL;
+		size_t		len = strlen(stmts[i].sql) + 1;
 
-		if (sql == NULL)
-			return false;
-		s->sql = sql;
-		c->ncaller = c->nstmts++;	/* freed with the call from here on */
+		memcpy(p, stmts[i].sql, len);
+		s->sql = p;
+		p += len;
+		s->nparams = stmts[i].nparams;
+		s->types = NULL;
 		if (stmts[i].types != NULL && stmts[i].nparams > 0)
 		{
-			types = malloc((size_t) stmts[i].nparams * sizeof(Oid));
-			if (types == NULL)
-				return false;
 			memcpy(types, stmts[i].types, (size_t) stmts[i].nparams * sizeof(Oid));
+			s->types = types;
+			types += stmts[i].nparams;
 		}
-		s->types = types;
-		s->nparams = stmts[i].nparams;
-		s->values = (const char *const *) (c->values + c->nvalues);
-		for (k = 0; k < stmts[i].nparams; k++)
+		s->values = (const char *const *) values;
+		for (int k = 0; k < stmts[i].nparams; k++)
 		{
 			const char *v = stmts[i].values[k];
 
-			if (v != NULL && (c->values[c->nvalues] = strdup(v)) == NULL)
-				return false;
-			c->nvalues++;
+			*values = NULL;
+			if (v != NULL)
+			{
+				len = strlen(v) + 1;
+				memcpy(p, v, len);
+				*values = p;
+				p += len;
+			}
+			values++;
 		}
+		c->ncaller = c->nstmts++;
 	}
 	return true;
 }

@@ -66,6 +66,12 @@
 #define HTTP_IDLE_TIMEOUT_S 60
 /* Headers a handler may add to its response (Allow, WWW-Authenticate...). */
 #define HTTP_EXTRA_HEADERS_MAX 8
+/*
+ * Room in the request for those headers' names and values: most answers
+ * carry a few short ones (the rate limits'), copied here without a malloc
+ * each; what does not fit goes to the heap.
+ */
+#define HTTP_HEADER_SPACE 256
 /* Server-Timing entries a request may carry besides total. */
 #define HTTP_TIMINGS_MAX 6
 /* Longest method name kept for the access log. */
@@ -89,6 +95,9 @@ struct HttpRequest
 	size_t		bytes;			/* body bytes of the response */
 	int			nheaders;
 	char	   *headers[HTTP_EXTRA_HEADERS_MAX][2];
+	unsigned	header_heap;	/* bit 2i + j: headers[i][j] is malloc'd */
+	size_t		header_used;
+	char		header_space[HTTP_HEADER_SPACE];
 	HttpHandler complete;		/* set while suspended: runs after resume */
 	int			ntimings;		/* Server-Timing entries */
 	const char *timing_name[HTTP_TIMINGS_MAX];
@@ -486,8 +495,9 @@ http_request_free(HttpRequest *req)
 
 	for (i = 0; i < req->nheaders; i++)
 	{
-		free(req->headers[i][0]);
-		free(req->headers[i][1]);
+		for (int j = 0; j < 2; j++)
+			if (req->header_heap & (1u << (2 * i + j)))
+				free(req->headers[i][j]);
 	}
 	free(req->body);
 	if (req->call != NULL)
@@ -748,25 +758,47 @@ http_resume(HttpRequest *req)
 	httploop_resumed(req->loop);
 }
 
+/*
+ * Stores text as headers[i][j]: in the request's own space if it fits,
+ * else on the heap. Replaces nothing; false when out of memory.
+ */
+static bool
+http_header_store(HttpRequest *req, int i, int j, const char *text)
+{
+	size_t		len = strlen(text) + 1;
+	unsigned	bit = 1u << (2 * i + j);
+	char	   *copy;
+
+	if (len <= sizeof(req->header_space) - req->header_used)
+	{
+		req->headers[i][j] = memcpy(req->header_space + req->header_used, text, len);
+		req->header_used += len;
+		req->header_heap &= ~bit;
+		return true;
+	}
+	if ((copy = strdup(text)) == NULL)
+		return false;
+	req->headers[i][j] = copy;
+	req->header_heap |= bit;
+	return true;
+}
+
 /* Adds a header to the response this request will get. */
 bool
 http_add_header(HttpRequest *req, const char *name, const char *value)
 {
-	char	   *n;
-	char	   *v;
+	int			i = req->nheaders;
 
-	if (req->nheaders == HTTP_EXTRA_HEADERS_MAX)
+	if (i == HTTP_EXTRA_HEADERS_MAX)
 		return false;
-	n = strdup(name);
-	v = strdup(value);
-	if (n == NULL || v == NULL)
+	if (!http_header_store(req, i, 0, name))
+		return false;
+	if (!http_header_store(req, i, 1, value))
 	{
-		free(n);
-		free(v);
+		if (req->header_heap & (1u << (2 * i)))
+			free(req->headers[i][0]);
 		return false;
 	}
-	req->headers[req->nheaders][0] = n;
-	req->headers[req->nheaders][1] = v;
 	req->nheaders++;
 	return true;
 }
@@ -789,17 +821,19 @@ http_response_header(const HttpRequest *req, const char *name)
 bool
 http_set_header(HttpRequest *req, const char *name, const char *value)
 {
-	char	   *v;
 	int			i;
 
 	for (i = 0; i < req->nheaders; i++)
 	{
 		if (strcasecmp(req->headers[i][0], name) == 0)
 		{
-			if ((v = strdup(value)) == NULL)
+			char	   *old = req->headers[i][1];
+			bool		heap = req->header_heap & (1u << (2 * i + 1));
+
+			if (!http_header_store(req, i, 1, value))
 				return false;
-			free(req->headers[i][1]);
-			req->headers[i][1] = v;
+			if (heap)
+				free(old);
 			return true;
 		}
 	}

@@ -184,33 +184,52 @@ rpc_post_only(HttpRequest *req, const char *message)
 
 /* --- 4. the call ------------------------------------------------------------- */
 
-/* A growing SQL text; failed is set once memory ran out. */
+/*
+ * A growing SQL text, in room of its own until it outgrows it (a call's
+ * text mostly fits: no malloc per call); failed is set once memory ran
+ * out. Released by rpc_sql_free.
+ */
 typedef struct RpcSql
 {
 	char	   *buf;
 	size_t		len;
 	size_t		cap;
 	bool		failed;
+	char		room[256];
 } RpcSql;
+
+static void
+rpc_sql_free(RpcSql *s)
+{
+	if (s->buf != s->room)
+		free(s->buf);
+}
 
 static void
 rpc_sql_add(RpcSql *s, const char *text, size_t n)
 {
 	if (s->failed)
 		return;
+	if (s->buf == NULL)
+	{
+		s->buf = s->room;
+		s->cap = sizeof(s->room);
+	}
 	if (s->len + n + 1 > s->cap)
 	{
-		size_t		cap = (s->cap > 0 ? s->cap : 256);
+		size_t		cap = s->cap;
 		char	   *grown;
 
 		while (cap < s->len + n + 1)
 			cap *= 2;
-		grown = realloc(s->buf, cap);
+		grown = s->buf == s->room ? malloc(cap) : realloc(s->buf, cap);
 		if (grown == NULL)
 		{
 			s->failed = true;
 			return;
 		}
+		if (s->buf == s->room)
+			memcpy(grown, s->room, s->len);
 		s->buf = grown;
 		s->cap = cap;
 	}
@@ -229,7 +248,8 @@ static void
 rpc_sql_ident(RpcSql *s, const char *name)
 {
 	long		n = rpcargs_quote_ident(name, NULL, 0);
-	char	   *q = malloc((size_t) n + 1);
+	char		small[128];
+	char	   *q = (size_t) n < sizeof(small) ? small : malloc((size_t) n + 1);
 
 	if (q == NULL)
 	{
@@ -238,7 +258,8 @@ rpc_sql_ident(RpcSql *s, const char *name)
 	}
 	rpcargs_quote_ident(name, q, (size_t) n + 1);
 	rpc_sql_add(s, q, (size_t) n);
-	free(q);
+	if (q != small)
+		free(q);
 }
 
 /*
@@ -247,49 +268,44 @@ rpc_sql_ident(RpcSql *s, const char *name)
  * into an array (one element per row, in the function's order), anything
  * else through to_json(), void as it is.
  */
-static char *
-rpc_call_sql(const RpcRequest *st, const RpcFunc *f)
+static bool
+rpc_call_sql(const RpcRequest *st, const RpcFunc *f, RpcSql *out)
 {
-	RpcSql		s = {0};
+	RpcSql	   *s = out;
 	char		num[16];
 	int			k;
 
 	if (f->retset)
-		rpc_sql_str(&s, "SELECT pg_catalog.concat('[', pg_catalog.string_agg("
+		rpc_sql_str(s, "SELECT pg_catalog.concat('[', pg_catalog.string_agg("
 					"COALESCE(pg_catalog.to_json(r)::pg_catalog.text, 'null'), ','), ']') FROM ");
 	else if (f->returns_void)
-		rpc_sql_str(&s, "SELECT ");
+		rpc_sql_str(s, "SELECT ");
 	else
-		rpc_sql_str(&s, "SELECT pg_catalog.to_json(");
-	rpc_sql_str(&s, rpc_schema_quoted);
-	rpc_sql_str(&s, ".");
-	rpc_sql_ident(&s, st->name);
-	rpc_sql_str(&s, "(");
+		rpc_sql_str(s, "SELECT pg_catalog.to_json(");
+	rpc_sql_str(s, rpc_schema_quoted);
+	rpc_sql_str(s, ".");
+	rpc_sql_ident(s, st->name);
+	rpc_sql_str(s, "(");
 	for (k = 0; k < st->nargs; k++)
 	{
 		/* rpcmeta_choose() found every argument in f */
 		const RpcParam *p = rpcmeta_param(f, st->args[k].name);
 
 		if (k > 0)
-			rpc_sql_str(&s, ", ");
+			rpc_sql_str(s, ", ");
 		if (p->variadic)
-			rpc_sql_str(&s, "VARIADIC ");
+			rpc_sql_str(s, "VARIADIC ");
 		/* the catalog's spelling of the name, quoted */
-		rpc_sql_ident(&s, p->name);
+		rpc_sql_ident(s, p->name);
 		snprintf(num, sizeof(num), " => $%d", k + 1);
-		rpc_sql_str(&s, num);
+		rpc_sql_str(s, num);
 	}
-	rpc_sql_str(&s, ")");
+	rpc_sql_str(s, ")");
 	if (f->retset)
-		rpc_sql_str(&s, " AS r");
+		rpc_sql_str(s, " AS r");
 	else if (!f->returns_void)
-		rpc_sql_str(&s, ")");
-	if (s.failed)
-	{
-		free(s.buf);
-		return NULL;
-	}
-	return s.buf;
+		rpc_sql_str(s, ")");
+	return !s->failed;
 }
 
 static bool rpc_called(HttpRequest *req);
@@ -330,7 +346,7 @@ rpc_call(HttpRequest *req)
 	ReplicaChoice where = {NULL, -1, false, REPLICA_FALLBACK_DOWN};
 	int64_t		deadline = st->deadline_ms;
 	unsigned	flags = 0;
-	char	   *sql;
+	RpcSql		sql = {0};
 	int			n = 0;
 	int			k;
 	bool		ok;
@@ -391,9 +407,9 @@ rpc_call(HttpRequest *req)
 		}
 		rpcargs_value_text(&st->args[k], p->kind, values[k], (size_t) len + 1);
 	}
-	sql = rpc_call_sql(st, f);
-	if (sql == NULL)
+	if (!rpc_call_sql(st, f, &sql))
 	{
+		rpc_sql_free(&sql);
 		ok = false;
 		goto done;
 	}
@@ -425,10 +441,10 @@ rpc_call(HttpRequest *req)
 	}
 	if (where.pool != NULL)
 		deadline = timeutil_mono_ms() + (st->deadline_ms - timeutil_mono_ms()) / 2;
-	stmts[n++] = (PgStatement) {sql, st->nargs, types, (const char *const *) values};
+	stmts[n++] = (PgStatement) {sql.buf, st->nargs, types, (const char *const *) values};
 	st->call_index = n - 1;
 	ok = dbcall_submit_on(req, where.pool, flags, stmts, n, deadline, rpc_called, 0);
-	free(sql);
+	rpc_sql_free(&sql);
 
 done:
 	for (k = 0; k < st->nargs; k++)

@@ -156,6 +156,12 @@ t_match "an answer without the database: total only" '^total;dur=[0-9]+\.[0-9]{3
 ask "Authorization: Bearer not-a-jwt" GET /documents/42
 t_eq "a malformed token: 401 invalid_token" 401 "$HTTP_STATUS"
 t_match "refused in the edge, the database not asked (no db time)" '^verify;dur=[0-9]+\.[0-9]{3}, total;dur=[0-9]+\.[0-9]{3}$' "$(header Server-Timing)"
+for bad in a.b a.b.c.d a..c .b.c a.b. 'a.b.c!' 'a.b+.c' 'a.b.c=' "$(head -c 16385 /dev/zero | tr '\0' a).b.c"; do
+  ask "Authorization: Bearer $bad" GET /documents/42
+  t_eq "not a compact JWS (${bad:0:12}): 401 invalid_token, no database" \
+    '401 Bearer realm="warden", error="invalid_token" no-db' \
+    "$HTTP_STATUS $(header WWW-Authenticate) $(header Server-Timing | grep -q 'db;' && echo db || echo no-db)"
+done
 ask "Authorization: Bearer eyJhbGciOiJub25lIn0.eyJzdWIiOiJhbGljZSJ9." GET /documents/42
 t_eq "an alg=none token: 401 without the database" "401 no-db" \
   "$HTTP_STATUS $(header Server-Timing | grep -q 'db;' && echo db || echo no-db)"
