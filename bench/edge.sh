@@ -50,10 +50,9 @@ sed 's/^request = function()/delay = function() return math.random(0, 2 * '"$PAC
 
 bench_nginx_start "$W" "$NGINX_PORT"
 nginx_pid=$NGINX_PID
-env WARDEN_LISTEN="127.0.0.1:$EDGE_PORT" WARDEN_LOG_LEVEL=warn \
-  WARDEN_DATABASE_URL="postgresql://postgres@127.0.0.1:$PGPORT/$DB" \
-  "$WARDEN_ROOT/edge/warden-edge" >"$W/edge.log" 2>&1 &
-edge_pid=$!
+bench_edge_start "$W/edge.log" WARDEN_LISTEN="127.0.0.1:$EDGE_PORT" WARDEN_LOG_LEVEL=warn \
+  WARDEN_DATABASE_URL="postgresql://postgres@127.0.0.1:$PGPORT/$DB"
+edge_pid=$EDGE_PID
 stop_servers() {
   kill "$edge_pid" "$nginx_pid" 2>/dev/null
   wait "$edge_pid" "$nginx_pid" 2>/dev/null

@@ -170,6 +170,22 @@ bench_rpc_db() {
     bench_die "could not log in"
 }
 
+# bench_edge_start LOG [VAR=VALUE...]: edge/warden-edge in the background
+# with the given settings, in a session of its own as a service runs, its
+# output to LOG; sets EDGE_PID. Why its own session: the kernel shares CPU
+# between sessions first (autogroup scheduling), and every PostgreSQL
+# backend has one of its own (postmaster's children call setsid); an edge
+# left in the load generator's session shares one share with wrk, and on a
+# saturated machine the scheduler then leaves backends runnable but unrun
+# for hundreds of milliseconds (p99 in the hundreds of ms, for the
+# benchmark's arrangement, not the edge's work).
+bench_edge_start() {
+  local log=$1
+  shift
+  env "$@" setsid "$WARDEN_ROOT/edge/warden-edge" >"$log" 2>&1 &
+  EDGE_PID=$!
+}
+
 # bench_nginx_start DIR PORT: nginx answering every request with a static
 # 200 on 127.0.0.1:PORT, the reference HTTP server of the edge sections: a
 # worker per CPU, access log off, keep-alive without a request limit, room

@@ -61,11 +61,10 @@ EOF
 edge() { # edge PORT [VAR=VALUE...]: started in the background, its pid in EDGE_PID
   local port=$1
   shift
-  env WARDEN_LISTEN="127.0.0.1:$port" WARDEN_LOG_LEVEL=warn WARDEN_DB_POOL_SIZE=$POOL \
-    WARDEN_RATE_LIMIT_IP=1000000/s WARDEN_RATE_LIMIT_PRINCIPAL=1000000/s \
+  bench_edge_start "$W/edge-$port.log" WARDEN_LISTEN="127.0.0.1:$port" WARDEN_LOG_LEVEL=warn \
+    WARDEN_DB_POOL_SIZE=$POOL WARDEN_RATE_LIMIT_IP=1000000/s WARDEN_RATE_LIMIT_PRINCIPAL=1000000/s \
     WARDEN_DB_ROLE=warden_bench_api WARDEN_DATABASE_URL="postgresql://postgres@127.0.0.1:$PGPORT/$DB" \
-    "$@" "$WARDEN_ROOT/edge/warden-edge" >"$W/edge-$port.log" 2>&1 &
-  EDGE_PID=$!
+    "$@"
 }
 edge "$PORT_REPLICA" WARDEN_DATABASE_READ_URL="postgresql://postgres@127.0.0.1:$SB_PORT/$DB"
 edge_r=$EDGE_PID

@@ -70,11 +70,10 @@ trap 'kill $nginx_pid 2>/dev/null; wait $nginx_pid 2>/dev/null' EXIT
 
 # the rate limiter stays on (each call is counted in Redis), with limits
 # this load never reaches
-env WARDEN_LISTEN="127.0.0.1:$EDGE_PORT" WARDEN_LOG_LEVEL=warn WARDEN_DB_POOL_SIZE=$POOL \
-  WARDEN_RATE_LIMIT_IP=1000000/s WARDEN_RATE_LIMIT_PRINCIPAL=1000000/s \
-  WARDEN_DB_ROLE=warden_bench_api WARDEN_DATABASE_URL="postgresql://postgres@127.0.0.1:$PGPORT/$DB" \
-  "$WARDEN_ROOT/edge/warden-edge" >"$W/edge.log" 2>&1 &
-edge_pid=$!
+bench_edge_start "$W/edge.log" WARDEN_LISTEN="127.0.0.1:$EDGE_PORT" WARDEN_LOG_LEVEL=warn \
+  WARDEN_DB_POOL_SIZE=$POOL WARDEN_RATE_LIMIT_IP=1000000/s WARDEN_RATE_LIMIT_PRINCIPAL=1000000/s \
+  WARDEN_DB_ROLE=warden_bench_api WARDEN_DATABASE_URL="postgresql://postgres@127.0.0.1:$PGPORT/$DB"
+edge_pid=$EDGE_PID
 trap 'kill $edge_pid $nginx_pid 2>/dev/null; wait $edge_pid $nginx_pid 2>/dev/null' EXIT
 
 ask() {

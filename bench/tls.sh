@@ -42,13 +42,11 @@ token1=$(bench_authz_db "$DB" "$PW" "$W/authz.lua")
 sed 's/\["X-Original-Method"\] = "GET",/&\n    ["Connection"] = "close",/' "$W/authz.lua" >"$W/close.lua"
 
 edge_env=(WARDEN_LOG_LEVEL=warn WARDEN_DATABASE_URL="postgresql://postgres@127.0.0.1:$PGPORT/$DB")
-env "${edge_env[@]}" WARDEN_LISTEN="127.0.0.1:$HTTPS_PORT" \
-  WARDEN_TLS_CERT_FILE="$TLS_DIR/server.crt" WARDEN_TLS_KEY_FILE="$TLS_DIR/server.key" \
-  "$WARDEN_ROOT/edge/warden-edge" >"$W/edge-https.log" 2>&1 &
-https_pid=$!
-env "${edge_env[@]}" WARDEN_LISTEN="127.0.0.1:$HTTP_PORT" \
-  "$WARDEN_ROOT/edge/warden-edge" >"$W/edge-http.log" 2>&1 &
-http_pid=$!
+bench_edge_start "$W/edge-https.log" "${edge_env[@]}" WARDEN_LISTEN="127.0.0.1:$HTTPS_PORT" \
+  WARDEN_TLS_CERT_FILE="$TLS_DIR/server.crt" WARDEN_TLS_KEY_FILE="$TLS_DIR/server.key"
+https_pid=$EDGE_PID
+bench_edge_start "$W/edge-http.log" "${edge_env[@]}" WARDEN_LISTEN="127.0.0.1:$HTTP_PORT"
+http_pid=$EDGE_PID
 stop_edges() {
   kill "$https_pid" "$http_pid" 2>/dev/null
   wait "$https_pid" "$http_pid" 2>/dev/null
