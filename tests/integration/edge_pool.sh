@@ -65,6 +65,7 @@ else
   # one worker: had it resolved the name itself, everything would wait
   edge_start dns "$PORT" "${EDGE[@]}" WARDEN_THREADS=1 WARDEN_DB_POOL_SIZE=2 \
     WARDEN_DB_TIMEOUT_MS=8000 LD_PRELOAD="$SLOWDNS" SLOWDNS_MS=2000 \
+    ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" \
     "WARDEN_DATABASE_URL=postgresql://postgres@db.slow.test:$PGPORT/$DB" || true
   add_call >"$WARDEN_TEST_TMP/first.out" &
   first=$!
