@@ -17,6 +17,7 @@
 #include "dbpool.h"
 #include "log.h"
 #include "reqid.h"
+#include "textfmt.h"
 #include "timeutil.h"
 
 /*
@@ -266,7 +267,7 @@ dbcall_submit_on(HttpRequest *req, DbPool *pool, unsigned flags,
 	http_set_call(req, c, dbcall_free);
 	c->req = req;
 	c->primary = pool == dbcall_primary_pool;
-	snprintf(c->request_id, sizeof(c->request_id), "%s", http_request_id(req));
+	textfmt_copy(c->request_id, sizeof(c->request_id), http_request_id(req));
 	c->appname_values[0] = c->request_id;
 	if (!dbcall_copy(c, stmts, n, (flags & DBCALL_OWN_APPNAME) != 0))
 		return false;

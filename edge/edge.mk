@@ -41,7 +41,7 @@ EDGE_LDFLAGS = -pie -Wl,-z,relro,-z,now
 EDGE_LIBS = $(EDGE_PKG_LIBS) $(if $(EDGE_CORE_OBJS),$(CORE_LIBS)) -pthread
 
 EDGE_UNIT_BIN := build/unit/test_edge_config build/unit/test_edge_lcache \
-	build/unit/test_edge_hmap build/unit/test_edge_verifier
+	build/unit/test_edge_hmap build/unit/test_edge_verifier build/unit/test_edge_textfmt
 EDGE_UNIT_CFLAGS = -std=c11 -g -O1 -Wall -Wextra -Werror -D_GNU_SOURCE \
 	-fsanitize=address,undefined -fno-sanitize-recover=all \
 	-fno-omit-frame-pointer -Itests/unit -Iedge -Icore
@@ -89,6 +89,10 @@ build/unit/test_edge_hmap: tests/unit/test_edge_hmap.c edge/hmap.c edge/hmap.h \
 	@mkdir -p $(@D)
 	$(CC_EDGE_UNIT) $(EDGE_UNIT_CFLAGS) -o $@ tests/unit/test_edge_hmap.c \
 		edge/hmap.c core/siphash.c
+
+build/unit/test_edge_textfmt: tests/unit/test_edge_textfmt.c edge/textfmt.h tests/unit/unit.h
+	@mkdir -p $(@D)
+	$(CC_EDGE_UNIT) $(EDGE_UNIT_CFLAGS) -o $@ tests/unit/test_edge_textfmt.c
 
 # The edge built with AddressSanitizer and UBSan (clang), for the
 # integration tests' sanitized pass (scripts/test): the same sources, any

@@ -36,6 +36,7 @@
 #include <sys/socket.h>
 
 #include "siphash.h"
+#include "textfmt.h"
 #include "timeutil.h"
 
 /* A fixed key: the hash only spreads names; the texts are compared. */
@@ -355,7 +356,8 @@ pgconn_is_prepared(const PgPipe *p, const PgStatement *s, char *key,
 		memcpy(key + len, s->types, tlen);
 	*keylen = len + tlen;
 	*hash = siphash24(pgconn_hash_key, key, *keylen);
-	snprintf(name, 32, "warden_%016llx", (unsigned long long) *hash);
+	memcpy(name, "warden_", 7);
+	textfmt_hex64(name + 7, *hash);
 	for (int i = 0; i < p->nprepared; i++)
 		if (p->prepared[i].hash == *hash &&
 			p->prepared[i].keylen == *keylen &&

@@ -68,6 +68,7 @@
 #include "ipaddr.h"
 #include "log.h"
 #include "rediscall.h"
+#include "textfmt.h"
 #include "timeutil.h"
 #include "tokenbucket.h"
 
@@ -388,18 +389,18 @@ ratelimit_answer(HttpRequest *req, RateCheck *rc)
 		 * The RateLimit-* headers are advice: a response that has no room
 		 * left for them goes without.
 		 */
-		snprintf(num, sizeof(num), "%u", v.limit);
+		textfmt_u64(num, v.limit);
 		(void) http_set_header(req, "RateLimit-Limit", num);
-		snprintf(num, sizeof(num), "%u", v.remaining);
+		textfmt_u64(num, v.remaining);
 		(void) http_set_header(req, "RateLimit-Remaining", num);
-		snprintf(num, sizeof(num), "%llu", ratelimit_seconds(v.reset_us));
+		textfmt_u64(num, ratelimit_seconds(v.reset_us));
 		(void) http_set_header(req, "RateLimit-Reset", num);
 	}
 	if (v.allowed)
 		return next(req);
 
 	atomic_fetch_add(&ratelimit_limited[kind], 1);
-	snprintf(num, sizeof(num), "%llu", v.retry_us > 0 ? ratelimit_seconds(v.retry_us) : 1ULL);
+	textfmt_u64(num, v.retry_us > 0 ? ratelimit_seconds(v.retry_us) : 1ULL);
 	if (!http_add_header(req, "Retry-After", num))
 		return false;
 	return errors_respond(req, EDGE_ERR_TOO_MANY_REQUESTS,

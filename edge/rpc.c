@@ -63,6 +63,7 @@
 #include "rpcargs.h"
 #include "rpcauth.h"
 #include "rpcmeta.h"
+#include "textfmt.h"
 #include "timeutil.h"
 
 /*
@@ -272,7 +273,7 @@ static bool
 rpc_call_sql(const RpcRequest *st, const RpcFunc *f, RpcSql *out)
 {
 	RpcSql	   *s = out;
-	char		num[16];
+	char		num[TEXTFMT_U64_MAX];
 	int			k;
 
 	if (f->retset)
@@ -297,7 +298,8 @@ rpc_call_sql(const RpcRequest *st, const RpcFunc *f, RpcSql *out)
 			rpc_sql_str(s, "VARIADIC ");
 		/* the catalog's spelling of the name, quoted */
 		rpc_sql_ident(s, p->name);
-		snprintf(num, sizeof(num), " => $%d", k + 1);
+		rpc_sql_str(s, " => $");
+		textfmt_u64(num, (uint64_t) k + 1);
 		rpc_sql_str(s, num);
 	}
 	rpc_sql_str(s, ")");

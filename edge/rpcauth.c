@@ -18,6 +18,7 @@
 #include "b64url.h"
 #include "dbcall.h"
 #include "log.h"
+#include "textfmt.h"
 
 #define RPCAUTH_CHECK_SQL \
 	"SELECT CASE WHEN warden.check($1, 'rpc:execute', 'function:' || $2, $3::pg_catalog.text[])" \
@@ -62,7 +63,8 @@ rpcauth_decide(HttpRequest *req, RpcAuth *a)
 	Decision	d;
 
 	http_set_principal(req, a->who.subject);
-	snprintf(resource, sizeof(resource), "function:%s", a->function);
+	memcpy(resource, "function:", 9);
+	textfmt_copy(resource + 9, sizeof(resource) - 9, a->function);
 	switch (decisions_lookup(req, &a->decision, &a->who, "rpc:execute", resource, &d,
 							 a->complete))
 	{
