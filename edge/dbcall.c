@@ -71,7 +71,7 @@ dbcall_free(void *data)
 	free(c);
 }
 
-/* The first failed result (on the pool's thread): its SQLSTATE and messages. */
+/* The first failed result (on the loop that ran the job): its SQLSTATE and messages. */
 static void
 dbcall_error(DbCall *c, PGconn *conn, PGresult **res, int i)
 {
@@ -97,9 +97,10 @@ dbcall_error(DbCall *c, PGconn *conn, PGresult **res, int i)
 }
 
 /*
- * On the pool's thread, after the statements ran on conn (their results
- * in c->results) or could not (conn NULL, err says why): the outcome into
- * c->result, and the request resumed. False when the connection must go.
+ * On the loop that ran the job, after the statements ran on conn (their
+ * results in c->results) or could not (conn NULL, err says why): the
+ * outcome into c->result, and the request resumed. False when the
+ * connection must go.
  */
 static bool
 dbcall_done(DbJob *job, PGconn *conn, const char *err)

@@ -6,12 +6,12 @@
  *
  * A handler that needs the database suspends its request (http_suspend),
  * fills a DbJob (the statements of one transaction) and submits it. The
- * pool's thread sends them on a connection and calls job->done with the
- * connection once their results are read, or with NULL when they could not
- * run before the job's deadline (the database down, the pool busy, the
- * connection broken): the handler then answers 503. job->done must end by
- * resuming the request; after that the job belongs to the request again
- * and the pool never touches it.
+ * loop driving the shard it lands in sends them on a connection and calls
+ * job->done with the connection once their results are read, or with NULL
+ * when they could not run before the job's deadline (the database down,
+ * the pool busy, the connection broken): the handler then answers 503.
+ * job->done must end by resuming the request; after that the job belongs
+ * to the request again and the pool never touches it.
  *
  * Threads: dbpool_submit is called from any thread; done is called on the
  * thread of the loop that drives the job's shard: the submitter's own when

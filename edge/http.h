@@ -10,12 +10,13 @@
  * finished, naming the route, never the raw path or query string.
  *
  * A handler that needs the database suspends the request (http_suspend)
- * and hands it to the database pool's thread, which resumes it when done; its
- * completion handler then answers on the connection's own thread.
+ * and hands it to the database pool, which resumes it when done (usually
+ * on the same worker, which drives its share of the pool; see httploop.h);
+ * its completion handler then answers on the connection's own thread.
  *
- * Threads: handlers run on libmicrohttpd's worker threads, many at once;
+ * Threads: handlers run on the HTTP workers (httploop.c), many at once;
  * an HttpRequest belongs to the one worker that serves its connection, so
- * it needs no locking. The daemon's own state is atomics (see http.c).
+ * it needs no locking. The daemons' own state is atomics (see http.c).
  */
 #ifndef EDGE_HTTP_H
 #define EDGE_HTTP_H
