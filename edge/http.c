@@ -750,12 +750,18 @@ http_call(const HttpRequest *req)
 	return req->call;
 }
 
-/* From any thread, once per http_suspend(). */
+/*
+ * From any thread, once per http_suspend(). The request may be answered
+ * and freed by its worker as soon as the connection is resumed: nothing of
+ * it is read after MHD_resume_connection (its loop outlives it).
+ */
 void
 http_resume(HttpRequest *req)
 {
+	HttpLoop   *loop = req->loop;
+
 	MHD_resume_connection(req->connection);
-	httploop_resumed(req->loop);
+	httploop_resumed(loop);
 }
 
 /*

@@ -144,6 +144,18 @@ t_eq "without replicas a write has no Warden-LSN" "200 " "$HTTP_STATUS $(header 
 PORT_USE=$PORT_PLAIN get where_am_i
 t_eq "without replicas a read is the primary's" '200 "primary"' "$HTTP_STATUS $HTTP_BODY"
 
+# under load: every read is answered on the replica pool's thread and its
+# request resumed from there, many at once (under the sanitized edge, a
+# worker freeing a request its resumer still reads is caught here)
+cat >"$WARDEN_TEST_TMP/reads.lua" <<EOF
+wrk.method = "GET"
+wrk.headers["Authorization"] = "Bearer $ALICE"
+EOF
+out=$(wrk -t2 -c64 -d5s --timeout 10s -s "$WARDEN_TEST_TMP/reads.lua" "http://127.0.0.1:$PORT/v1/rpc/where_am_i" 2>&1)
+n=$(sed -nE 's/^ *([0-9]+) requests in.*/\1/p' <<<"$out")
+t_check "reads under load from 64 connections, all answered (${n:-0})" test "${n:-0}" -ge 100
+t_check "... every one 200, no socket error" bash -c '! grep -Eq "Non-2xx|Socket errors" <<<"$1"' _ "$out"
+
 # --- read your writes --------------------------------------------------------------------
 bad=0
 for i in $(seq 1 10); do
