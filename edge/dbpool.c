@@ -4,16 +4,17 @@
  *		pipeline mode, split into shards: each shard's connections are driven
  *		by one event loop, taking jobs from the shard's queue.
  *
- * Who drives a shard. The primary's pool has one shard per HTTP worker
- * thread (at most one per connection), and each worker's loop drives its
- * own (dbpool_attach, dbpool_shard_prepare/dispatch between its waits): a
- * /v1/rpc call is then parsed, sent to PostgreSQL, read back and answered
- * on one thread, with no handoff to another thread and back. Before, one
- * pool thread drove every connection: each call cost two cross-thread
- * wakeups (the worker waking the pool, the pool waking the worker) and the
- * scheduler's work between them, most of what the pool thread spent. A
- * read replica's pool has one shard and a thread of its own (why: see
- * replicas.c; a replica whose DNS hangs must not stall the workers).
+ * Who drives a shard. Each pool (the primary's, each read replica's) has
+ * one shard per HTTP worker thread (at most one per connection), and each
+ * worker's loop drives its own of every pool (dbpool_attach,
+ * dbpool_shard_prepare/dispatch between its waits): a /v1/rpc call is then
+ * parsed, sent to PostgreSQL, read back and answered on one thread, with
+ * no handoff to another thread and back. Before, one thread per pool drove
+ * its connections: each call cost two cross-thread wakeups (the worker
+ * waking the pool, the pool waking the worker) and the scheduler's work
+ * between them, most of what the pool thread spent. Nothing on a loop
+ * waits on a server: a replica that hangs or whose host name does not
+ * resolve (pgstart.c) holds up only its own calls.
  *
  * Why one loop per shard rather than a thread per connection: a job is a
  * few statements, little work for the edge, and with a thread per
@@ -103,9 +104,7 @@ struct DbShard
 	bool		accepting;		/* takes jobs: started, not stopping */
 	bool		stopping;
 	bool		stopped;		/* stopping, and nothing left to run */
-	bool		attached;		/* a caller's loop drives it */
-	bool		thread_started; /* a thread of the pool's drives it */
-	pthread_t	thread;
+	bool		attached;		/* a loop drives it */
 	int			efd;
 
 	/* the loop's own */
@@ -116,7 +115,7 @@ struct DbShard
 	DbJob	   *qhead;			/* waiting for a connection */
 	DbJob	   *qtail;
 	int64_t		qmin;			/* no deadline there is earlier */
-	struct pollfd *pfds;		/* the shard's own thread's */
+	struct pollfd *pfds;		/* dbpool_stop's, for a shard no loop drives */
 	DbConn	  **pfd_conns;		/* by pfds index; 0 is the eventfd */
 };
 
@@ -129,7 +128,6 @@ struct DbPool
 	atomic_int	running;
 	atomic_ulong batched;
 	atomic_uint next;			/* the shard a foreign job goes to next */
-	bool		driven;			/* shards driven by callers' loops */
 	bool		resolve;		/* connect through pgstart: a host name */
 	bool		starts_made;	/* starts initialized */
 	PgStarts	starts;
@@ -137,8 +135,11 @@ struct DbPool
 	DbShard    *shards;
 };
 
-/* The shard this thread's loop drives, if any. */
-static __thread DbShard *dbpool_driving;
+/*
+ * The index of the loop this thread runs, if any: loop i drives shard i of
+ * every pool (dbpool_attach).
+ */
+static __thread int dbpool_loop = -1;
 
 /* Wakes the shard's loop: an eventfd write, unless one is pending already. */
 static void
@@ -668,44 +669,18 @@ dbpool_shard_dispatch(DbShard *s, const struct pollfd *pfds, int n)
 			dbpool_io(s, s->pfd_conns[i], pfds[i].revents);
 }
 
-/* A shard's own thread: a read replica's. */
-static void *
-dbpool_main(void *arg)
-{
-	DbShard    *s = arg;
-	int			nfds;
-	int			timeout;
-
-	for (;;)
-	{
-		timeout = 60000;
-		nfds = dbpool_shard_prepare(s, s->pfds, &timeout);
-		if (s->stopped)
-			break;
-		if (poll(s->pfds, (nfds_t) nfds, timeout) < 0)
-		{
-			if (errno != EINTR)
-				log_write(LOG_LEVEL_ERROR, "database pool poll failed", "{s:s, s:s}",
-						  "pool", s->pool->name, "error", strerror(errno));
-			continue;
-		}
-		dbpool_shard_dispatch(s, s->pfds, nfds);
-	}
-	return NULL;
-}
-
 DbShard *
 dbpool_attach(DbPool *p, int index)
 {
 	DbShard    *s;
 
-	if (p == NULL || !p->driven || index < 0 || index >= p->nshards)
+	if (p == NULL || index < 0 || index >= p->nshards)
 		return NULL;
 	s = &p->shards[index];
 	pthread_mutex_lock(&s->lock);
 	s->attached = true;
 	pthread_mutex_unlock(&s->lock);
-	dbpool_driving = s;
+	dbpool_loop = index;
 	return s;
 }
 
@@ -714,7 +689,7 @@ dbpool_detach(DbShard *s)
 {
 	if (s == NULL)
 		return;
-	dbpool_driving = NULL;
+	dbpool_loop = -1;
 	pthread_mutex_lock(&s->lock);
 	s->attached = false;
 	pthread_cond_broadcast(&s->changed);
@@ -789,8 +764,7 @@ dbpool_shard_init(DbShard *s, int size, char *err, size_t errlen)
 
 DbPool *
 dbpool_start(const char *name, const char *conninfo, int size, int queue_max,
-			 int statement_timeout_ms, int shards, bool driven,
-			 char *err, size_t errlen)
+			 int statement_timeout_ms, int shards, char *err, size_t errlen)
 {
 	DbPool	   *p = calloc(1, sizeof(*p));
 	size_t		len;
@@ -803,7 +777,6 @@ dbpool_start(const char *name, const char *conninfo, int size, int queue_max,
 	}
 	snprintf(p->name, sizeof(p->name), "%s", name);
 	p->queue_max = queue_max;
-	p->driven = driven;
 	p->resolve = pgstart_needed(conninfo);
 	if (!pgstart_init(&p->starts))
 	{
@@ -873,33 +846,20 @@ dbpool_start(const char *name, const char *conninfo, int size, int queue_max,
 		dbpool_free(p);
 		return NULL;
 	}
-	for (int i = 0; i < p->nshards && !driven; i++)
-	{
-		DbShard    *s = &p->shards[i];
-
-		if (pthread_create(&s->thread, NULL, dbpool_main, s) != 0)
-		{
-			snprintf(err, errlen, "could not start the database thread of pool %s", name);
-			dbpool_stop(p);
-			dbpool_free(p);
-			return NULL;
-		}
-		pthread_mutex_lock(&s->lock);
-		s->thread_started = true;
-		pthread_mutex_unlock(&s->lock);
-	}
 	return p;
 }
 
 bool
 dbpool_submit(DbPool *p, DbJob *job)
 {
-	DbShard    *s = dbpool_driving;
+	DbShard    *s;
 	bool		ok;
 	bool		wake = false;
 
 	/* the caller's own shard needs no wakeup: its loop sends before it waits */
-	if (s == NULL || s->pool != p)
+	if (dbpool_loop >= 0 && dbpool_loop < p->nshards)
+		s = &p->shards[dbpool_loop];
+	else
 	{
 		s = &p->shards[p->nshards == 1 ? 0 :
 					   atomic_fetch_add(&p->next, 1) % (unsigned) p->nshards];
@@ -973,20 +933,12 @@ dbpool_stop(DbPool *p)
 	for (int i = 0; i < p->nshards; i++)
 	{
 		DbShard    *s = &p->shards[i];
-		bool		joined = false;
 
 		pthread_mutex_lock(&s->lock);
-		if (s->thread_started)
-		{
-			s->thread_started = false;
-			joined = true;
-		}
-		while (!joined && s->attached && !s->stopped)
+		while (s->attached && !s->stopped)
 			pthread_cond_wait(&s->changed, &s->lock);
 		pthread_mutex_unlock(&s->lock);
-		if (joined)
-			pthread_join(s->thread, NULL);
-		else if (s->efd >= 0)
+		if (s->efd >= 0)
 			while (!s->stopped)
 			{
 				int			timeout = 1000;

@@ -1,8 +1,8 @@
 /*
  * dbpool.h
  *		A bounded pool of PostgreSQL connections, driven by event loops that
- *		never wait on the database: the HTTP workers' own loops (the
- *		primary's pool) or a thread of the pool's (a read replica's).
+ *		never wait on the database: the HTTP workers' own loops, each
+ *		driving its shard of the primary's pool and of each replica's.
  *
  * A handler that needs the database suspends its request (http_suspend),
  * fills a DbJob (the statements of one transaction) and submits it. The
@@ -52,19 +52,18 @@ struct DbJob
 
 /*
  * Starts a pool of size connections in shards (at most one per
- * connection), each driven by a thread of the pool's own, or, when driven,
- * by the loop that attaches it (dbpool_attach); connections open lazily,
- * when jobs wait and none of the shard's is free, and again after one
- * breaks. statement_timeout_ms bounds every statement (the server cancels
- * it), so a connection is never held longer by a query that hangs. name
- * labels the pool's log lines. NULL with a reason in err.
+ * connection), each driven by the loop that attaches it (dbpool_attach);
+ * connections open lazily, when jobs wait and none of the shard's is free,
+ * and again after one breaks. statement_timeout_ms bounds every statement
+ * (the server cancels it), so a connection is never held longer by a query
+ * that hangs. name labels the pool's log lines. NULL with a reason in err.
  */
 extern DbPool *dbpool_start(const char *name, const char *conninfo, int size,
 							int queue_max, int statement_timeout_ms,
-							int shards, bool driven, char *err, size_t errlen);
+							int shards, char *err, size_t errlen);
 
 /*
- * A loop of the caller's drives shard index of a driven pool: on the loop's
+ * A loop of the caller's drives shard index of a pool: on the loop's
  * thread, attach once (NULL: no such shard, nothing to drive), then around
  * every wait: dbpool_shard_prepare sends what was submitted, fills at most
  * dbpool_shard_fds() pollfds and lowers *timeout_ms (-1: none) to the
@@ -92,8 +91,7 @@ extern const char *dbpool_name(const DbPool *pool);
 /*
  * Ends every job still queued with conn NULL ("shutting down"), waits for
  * the running ones (on the loops that drive them, which must still run,
- * or here for a shard none drives), closes the connections and joins the
- * pool's threads. The pool
+ * or here for a shard none drives) and closes the connections. The pool
  * then refuses jobs (a request resumed by the stop may try another step)
  * until dbpool_free, once no request is left. NULL is ignored by both.
  */

@@ -235,35 +235,83 @@ main_wait_for_drain(const sigset_t *handled, int timeout_ms)
 	return http_in_flight();
 }
 
-/* The primary's pool, one shard per HTTP worker loop (httploop.h). */
+/*
+ * What each HTTP worker's loop drives (httploop.h): its shard of the
+ * primary's pool and of each read replica's, their pollfds one after the
+ * other.
+ */
+/* the primary and every read replica */
+#define MAIN_LOOP_POOLS_MAX (1 + CONFIG_REPLICAS_MAX)
+
+typedef struct MainLoopShards
+{
+	int			n;
+	DbShard    *shards[MAIN_LOOP_POOLS_MAX];
+	int			nfds[MAIN_LOOP_POOLS_MAX];
+} MainLoopShards;
+
+/* arg: an array of one MainLoopShards per loop, made before the loops */
 static void *
-main_pool_attach(void *pool, int index)
+main_pool_attach(void *arg, int index)
 {
-	return dbpool_attach(pool, index);
+	MainLoopShards *m = &((MainLoopShards *) arg)[index];
+	DbShard    *s;
+
+	if ((s = dbpool_attach(dbcall_primary(), index)) != NULL)
+		m->shards[m->n++] = s;
+	for (int i = 0; i < replicas_count() && m->n < MAIN_LOOP_POOLS_MAX; i++)
+		if ((s = dbpool_attach(replicas_pool(i), index)) != NULL)
+			m->shards[m->n++] = s;
+	return m->n > 0 ? m : NULL;
 }
 
 static int
-main_pool_fds(void *shard)
+main_pool_fds(void *ctx)
 {
-	return dbpool_shard_fds(shard);
+	MainLoopShards *m = ctx;
+	int			n = 0;
+
+	for (int i = 0; i < m->n; i++)
+		n += dbpool_shard_fds(m->shards[i]);
+	return n;
 }
 
 static int
-main_pool_prepare(void *shard, struct pollfd *pfds, int *timeout_ms)
+main_pool_prepare(void *ctx, struct pollfd *pfds, int *timeout_ms)
 {
-	return dbpool_shard_prepare(shard, pfds, timeout_ms);
+	MainLoopShards *m = ctx;
+	int			n = 0;
+
+	for (int i = 0; i < m->n; i++)
+	{
+		m->nfds[i] = dbpool_shard_prepare(m->shards[i], pfds + n, timeout_ms);
+		n += m->nfds[i];
+	}
+	return n;
 }
 
 static void
-main_pool_dispatch(void *shard, const struct pollfd *pfds, int n)
+main_pool_dispatch(void *ctx, const struct pollfd *pfds, int n)
 {
-	dbpool_shard_dispatch(shard, pfds, n);
+	MainLoopShards *m = ctx;
+	int			at = 0;
+
+	(void) n;
+	for (int i = 0; i < m->n; i++)
+	{
+		dbpool_shard_dispatch(m->shards[i], pfds + at, m->nfds[i]);
+		at += m->nfds[i];
+	}
 }
 
 static void
-main_pool_detach(void *shard)
+main_pool_detach(void *ctx)
 {
-	dbpool_detach(shard);
+	MainLoopShards *m = ctx;
+
+	for (int i = 0; i < m->n; i++)
+		dbpool_detach(m->shards[i]);
+	m->n = 0;
 }
 
 int
@@ -279,6 +327,7 @@ main(int argc, char **argv)
 	int			sig;
 	int			abandoned;
 	HttpTls		tls = {0};
+	MainLoopShards *loop_shards;
 	HttpLoopWork work = {NULL, main_pool_attach, main_pool_fds, main_pool_prepare,
 	main_pool_dispatch, main_pool_detach};
 	bool		tls_ok = false;
@@ -328,8 +377,8 @@ main(int argc, char **argv)
 	}
 	/* a shard per HTTP worker, driven by the worker's own loop (dbpool.c) */
 	pool = dbpool_start("primary", cfg.database_url, cfg.db_pool_size, cfg.db_queue_max,
-						cfg.db_timeout_ms, threads, true, err, sizeof(err));
-	if (pool == NULL || !replicas_start(err, sizeof(err)))
+						cfg.db_timeout_ms, threads, err, sizeof(err));
+	if (pool == NULL || !replicas_start(threads, err, sizeof(err)))
 	{
 		replicas_stop();
 		dbpool_stop(pool);
@@ -370,8 +419,10 @@ main(int argc, char **argv)
 		close(listen_fd);
 		main_startup_error(err);
 	}
+	work.arg = loop_shards = calloc((size_t) threads, sizeof(MainLoopShards));
+	if (loop_shards == NULL)
+		main_startup_error("out of memory");
 	/* from here the daemon owns listen_fd, even if it fails to start */
-	work.arg = pool;
 	if (!http_start(listen_fd, threads, tls_ok ? &tls : NULL, &work, err, sizeof(err)))
 	{
 		http_stop();
@@ -406,6 +457,7 @@ main(int argc, char **argv)
 	replicas_stop();
 	dbpool_stop(pool);
 	http_stop();
+	free(loop_shards);
 	tlscert_free();
 	replicas_free();
 	dbpool_free(pool);

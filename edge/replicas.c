@@ -174,6 +174,12 @@ replicas_count(void)
 	return nreplicas;
 }
 
+DbPool *
+replicas_pool(int i)
+{
+	return i >= 0 && i < nreplicas ? replicas[i].pool : NULL;
+}
+
 /* --- the prober ---------------------------------------------------------- */
 
 /* Runs sql on *conn (connecting first if need be); its result, or NULL. */
@@ -364,7 +370,7 @@ replicas_main(void *arg)
 }
 
 bool
-replicas_start(char *err, size_t errlen)
+replicas_start(int shards, char *err, size_t errlen)
 {
 	pthread_condattr_t attr;
 	int			rc;
@@ -377,7 +383,7 @@ replicas_start(char *err, size_t errlen)
 
 		r->pool = dbpool_start(r->name, r->conninfo, replicas_cfg->db_pool_size,
 							   replicas_cfg->db_queue_max, replicas_cfg->db_timeout_ms,
-							   1, false, err, errlen);
+							   shards, err, errlen);
 		if (r->pool == NULL)
 			return false;
 	}

@@ -77,8 +77,12 @@ extern const char *const replicas_guard_sql;
  */
 extern bool replicas_configure(const EdgeConfig *cfg, char *err, size_t errlen);
 
-/* Starts a pool per replica and the prober; nothing without replicas. */
-extern bool replicas_start(char *err, size_t errlen);
+/*
+ * Starts a pool per replica, in shards driven by the HTTP workers' loops
+ * like the primary's (dbpool_attach), and the prober; nothing without
+ * replicas.
+ */
+extern bool replicas_start(int shards, char *err, size_t errlen);
 
 /*
  * Stops the prober and the pools (which then refuse jobs); replicas_free,
@@ -88,6 +92,9 @@ extern void replicas_stop(void);
 extern void replicas_free(void);
 
 extern int	replicas_count(void);
+
+/* Replica i's pool (0 <= i < replicas_count()), for the loops to drive. */
+extern DbPool *replicas_pool(int i);
 
 /* Where a read goes; lsn is the client's Warden-LSN, 0 for none. */
 extern void replicas_choose(uint64_t lsn, ReplicaChoice *out);
