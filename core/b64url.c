@@ -145,6 +145,17 @@ b64url_decode(const char *src, size_t n, unsigned char *dst, size_t dstsize,
 	return B64URL_OK;
 }
 
+size_t
+b64url_span(const char *s)
+{
+	const unsigned char *p = (const unsigned char *) s;
+	size_t		n = 0;
+
+	while (b64url_values[p[n]] != 0)
+		n++;
+	return n;
+}
+
 const char *
 b64url_strerror(b64url_status status)
 {

@@ -45,6 +45,13 @@ extern b64url_status b64url_decode(const char *src, size_t n,
 								   unsigned char *dst, size_t dstsize,
 								   size_t *outlen);
 
+/*
+ * The length of the run of base64url characters s starts with, up to the
+ * first byte outside the alphabet (its NUL at the latest): the shape check
+ * of a JWT segment, without decoding it.
+ */
+extern size_t b64url_span(const char *s);
+
 extern const char *b64url_strerror(b64url_status status);
 
 #endif							/* WARDEN_B64URL_H */

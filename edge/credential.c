@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "b64url.h"
 #include "cookie.h"
 #include "jwt.h"
 
@@ -19,20 +20,6 @@ credential_configure(const char *token_cookie)
 	credential_cookie = token_cookie;
 }
 
-/* base64url's alphabet, as a table: this runs over every token of every request */
-static const bool credential_b64url[256] = {
-	['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1, ['G'] = 1,
-	['H'] = 1, ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1, ['M'] = 1, ['N'] = 1,
-	['O'] = 1, ['P'] = 1, ['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1,
-	['V'] = 1, ['W'] = 1, ['X'] = 1, ['Y'] = 1, ['Z'] = 1,
-	['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1, ['g'] = 1,
-	['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1,
-	['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1, ['u'] = 1,
-	['v'] = 1, ['w'] = 1, ['x'] = 1, ['y'] = 1, ['z'] = 1,
-	['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1,
-	['7'] = 1, ['8'] = 1, ['9'] = 1, ['-'] = 1, ['_'] = 1,
-};
-
 /*
  * The shape of a compact JWS, and nothing more: three non-empty segments
  * of base64url characters, at most JWT_MAX_LEN long. It is read on every
@@ -43,7 +30,6 @@ static const bool credential_b64url[256] = {
 static bool
 credential_well_formed(const char *token)
 {
-	const unsigned char *t = (const unsigned char *) token;
 	size_t		i = 0;
 
 	if (strnlen(token, JWT_MAX_LEN + 1) > JWT_MAX_LEN)
@@ -51,13 +37,11 @@ credential_well_formed(const char *token)
 	/* three segments, two ending in a dot, the last at the end */
 	for (int seg = 0; seg < 3; seg++)
 	{
-		size_t		start = i;
+		size_t		n = b64url_span(token + i);
 
-		while (credential_b64url[t[i]])
-			i++;
-		if (i == start || t[i] != (seg < 2 ? '.' : '\0'))
+		if (n == 0 || token[i + n] != (seg < 2 ? '.' : '\0'))
 			return false;
-		i++;
+		i += n + 1;
 	}
 	return true;
 }

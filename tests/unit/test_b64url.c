@@ -152,10 +152,37 @@ test_round_trip_all_bytes(void)
 	}
 }
 
+/* b64url_span: the run of alphabet characters, stopped by any other byte. */
+static void
+test_span_table(void)
+{
+	static const struct
+	{
+		const char *s;
+		size_t		want;
+	}			cases[] = {
+		{"", 0},
+		{"abcXYZ019-_", 11},
+		{"abc.def", 3},
+		{".abc", 0},
+		{"ab+c", 2},
+		{"ab/c", 2},
+		{"abc=", 3},
+		{"ab c", 2},
+		{"ab\x80" "c", 2},
+		{"ab\xff" "c", 2},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		UNIT_CHECK(b64url_span(cases[i].s) == cases[i].want,
+				   "span row %zu: %zu, want %zu", i, b64url_span(cases[i].s), cases[i].want);
+}
+
 int
 main(void)
 {
 	test_codec_table();
+	test_span_table();
 	test_reject_table();
 	test_buffer_bounds();
 	test_round_trip_all_bytes();
