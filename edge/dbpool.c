@@ -27,10 +27,14 @@
  * eventfd when no wakeup is pending.
  *
  * A free connection takes the jobs waiting, up to DBPOOL_BATCH_MAX, and
- * sends them in one pipeline, each its own transaction closed by its own
- * Sync (pgconn_pipe_send); each job ends as soon as its Sync's result is
- * read. An idle edge thus sends a job at once with no wait for company, and
- * a busy one sends the jobs that queued meanwhile in one round trip.
+ * sends them in one pipeline, each its own transaction: alone, closed by
+ * its own Sync, or, two or more at once, as a chained run of explicit
+ * transactions sharing one Sync (pgconn_pipe_send, PgPipelineJob), which
+ * the server answers in one write instead of one per job; each job ends as
+ * soon as its results are read. An idle edge thus sends a job at once with
+ * no wait for company, and a busy one sends the jobs that queued meanwhile
+ * in one round trip. A job the server skipped because one before it in its
+ * run failed goes back to the front of the queue, to be sent alone.
  *
  * Connections open lazily, for the jobs that found no free connection, and
  * without blocking the loop: PQconnectStart/PQconnectPoll on the same
@@ -210,6 +214,57 @@ dbpool_connect_failed(DbShard *s, const char *err)
 			  "pool", s->pool->name, "error", err);
 }
 
+/*
+ * Orders the connection's jobs for sending: first those that go alone, with
+ * a Sync each (a split job, a job skipped in a run before), then the others
+ * as one chained run when there are two or more (see PgPipelineJob). The
+ * run goes last because a failure in it leaves the connection in an aborted
+ * transaction block until the next send's ROLLBACK; the jobs came at once,
+ * and none waits for another, so their order is free. Returns the number
+ * of Syncs.
+ */
+static int
+dbpool_order(DbConn *c)
+{
+	DbJob	   *alone = NULL;
+	DbJob	  **alone_end = &alone;
+	DbJob	   *run = NULL;
+	DbJob	  **run_end = &run;
+	int			nalone = 0;
+	int			nrun = 0;
+
+	for (DbJob *job = c->head, *next; job != NULL; job = next)
+	{
+		next = job->next;
+		job->next = NULL;
+		job->pipe.chain = !job->alone && !(job->pipe.split > 0 && job->pipe.split < job->pipe.n);
+		job->pipe.last = false;
+		if (job->pipe.chain)
+		{
+			*run_end = job;
+			run_end = &job->next;
+			nrun++;
+		}
+		else
+		{
+			*alone_end = job;
+			alone_end = &job->next;
+			nalone++;
+		}
+	}
+	*alone_end = run;
+	c->head = alone;
+	c->tail = NULL;
+	for (DbJob *job = c->head; job != NULL; job = job->next)
+	{
+		if (nrun < 2)
+			job->pipe.chain = false;
+		job->pipe.last = job->pipe.chain && job->next == NULL;
+		c->tail = job;
+	}
+	return nalone + (nrun >= 2 ? 1 : nrun);
+}
+
 /* Sends the connection's jobs, and as much of them as the socket takes. */
 static void
 dbpool_send(DbShard *s, DbConn *c)
@@ -217,9 +272,9 @@ dbpool_send(DbShard *s, DbConn *c)
 	char		err[256];
 	int			n = 0;
 	int			rc;
-	bool		cork = c->head != NULL && c->head->next != NULL;
+	bool		cork = dbpool_order(c) > 1;
 
-	/* one Sync per job, each flushed by libpq: leave together */
+	/* libpq flushes at every Sync: leave together */
 	if (cork)
 		pgconn_pipe_cork(&c->pipe, true);
 	for (DbJob *job = c->head; job != NULL; job = job->next, n++)
@@ -488,12 +543,43 @@ dbpool_assign(DbShard *s)
 	}
 }
 
+/*
+ * A chained job the server skipped (see PgPipelineJob): back to the front
+ * of the queue, after the ones skipped before it in the same run, to go
+ * alone this time; its deadline stands. None of it ran, so sending it
+ * again runs it once.
+ */
+static void
+dbpool_retry(DbShard *s, DbJob *job, DbJob **after)
+{
+	pgconn_pipe_forget(&job->pipe);
+	job->alone = true;
+	if (*after == NULL)
+	{
+		job->next = s->qhead;
+		s->qhead = job;
+	}
+	else
+	{
+		job->next = (*after)->next;
+		(*after)->next = job;
+	}
+	if (job->next == NULL)
+		s->qtail = job;
+	*after = job;
+	if (job->deadline_ms < s->qmin)
+		s->qmin = job->deadline_ms;
+	atomic_fetch_sub(&s->pool->running, 1);
+	atomic_fetch_add(&s->pool->queued, 1);
+}
+
 /* The connection's socket is ready: read results, end the jobs they finish. */
 static void
 dbpool_io(DbShard *s, DbConn *c, short revents)
 {
 	char		err[256];
 	DbJob	   *job;
+	DbJob	   *retried = NULL;
 	int			rc;
 
 	if (c->connecting != NULL)
@@ -539,6 +625,11 @@ dbpool_io(DbShard *s, DbConn *c, short revents)
 		c->head = job->next;
 		if (c->head == NULL)
 			c->tail = NULL;
+		if (!pgconn_pipe_ran(&job->pipe))
+		{
+			dbpool_retry(s, job, &retried);
+			continue;
+		}
 		atomic_fetch_sub(&s->pool->running, 1);
 		if (!job->done(job, c->pipe.conn, NULL))
 		{

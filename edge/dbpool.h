@@ -47,6 +47,7 @@ struct DbJob
 								 * submitter, the rest zeroed */
 	DbJobDone	done;
 	int64_t		deadline_ms;	/* timeutil_mono_ms() */
+	bool		alone;			/* the pool's: never chained (it was skipped once) */
 	DbJob	   *next;			/* the pool's queues */
 };
 

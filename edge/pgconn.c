@@ -11,9 +11,9 @@
  *
  * The pool's connections are pipes instead (pgconn_pipe_*): a connection
  * stays in libpq's pipeline mode, transactions (each closed by its own
- * Sync) are sent without waiting for the ones before, and their results
- * are read as they arrive, never waiting: the caller polls the socket and
- * bounds the wait (dbpool.c).
+ * Sync, or chained in runs that share one) are sent without waiting for
+ * the ones before, and their results are read as they arrive, never
+ * waiting: the caller polls the socket and bounds the wait (dbpool.c).
  *
  * One caveat libpq documents: PQconnectStart resolves host names with a
  * blocking getaddrinfo(), which no deadline bounds; an event loop that
@@ -366,6 +366,49 @@ pgconn_is_prepared(const PgPipe *p, const PgStatement *s, char *key,
 	return false;
 }
 
+/* The queries that may frame a job's statements (see PgPipelineJob). */
+#define PGCONN_Q_ROLLBACK (-1)
+#define PGCONN_Q_BEGIN (-2)
+#define PGCONN_Q_COMMIT (-3)
+
+static const PgStatement pgconn_framing[] = {
+	{"ROLLBACK", 0, NULL, NULL},
+	{"BEGIN", 0, NULL, NULL},
+	{"COMMIT", 0, NULL, NULL},
+};
+
+/* The job's query q: a statement's index, or a PGCONN_Q_* framing query. */
+static int
+pgconn_job_query(const PgPipelineJob *j, int q)
+{
+	if (j->rollback)
+	{
+		if (q == 0)
+			return PGCONN_Q_ROLLBACK;
+		q--;
+	}
+	if (!j->chain)
+		return q;
+	if (q == 0)
+		return PGCONN_Q_BEGIN;
+	return q == j->n + 1 ? PGCONN_Q_COMMIT : q - 1;
+}
+
+static const PgStatement *
+pgconn_job_stmt(const PgPipelineJob *j, int k)
+{
+	return k >= 0 ? &j->stmts[k] : &pgconn_framing[-k - 1];
+}
+
+/* Whether a Sync follows the job's query q. */
+static bool
+pgconn_sync_after(const PgPipelineJob *j, int q)
+{
+	if (q == j->nq - 1)
+		return !j->chain || j->last;
+	return j->split > 0 && j->split < j->n && pgconn_job_query(j, q) == j->split - 1;
+}
+
 /*
  * Queues one transaction's statements and its Sync in libpq's buffer (see
  * pgconn_pipe_flush); false: see err, and the connection must go.
@@ -374,61 +417,96 @@ pgconn_is_prepared(const PgPipe *p, const PgStatement *s, char *key,
  * parsing and planning the same few texts for every request (the edge's
  * own statements, each RPC function's call) would cost the server more
  * than running them. A statement whose name exists with another text
- * (a hash collision) runs unprepared. Each transaction has its own Sync,
- * so that a failure in one aborts only its own statements.
+ * (a hash collision) runs unprepared. A job not chained has its own Sync,
+ * so that a failure in it aborts only its own statements.
+ *
+ * The first job sent on a pipe with nothing pending starts with a ROLLBACK
+ * when the server's last word was that a transaction block is open: a
+ * chained job that failed leaves its block open and aborted past its run's
+ * Sync (only COMMIT or ROLLBACK ends an explicit block), and the pool sends
+ * chained runs after the jobs that go alone, so that this happens only at
+ * the end of what it sends at once.
  */
 bool
 pgconn_pipe_send(PgPipe *p, PgPipelineJob *j, char *err, size_t errlen)
 {
-	int			i;
+	int			q;
 
-	for (i = 0; i < j->n && i < PGCONN_PIPELINE_MAX; i++)
-	{
-		j->results[i] = NULL;
-		j->keys[i] = NULL;
-	}
+	for (q = 0; q < j->n && q < PGCONN_PIPELINE_MAX; q++)
+		j->results[q] = NULL;
+	for (q = 0; q < PGCONN_QUERIES_MAX; q++)
+		j->keys[q] = NULL;
 	j->next = 0;
 	j->first = NULL;
+	j->frame = NULL;
 	j->preparing = false;
-	j->split_read = j->split <= 0 || j->split >= j->n;
-	if (j->n > PGCONN_PIPELINE_MAX)
+	j->syncing = false;
+	j->commit_error = false;
+	j->ran = true;
+	if (j->n > PGCONN_PIPELINE_MAX || j->n < 1)
 	{
-		snprintf(err, errlen, "pipeline: too many statements");
+		snprintf(err, errlen, "pipeline: %s statements", j->n < 1 ? "no" : "too many");
 		return false;
 	}
-	/* every Prepare sent before has its result read: known, or failed */
+	if (j->split > 0 && j->split < j->n)
+		j->chain = false;
+	j->rollback = false;
 	if (p->pending == 0)
-		p->npreparing = 0;
-	for (i = 0; i < j->n; i++)
 	{
-		const PgStatement *st = &j->stmts[i];
+		PGTransactionStatusType ts = PQtransactionStatus(p->conn);
+
+		/* every Prepare sent before has its result read: known, or failed */
+		p->npreparing = 0;
+		j->rollback = ts == PQTRANS_INERROR || ts == PQTRANS_INTRANS;
+	}
+	j->nq = j->n + (j->chain ? 2 : 0) + (j->rollback ? 1 : 0);
+	for (q = 0; q < j->nq; q++)
+	{
+		const PgStatement *st = pgconn_job_stmt(j, pgconn_job_query(j, q));
 		size_t		max = strlen(st->sql) + (size_t) st->nparams * sizeof(Oid);
+		char		room[1024];
+		char	   *key = max < sizeof(room) ? room : malloc(max + 1);
 		char		name[32];
 		bool		known;
 		int			ok;
 
-		j->keys[i] = malloc(max + 1);
-		if (j->keys[i] == NULL)
+		if (key == NULL)
 		{
 			snprintf(err, errlen, "pipeline: out of memory");
 			return false;
 		}
-		known = pgconn_is_prepared(p, st, j->keys[i], &j->keylens[i], &j->hashes[i], name);
-		j->how[i] = known ? 0 : p->nprepared + p->npreparing < PGCONN_PREPARED_MAX ? 1 : -1;
+		known = pgconn_is_prepared(p, st, key, &j->keylens[q], &j->hashes[q], name);
+		j->how[q] = known ? 0 : p->nprepared + p->npreparing < PGCONN_PREPARED_MAX ? 1 : -1;
 		/* the same text again before it is known: prepared by the first */
-		for (int k = 0; k < p->npreparing && j->how[i] == 1; k++)
-			if (p->preparing[k] == j->hashes[i])
-				j->how[i] = 0;
-		if (j->how[i] == 1)
+		for (int k = 0; k < p->npreparing && j->how[q] == 1; k++)
+			if (p->preparing[k] == j->hashes[q])
+				j->how[q] = 0;
+		/* the key outlives the send only to be kept once its Prepare is read */
+		if (j->how[q] == 1 && key == room)
+		{
+			key = malloc(j->keylens[q] + 1);
+			if (key != NULL)
+				memcpy(key, room, j->keylens[q]);
+		}
+		if (j->how[q] == 1)
+			j->keys[q] = key;
+		else if (key != room)
+			free(key);
+		if (j->how[q] == 1 && key == NULL)
+		{
+			snprintf(err, errlen, "pipeline: out of memory");
+			return false;
+		}
+		if (j->how[q] == 1)
 		{
 			if (!PQsendPrepare(p->conn, name, st->sql, st->nparams, st->types))
 			{
 				pgconn_error(p->conn, "send query", err, errlen);
 				return false;
 			}
-			p->preparing[p->npreparing++] = j->hashes[i];
+			p->preparing[p->npreparing++] = j->hashes[q];
 		}
-		ok = j->how[i] >= 0 ?
+		ok = j->how[q] >= 0 ?
 			PQsendQueryPrepared(p->conn, name, st->nparams, st->values, NULL, NULL, 0) :
 			PQsendQueryParams(p->conn, st->sql, st->nparams, st->types, st->values,
 							  NULL, NULL, 0);
@@ -437,19 +515,13 @@ pgconn_pipe_send(PgPipe *p, PgPipelineJob *j, char *err, size_t errlen)
 			pgconn_error(p->conn, "send query", err, errlen);
 			return false;
 		}
-		/* the first transaction of a split job ends here */
-		if (i + 1 == j->split && !j->split_read && !PQpipelineSync(p->conn))
+		if (pgconn_sync_after(j, q) && !PQpipelineSync(p->conn))
 		{
 			pgconn_error(p->conn, "pipeline", err, errlen);
 			return false;
 		}
 	}
-	if (!PQpipelineSync(p->conn))
-	{
-		pgconn_error(p->conn, "pipeline", err, errlen);
-		return false;
-	}
-	j->preparing = j->n > 0 && j->how[0] == 1;
+	j->preparing = j->how[0] == 1;
 	p->pending++;
 	return true;
 }
@@ -482,41 +554,87 @@ pgconn_pipe_consume(PgPipe *p, char *err, size_t errlen)
 }
 
 /*
+ * A commit failed (a deferred constraint, a serialization failure): the
+ * error stands as the result of statement k, the last of its transaction.
+ */
+static void
+pgconn_commit_failed(PgPipelineJob *j, int k, PGresult *res)
+{
+	if (k < 0 || k >= j->n)
+		k = j->n - 1;
+	PQclear(j->results[k]);
+	j->results[k] = res;
+}
+
+/* The result of a framing query, read: what it says of the job. */
+static void
+pgconn_framed(PgPipelineJob *j, int k)
+{
+	PGresult   *res = j->frame;
+
+	j->frame = NULL;
+	if (k == PGCONN_Q_BEGIN && PQresultStatus(res) != PGRES_COMMAND_OK)
+		j->ran = false;			/* skipped: a job before it in its run failed */
+	else if (k == PGCONN_Q_COMMIT && PQresultStatus(res) == PGRES_FATAL_ERROR)
+	{
+		pgconn_commit_failed(j, j->n - 1, res);
+		return;
+	}
+	PQclear(res);
+}
+
+/* Every result of the job is read. */
+static int
+pgconn_read_done(PgPipe *p, PgPipelineJob *j)
+{
+	for (int q = 0; q < j->nq; q++)
+	{
+		free(j->keys[q]);
+		j->keys[q] = NULL;
+	}
+	p->pending--;
+	return 1;
+}
+
+/*
  * Reads as much of j's results as has arrived, j being the oldest
  * transaction of the pipe still unread: 1 all read, its Sync included
- * (j->results[i] is statement i's first result, whatever its status);
- * 0 more to come (poll for POLLIN, then pgconn_pipe_consume); -1 failed
- * (see err; the connection must go, and pgconn_pipe_forget(j)).
+ * (j->results[i] is statement i's first result, whatever its status; see
+ * pgconn_pipe_ran); 0 more to come (poll for POLLIN, then
+ * pgconn_pipe_consume); -1 failed (see err; the connection must go, and
+ * pgconn_pipe_forget(j)).
  *
  * Each query's results end with a NULL from PQgetResult; only the first
  * is kept. A Prepare that failed stands for its statement, whose execution
- * the server then skips.
+ * the server then skips. A Sync that commits (a job not chained) may bring
+ * the commit's error before its own result.
  */
 int
 pgconn_pipe_read(PgPipe *p, PgPipelineJob *j, char *err, size_t errlen)
 {
 	PGresult   *res;
+	PGresult  **slot;
+	int			k;
 
 	for (;;)
 	{
 		if (PQisBusy(p->conn))
 			return 0;
 		res = PQgetResult(p->conn);
-		if (j->next == j->split && !j->split_read)
+		if (j->syncing)
 		{
-			/* the Sync closing the first transaction of a split job */
-			if (res == NULL || PQresultStatus(res) != PGRES_PIPELINE_SYNC)
+			if (res == NULL && j->commit_error)
 			{
-				PQclear(res);
-				snprintf(err, errlen, "pipeline: no sync");
-				return -1;
+				/* the NULL after the commit's error */
+				j->commit_error = false;
+				continue;
 			}
-			PQclear(res);
-			j->split_read = true;
-			continue;
-		}
-		if (j->next == j->n)
-		{
+			if (res != NULL && PQresultStatus(res) == PGRES_FATAL_ERROR && !j->commit_error)
+			{
+				pgconn_commit_failed(j, pgconn_job_query(j, j->next - 1), res);
+				j->commit_error = true;
+				continue;
+			}
 			/* the Sync's own result closes the transaction; no NULL follows it */
 			if (res == NULL || PQresultStatus(res) != PGRES_PIPELINE_SYNC)
 			{
@@ -525,13 +643,10 @@ pgconn_pipe_read(PgPipe *p, PgPipelineJob *j, char *err, size_t errlen)
 				return -1;
 			}
 			PQclear(res);
-			for (int i = 0; i < j->n; i++)
-			{
-				free(j->keys[i]);
-				j->keys[i] = NULL;
-			}
-			p->pending--;
-			return 1;
+			j->syncing = false;
+			if (j->next == j->nq)
+				return pgconn_read_done(p, j);
+			continue;
 		}
 		if (res != NULL)
 		{
@@ -549,6 +664,8 @@ pgconn_pipe_read(PgPipe *p, PgPipelineJob *j, char *err, size_t errlen)
 		}
 		res = j->first;
 		j->first = NULL;
+		k = pgconn_job_query(j, j->next);
+		slot = k >= 0 ? &j->results[k] : &j->frame;
 		if (j->preparing)
 		{
 			j->preparing = false;
@@ -564,31 +681,52 @@ pgconn_pipe_read(PgPipe *p, PgPipelineJob *j, char *err, size_t errlen)
 				PQclear(res);
 			}
 			else
-				j->results[j->next] = res;	/* the statement's own error */
+				*slot = res;	/* the query's own error */
 			continue;
 		}
-		if (j->results[j->next] != NULL)
+		if (*slot != NULL)
 			PQclear(res);		/* skipped after its Prepare failed */
 		else
-			j->results[j->next] = res;
+			*slot = res;
+		if (k < 0)
+			pgconn_framed(j, k);
 		j->next++;
-		j->preparing = j->next < j->n && j->how[j->next] == 1;
+		j->preparing = j->next < j->nq && j->how[j->next] == 1;
+		if (pgconn_sync_after(j, j->next - 1))
+			j->syncing = true;
+		else if (j->next == j->nq)
+			return pgconn_read_done(p, j);
 	}
+}
+
+/*
+ * False for a chained job the server skipped, a job before it in its run
+ * having failed: none of its statements ran, and it may be sent again.
+ */
+bool
+pgconn_pipe_ran(const PgPipelineJob *j)
+{
+	return j->ran;
 }
 
 /* Frees what a transaction that will not be read holds, its results too. */
 void
 pgconn_pipe_forget(PgPipelineJob *j)
 {
+	for (int q = 0; q < PGCONN_QUERIES_MAX; q++)
+	{
+		free(j->keys[q]);
+		j->keys[q] = NULL;
+	}
 	for (int i = 0; i < j->n && i < PGCONN_PIPELINE_MAX; i++)
 	{
-		free(j->keys[i]);
-		j->keys[i] = NULL;
 		PQclear(j->results[i]);
 		j->results[i] = NULL;
 	}
 	PQclear(j->first);
 	j->first = NULL;
+	PQclear(j->frame);
+	j->frame = NULL;
 }
 
 /* Runs SELECT 1 within the deadline; see pgconn_query for a false. */
