@@ -366,6 +366,26 @@ pgconn_is_prepared(const PgPipe *p, const PgStatement *s, char *key,
 	return false;
 }
 
+/*
+ * The statement's Prepare succeeded: the pipe knows it from now on. The key
+ * is made again here rather than kept from the send, which keeps a job
+ * small (most statements are known and need none). False: out of memory.
+ */
+static bool
+pgconn_remember(PgPipe *p, const PgStatement *s)
+{
+	char	   *key = malloc(strlen(s->sql) + (size_t) s->nparams * sizeof(Oid) + 1);
+	PgPrepared *pr = &p->prepared[p->nprepared];	/* room kept by pgconn_pipe_send */
+	char		name[32];
+
+	if (key == NULL)
+		return false;
+	(void) pgconn_is_prepared(p, s, key, &pr->keylen, &pr->hash, name);
+	pr->key = key;
+	p->nprepared++;
+	return true;
+}
+
 /* The queries that may frame a job's statements (see PgPipelineJob). */
 #define PGCONN_Q_ROLLBACK (-1)
 #define PGCONN_Q_BEGIN (-2)
@@ -434,8 +454,6 @@ pgconn_pipe_send(PgPipe *p, PgPipelineJob *j, char *err, size_t errlen)
 
 	for (q = 0; q < j->n && q < PGCONN_PIPELINE_MAX; q++)
 		j->results[q] = NULL;
-	for (q = 0; q < PGCONN_QUERIES_MAX; q++)
-		j->keys[q] = NULL;
 	j->next = 0;
 	j->first = NULL;
 	j->frame = NULL;
@@ -466,6 +484,7 @@ pgconn_pipe_send(PgPipe *p, PgPipelineJob *j, char *err, size_t errlen)
 		size_t		max = strlen(st->sql) + (size_t) st->nparams * sizeof(Oid);
 		char		room[1024];
 		char	   *key = max < sizeof(room) ? room : malloc(max + 1);
+		size_t		keylen;
 		char		name[32];
 		bool		known;
 		int			ok;
@@ -475,28 +494,14 @@ pgconn_pipe_send(PgPipe *p, PgPipelineJob *j, char *err, size_t errlen)
 			snprintf(err, errlen, "pipeline: out of memory");
 			return false;
 		}
-		known = pgconn_is_prepared(p, st, key, &j->keylens[q], &j->hashes[q], name);
+		known = pgconn_is_prepared(p, st, key, &keylen, &j->hashes[q], name);
+		if (key != room)
+			free(key);
 		j->how[q] = known ? 0 : p->nprepared + p->npreparing < PGCONN_PREPARED_MAX ? 1 : -1;
 		/* the same text again before it is known: prepared by the first */
 		for (int k = 0; k < p->npreparing && j->how[q] == 1; k++)
 			if (p->preparing[k] == j->hashes[q])
 				j->how[q] = 0;
-		/* the key outlives the send only to be kept once its Prepare is read */
-		if (j->how[q] == 1 && key == room)
-		{
-			key = malloc(j->keylens[q] + 1);
-			if (key != NULL)
-				memcpy(key, room, j->keylens[q]);
-		}
-		if (j->how[q] == 1)
-			j->keys[q] = key;
-		else if (key != room)
-			free(key);
-		if (j->how[q] == 1 && key == NULL)
-		{
-			snprintf(err, errlen, "pipeline: out of memory");
-			return false;
-		}
 		if (j->how[q] == 1)
 		{
 			if (!PQsendPrepare(p->conn, name, st->sql, st->nparams, st->types))
@@ -585,13 +590,8 @@ pgconn_framed(PgPipelineJob *j, int k)
 
 /* Every result of the job is read. */
 static int
-pgconn_read_done(PgPipe *p, PgPipelineJob *j)
+pgconn_read_done(PgPipe *p)
 {
-	for (int q = 0; q < j->nq; q++)
-	{
-		free(j->keys[q]);
-		j->keys[q] = NULL;
-	}
 	p->pending--;
 	return 1;
 }
@@ -645,7 +645,7 @@ pgconn_pipe_read(PgPipe *p, PgPipelineJob *j, char *err, size_t errlen)
 			PQclear(res);
 			j->syncing = false;
 			if (j->next == j->nq)
-				return pgconn_read_done(p, j);
+				return pgconn_read_done(p);
 			continue;
 		}
 		if (res != NULL)
@@ -671,14 +671,12 @@ pgconn_pipe_read(PgPipe *p, PgPipelineJob *j, char *err, size_t errlen)
 			j->preparing = false;
 			if (PQresultStatus(res) == PGRES_COMMAND_OK)
 			{
-				/* room kept by pgconn_pipe_send */
-				PgPrepared *pr = &p->prepared[p->nprepared++];
-
-				pr->hash = j->hashes[j->next];
-				pr->key = j->keys[j->next];
-				pr->keylen = j->keylens[j->next];
-				j->keys[j->next] = NULL;
 				PQclear(res);
+				if (!pgconn_remember(p, pgconn_job_stmt(j, k)))
+				{
+					snprintf(err, errlen, "pipeline: out of memory");
+					return -1;
+				}
 			}
 			else
 				*slot = res;	/* the query's own error */
@@ -695,7 +693,7 @@ pgconn_pipe_read(PgPipe *p, PgPipelineJob *j, char *err, size_t errlen)
 		if (pgconn_sync_after(j, j->next - 1))
 			j->syncing = true;
 		else if (j->next == j->nq)
-			return pgconn_read_done(p, j);
+			return pgconn_read_done(p);
 	}
 }
 
@@ -713,11 +711,6 @@ pgconn_pipe_ran(const PgPipelineJob *j)
 void
 pgconn_pipe_forget(PgPipelineJob *j)
 {
-	for (int q = 0; q < PGCONN_QUERIES_MAX; q++)
-	{
-		free(j->keys[q]);
-		j->keys[q] = NULL;
-	}
 	for (int i = 0; i < j->n && i < PGCONN_PIPELINE_MAX; i++)
 	{
 		PQclear(j->results[i]);

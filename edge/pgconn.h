@@ -96,10 +96,8 @@ typedef struct PgPipelineJob
 	bool		ran;			/* false: skipped for a failure before it */
 	bool		rollback;		/* a ROLLBACK goes first (a failed run's block) */
 	int			nq;				/* queries: ROLLBACK, BEGIN, statements, COMMIT */
-	int			how[PGCONN_QUERIES_MAX];
+	signed char how[PGCONN_QUERIES_MAX];	/* 1 prepare, 0 prepared, -1 neither */
 	uint64_t	hashes[PGCONN_QUERIES_MAX];
-	char	   *keys[PGCONN_QUERIES_MAX];
-	size_t		keylens[PGCONN_QUERIES_MAX];
 	int			next;			/* the query being read; nq: the last Sync */
 	bool		syncing;		/* the queries before a Sync are read */
 	bool		commit_error;	/* read the error of a Sync's commit */
