@@ -295,20 +295,71 @@ ratelimit_client_key(const HttpRequest *req, char out[IPADDR_TEXT_MAX])
 	ipaddr_limit_key(&client, out);
 }
 
+/*
+ * The bucket keys this thread derived last. Clients come back, and a key's
+ * SHA-256 through OpenSSL (which allocates per digest) was a visible share
+ * of a request's CPU; a short key seen again is found here instead.
+ */
+#define RATELIMIT_MEMO 8
+#define RATELIMIT_MEMO_TEXT 64
+
+typedef struct RateKeyMemo
+{
+	RateKind	kind;
+	bool		used;
+	char		text[RATELIMIT_MEMO_TEXT];
+	unsigned char digest[32];
+	char		hex[65];
+} RateKeyMemo;
+
+static __thread RateKeyMemo ratelimit_memo[RATELIMIT_MEMO];
+static __thread unsigned ratelimit_memo_next;
+
+/* The bucket's key (digest and hex) for kind and text; false: no digest. */
+static bool
+ratelimit_key(RateBucket *b, RateKind kind, const char *text)
+{
+	const char *kname = ratelimit_kind_names[kind];
+	size_t		len = strlen(text);
+	RateKeyMemo *m;
+
+	for (int i = 0; i < RATELIMIT_MEMO; i++)
+	{
+		m = &ratelimit_memo[i];
+		if (m->used && m->kind == kind && strcmp(m->text, text) == 0)
+		{
+			memcpy(b->digest, m->digest, sizeof(b->digest));
+			memcpy(b->hex, m->hex, sizeof(b->hex));
+			return true;
+		}
+	}
+	if (!digest_sha256(kname, strlen(kname) + 1, text, len, b->digest))
+		return false;
+	ratelimit_hex(b->digest, 32, b->hex);
+	if (len < RATELIMIT_MEMO_TEXT)
+	{
+		m = &ratelimit_memo[ratelimit_memo_next++ % RATELIMIT_MEMO];
+		m->used = true;
+		m->kind = kind;
+		memcpy(m->text, text, len + 1);
+		memcpy(m->digest, b->digest, sizeof(m->digest));
+		memcpy(m->hex, b->hex, sizeof(m->hex));
+	}
+	return true;
+}
+
 static bool
 ratelimit_add(RateCheck *rc, RateKind kind, const TokenBucketSpec *spec,
 			  const char *text)
 {
 	RateBucket *b = &rc->buckets[rc->n];
-	const char *kname = ratelimit_kind_names[kind];
 
 	if (!spec->enabled || text == NULL)
 		return true;
-	if (!digest_sha256(kname, strlen(kname) + 1, text, strlen(text), b->digest))
+	if (!ratelimit_key(b, kind, text))
 		return false;
 	b->kind = kind;
 	b->spec = spec;
-	ratelimit_hex(b->digest, 32, b->hex);
 	rc->n++;
 	return true;
 }
