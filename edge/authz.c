@@ -45,6 +45,15 @@ typedef struct AuthzContext
 
 static int	authz_timeout_ms = 3000;
 
+static void
+authz_context_free(void *data)
+{
+	AuthzContext *ctx = data;
+
+	decisions_release(&ctx->decision);
+	free(ctx);
+}
+
 void
 authz_configure(int db_timeout_ms)
 {
@@ -181,6 +190,8 @@ authz_decide(HttpRequest *req, AuthzContext *ctx)
 			return true;
 		case DECISION_ASK:
 			return authz_ask_database(req, ctx);
+		case DECISION_NO_MEMORY:
+			return errors_respond(req, EDGE_ERR_INTERNAL, NULL);
 		case DECISION_TOO_LONG:
 			break;
 	}
@@ -230,7 +241,8 @@ authz_handle(HttpRequest *req)
 	ctx = malloc(sizeof(AuthzContext));
 	if (ctx == NULL)
 		return errors_respond(req, EDGE_ERR_INTERNAL, NULL);
-	http_set_data(req, ctx, free);
+	ctx->decision.key = NULL;
+	http_set_data(req, ctx, authz_context_free);
 	started = timeutil_mono_us();
 	(void) credential_read(req, &cred);
 	st = identity_resolve(req, &cred, &ctx->lookup, &ctx->who, authz_key_checked);

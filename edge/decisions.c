@@ -11,6 +11,7 @@
  */
 #include "decisions.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "lcache.h"
@@ -54,28 +55,39 @@ decisions_policy_version(void)
 	return lcache_version_get(&decisions_version);
 }
 
-static size_t
-decisions_key(const Identity *who, const char *method, const char *uri,
-			  char *key)
+/*
+ * The decision's key in dl: subject, scope, method and path (without its
+ * query), separated by NUL, which none of them can contain. TOO_LONG for a
+ * method or path no key may hold; the key is dl's room, or the heap's.
+ */
+static DecisionStep
+decisions_key(DecisionLookup *dl, const Identity *who, const char *method,
+			  const char *uri)
 {
 	size_t		path_len = strcspn(uri, "?#");
 	size_t		sl = strlen(who->subject);
 	size_t		pl = who->has_scope ? strlen(who->scope) : 0;
 	size_t		ml = strlen(method);
 	size_t		n = 0;
+	char	   *key;
 
 	if (path_len > 8192 || ml > 16)
-		return 0;
-	/* fields separated by NUL, which none of them can contain */
+		return DECISION_TOO_LONG;
+	dl->keylen = sl + 1 + 1 + pl + 1 + ml + 1 + path_len;
+	key = dl->keylen <= sizeof(dl->room) ? dl->room : malloc(dl->keylen);
+	if (key == NULL)
+		return DECISION_NO_MEMORY;
+	dl->key = key;
 	memcpy(key + n, who->subject, sl + 1);
 	n += sl + 1;
 	key[n++] = who->has_scope ? 's' : '-';
-	memcpy(key + n, who->scope, pl + 1);
-	n += pl + 1;
+	memcpy(key + n, who->scope, pl);
+	n += pl;
+	key[n++] = '\0';
 	memcpy(key + n, method, ml + 1);
 	n += ml + 1;
 	memcpy(key + n, uri, path_len);
-	return n + path_len;
+	return DECISION_FOUND;
 }
 
 /* Entries hold the status and the roles' characters only (most are short). */
@@ -107,9 +119,11 @@ decisions_lookup(HttpRequest *req, DecisionLookup *dl, const Identity *who,
 				 const char *method, const char *path, Decision *d,
 				 HttpHandler complete)
 {
-	dl->keylen = decisions_key(who, method, path, dl->key);
-	if (dl->keylen == 0)
-		return DECISION_TOO_LONG;
+	DecisionStep step;
+
+	decisions_release(dl);
+	if ((step = decisions_key(dl, who, method, path)) != DECISION_FOUND)
+		return step;
 	if (decisions_get(dl->key, dl->keylen, d))
 		return DECISION_FOUND;
 	decisions_snapshot(&dl->version, &dl->generation);
@@ -131,6 +145,14 @@ decisions_store(const DecisionLookup *dl, const Decision *d)
 {
 	decisions_put(dl->key, dl->keylen, dl->generation, d);
 	shared_decision_put(dl->version, dl->key, dl->keylen, d, decisions_ttl);
+}
+
+void
+decisions_release(DecisionLookup *dl)
+{
+	if (dl->key != NULL && dl->key != dl->room)
+		free(dl->key);
+	dl->key = NULL;
 }
 
 void

@@ -48,12 +48,21 @@ extern uint64_t decisions_policy_version(void);
  * Redis (shared.c), then by the caller in the database. The caller keeps
  * the DecisionLookup in its request state.
  */
+/*
+ * Keys up to this long stay in the lookup itself; a longer one (a long
+ * path, a long scope) goes to the heap. A lookup lives in every request's
+ * state, so room for the longest key (DECISION_KEY_MAX) there would be
+ * most of what each request allocates and zeroes.
+ */
+#define DECISION_KEY_ROOM 256
+
 typedef struct DecisionLookup
 {
 	uint64_t	version;		/* the policy version when asked */
 	uint64_t	generation;		/* and its generation */
 	size_t		keylen;
-	char		key[DECISION_KEY_MAX];
+	char	   *key;			/* room, or malloc'd; NULL before a lookup */
+	char		room[DECISION_KEY_ROOM];
 } DecisionLookup;
 
 typedef enum DecisionStep
@@ -62,7 +71,8 @@ typedef enum DecisionStep
 	DECISION_PENDING,			/* Redis asked: complete runs, then
 								 * decisions_redis_result */
 	DECISION_ASK,				/* ask the database, then decisions_store */
-	DECISION_TOO_LONG			/* the method or path cannot be a key */
+	DECISION_TOO_LONG,			/* the method or path cannot be a key */
+	DECISION_NO_MEMORY			/* a long key found no room */
 } DecisionStep;
 
 extern DecisionStep decisions_lookup(HttpRequest *req, DecisionLookup *dl,
@@ -74,6 +84,8 @@ extern DecisionStep decisions_redis_result(HttpRequest *req, DecisionLookup *dl,
 										   Decision *d);
 /* The database's decision, kept in process and in Redis. */
 extern void decisions_store(const DecisionLookup *dl, const Decision *d);
+/* Frees what the lookup holds (a long key); with the request's state. */
+extern void decisions_release(DecisionLookup *dl);
 
 extern void decisions_stats(uint64_t *hits, uint64_t *misses, size_t *entries);
 

@@ -76,6 +76,7 @@ rpcauth_decide(HttpRequest *req, RpcAuth *a)
 		case DECISION_ASK:
 			return rpcauth_ask_database(req, a);
 		case DECISION_TOO_LONG:
+		case DECISION_NO_MEMORY:
 			break;
 	}
 	return RPCAUTH_ERROR;
@@ -183,6 +184,7 @@ rpcauth_next(HttpRequest *req, RpcAuth *a)
 void
 rpcauth_release(RpcAuth *a)
 {
+	decisions_release(&a->decision);
 	if (a->payload != NULL)
 	{
 		explicit_bzero(a->payload, strlen(a->payload));

@@ -17,12 +17,15 @@ dropdb --if-exists "$DB" >/dev/null 2>&1
 createdb "$DB"
 q "CREATE EXTENSION warden" >/dev/null
 q "ALTER DATABASE $DB SET warden.password_cost = 4" >/dev/null
+# a route whose paths make decision keys longer than a request keeps in place
+LONG_PREFIX=archive$(for i in $(seq 30); do printf '/segment%02d' "$i"; done)
 q "SELECT warden.create_user('alice', '$PW', 'acme'), warden.create_user('bob', '$PW'),
           warden.create_service_account('indexer'),
           warden.create_role('reader'), warden.add_permission('reader', 'document:read'),
           warden.grant('alice', 'reader'), warden.grant('indexer', 'reader'),
           warden.add_route('GET', '/documents/{id}', 'document:read', 'document:{id}'),
-          warden.add_route('DELETE', '/documents/{id}', 'document:delete', 'document:{id}')" >/dev/null
+          warden.add_route('DELETE', '/documents/{id}', 'document:delete', 'document:{id}'),
+          warden.add_route('GET', '/$LONG_PREFIX/{id}', 'document:read', 'document:{id}')" >/dev/null
 alice=$(q "SELECT access_token FROM warden.login('alice', '$PW')")
 bob=$(q "SELECT access_token FROM warden.login('bob', '$PW')")
 KEY=$(q "SELECT warden.create_api_key('indexer', '{document:read}')")
@@ -151,6 +154,17 @@ ask "Authorization: Bearer $alice" GET /documents/43
 ask "Authorization: Bearer $alice" GET /documents/43
 t_match "asked again: verified (from the token cache) and decided from the decision cache, no database" \
   '^verify;dur=[0-9]+\.[0-9]{3}, cache;dur=[0-9]+\.[0-9]{3}, total;dur=[0-9]+\.[0-9]{3}$' "$(header Server-Timing)"
+# decision keys longer than a request keeps in place (the heap's)
+ask "Authorization: Bearer $alice" GET "/$LONG_PREFIX/9"
+t_eq "a long path: decided (200)" "200 alice" "$HTTP_STATUS $(header X-Warden-Subject)"
+ask "Authorization: Bearer $alice" GET "/$LONG_PREFIX/9"
+t_match "... and again from the decision cache, no database" \
+  '^verify;dur=[0-9]+\.[0-9]{3}, cache;dur=[0-9]+\.[0-9]{3}, total;dur=[0-9]+\.[0-9]{3}$' "$(header Server-Timing)"
+t_eq "... still 200" 200 "$HTTP_STATUS"
+ask "Authorization: Bearer $bob" GET "/$LONG_PREFIX/9"
+t_eq "the same long path for bob: 403, not alice's cached 200" 403 "$HTTP_STATUS"
+ask "Authorization: Bearer $alice" GET "/$LONG_PREFIX/9/x"
+t_eq "a longer path no route matches: its own decision (403), not the cached 200" 403 "$HTTP_STATUS"
 http GET "http://127.0.0.1:$PORT/healthz"
 t_match "an answer without the database: total only" '^total;dur=[0-9]+\.[0-9]{3}$' "$(header Server-Timing)"
 ask "Authorization: Bearer not-a-jwt" GET /documents/42
