@@ -54,6 +54,7 @@
 #include "pii.h"
 #include "reqid.h"
 #include "routes.h"
+#include "textfmt.h"
 #include "timeutil.h"
 #include "tlscert.h"
 
@@ -99,6 +100,7 @@ struct HttpRequest
 	size_t		header_used;
 	char		header_space[HTTP_HEADER_SPACE];
 	HttpHandler complete;		/* set while suspended: runs after resume */
+	atomic_int	wait;			/* HttpWait, while complete is set */
 	int			ntimings;		/* Server-Timing entries */
 	const char *timing_name[HTTP_TIMINGS_MAX];
 	double		timing_ms[HTTP_TIMINGS_MAX];
@@ -111,6 +113,38 @@ struct HttpRequest
 	size_t		target_len;
 	char		target[];		/* as sent: path and query, not decoded */
 };
+
+/*
+ * Where a request waiting for its answer (http_suspend) stands. It starts
+ * parked: not suspended in libmicrohttpd, which then calls its handler
+ * again at every run of its loop, each call a few instructions. A
+ * suspension costs an epoll_ctl to take the connection out of the epoll
+ * set and another to put it back, and a read that finds nothing after the
+ * resume: on a busy edge, where answers come within a turn or two, more
+ * than the rest of the request's own work. A loop with nothing else to do
+ * suspends its parked requests for real (httploop_settling), so that it
+ * can sleep.
+ *
+ * Transitions: the loop parks (NONE -> PARKED); http_resume, from any
+ * thread, wakes a parked one (-> WOKEN) or resumes a suspended one
+ * (SUSPENDED -> READY, then MHD_resume_connection); the loop, called
+ * again, takes WOKEN and READY back to NONE and completes, or suspends a
+ * parked one (PARKED -> SUSPENDING -> SUSPENDED; a resume in between
+ * leaves RESUME_PENDING, and the loop resumes it itself). A request whose
+ * connection ends while it waits (the client left, the daemon stopped)
+ * is ORPHANED: its call still refers to it, so http_resume frees it.
+ */
+typedef enum HttpWait
+{
+	HTTP_WAIT_NONE,
+	HTTP_WAIT_PARKED,
+	HTTP_WAIT_WOKEN,
+	HTTP_WAIT_SUSPENDING,
+	HTTP_WAIT_RESUME_PENDING,
+	HTTP_WAIT_SUSPENDED,
+	HTTP_WAIT_READY,
+	HTTP_WAIT_ORPHANED
+} HttpWait;
 
 static struct MHD_Daemon **http_daemons;
 static int	http_ndaemons;
@@ -404,6 +438,38 @@ http_run(HttpRequest *req, HttpHandler handler)
 	return MHD_YES;
 }
 
+/*
+ * A waiting request's handler is called again (see HttpWait): true when
+ * its answer came and complete may run; false while it still waits,
+ * parked, or suspended from now on when its loop settles.
+ */
+static bool
+http_waited(HttpRequest *req)
+{
+	int			s = atomic_load(&req->wait);
+
+	if (s == HTTP_WAIT_PARKED && httploop_settling(req->loop) &&
+		atomic_compare_exchange_strong(&req->wait, &s, HTTP_WAIT_SUSPENDING))
+	{
+		httploop_park(req->loop, -1);
+		MHD_suspend_connection(req->connection);
+		s = HTTP_WAIT_SUSPENDING;
+		if (atomic_compare_exchange_strong(&req->wait, &s, HTTP_WAIT_SUSPENDED))
+			return false;
+		/* resumed while it was being suspended: resumed here, done next run */
+		atomic_store(&req->wait, HTTP_WAIT_READY);
+		MHD_resume_connection(req->connection);
+		httploop_resumed(req->loop);
+		return false;
+	}
+	if (s == HTTP_WAIT_WOKEN)
+		httploop_park(req->loop, -1);
+	else if (s != HTTP_WAIT_READY)
+		return false;			/* parked (or suspended: not called then) */
+	atomic_store(&req->wait, HTTP_WAIT_NONE);
+	return true;
+}
+
 static enum MHD_Result
 http_access(void *cls, struct MHD_Connection *connection, const char *url,
 			const char *method, const char *version, const char *upload_data,
@@ -424,9 +490,11 @@ http_access(void *cls, struct MHD_Connection *connection, const char *url,
 		return MHD_YES;
 	if (req->complete != NULL)
 	{
-		/* called again after http_resume(): finish the suspended request */
+		/* called again: finish the request once http_resume() said so */
 		HttpHandler complete = req->complete;
 
+		if (!http_waited(req))
+			return MHD_YES;
 		req->complete = NULL;
 		return http_run(req, complete);
 	}
@@ -507,6 +575,32 @@ http_request_free(HttpRequest *req)
 	free(req);
 }
 
+/*
+ * The request's connection ended: true when a call still refers to the
+ * request (it waits for an answer), which http_resume then frees.
+ */
+static bool
+http_orphan(HttpRequest *req)
+{
+	int			s = atomic_load(&req->wait);
+
+	for (;;)
+	{
+		if (s != HTTP_WAIT_PARKED && s != HTTP_WAIT_SUSPENDED)
+			break;
+		if (atomic_compare_exchange_strong(&req->wait, &s, HTTP_WAIT_ORPHANED))
+		{
+			if (s == HTTP_WAIT_PARKED)
+				httploop_park(req->loop, -1);
+			req->connection = NULL;
+			return true;
+		}
+	}
+	if (s == HTTP_WAIT_WOKEN)
+		httploop_park(req->loop, -1);
+	return false;
+}
+
 /* MHD_OPTION_NOTIFY_COMPLETED: every request ends here, answered or not. */
 static void
 http_completed(void *cls, struct MHD_Connection *connection, void **con_cls,
@@ -527,8 +621,10 @@ http_completed(void *cls, struct MHD_Connection *connection, void **con_cls,
 	}
 	http_access_log(req, toe);
 	metrics_observe(req->route, req->status, timeutil_elapsed_ms(&req->started));
-	http_request_free(req);
 	atomic_fetch_sub(&http_in_flight_count, 1);
+	if (http_orphan(req))
+		return;
+	http_request_free(req);
 }
 
 /* --- responses ----------------------------------------------------------- */
@@ -641,15 +737,17 @@ http_request_body(const HttpRequest *req, size_t *len)
 
 /*
  * From a handler: the answer is not ready (it waits for the database). The
- * connection sleeps until http_resume(); then complete runs, on the
- * connection's thread, and answers. Call before handing the request to
- * another thread, so that a quick resume can never precede the suspend.
+ * request waits until http_resume() (parked, or suspended: see HttpWait);
+ * then complete runs, on the connection's thread, and answers. Call before
+ * handing the request to another thread, so that a quick resume can never
+ * precede the suspend.
  */
 void
 http_suspend(HttpRequest *req, HttpHandler complete)
 {
 	req->complete = complete;
-	MHD_suspend_connection(req->connection);
+	atomic_store(&req->wait, HTTP_WAIT_PARKED);
+	httploop_park(req->loop, 1);
 }
 
 /*
@@ -708,7 +806,7 @@ http_data(const HttpRequest *req)
 void
 http_set_principal(HttpRequest *req, const char *principal)
 {
-	snprintf(req->principal, sizeof(req->principal), "%s", principal);
+	textfmt_copy(req->principal, sizeof(req->principal), principal);
 }
 
 /*
@@ -752,16 +850,46 @@ http_call(const HttpRequest *req)
 
 /*
  * From any thread, once per http_suspend(). The request may be answered
- * and freed by its worker as soon as the connection is resumed: nothing of
- * it is read after MHD_resume_connection (its loop outlives it).
+ * and freed by its worker as soon as it is woken or resumed: nothing of it
+ * is read after that (its loop and, while suspended, its connection
+ * outlive it).
  */
 void
 http_resume(HttpRequest *req)
 {
 	HttpLoop   *loop = req->loop;
+	struct MHD_Connection *connection = req->connection;
+	int			s = atomic_load(&req->wait);
 
-	MHD_resume_connection(req->connection);
-	httploop_resumed(loop);
+	for (;;)
+	{
+		switch (s)
+		{
+			case HTTP_WAIT_PARKED:
+				if (!atomic_compare_exchange_strong(&req->wait, &s, HTTP_WAIT_WOKEN))
+					continue;
+				httploop_resumed(loop);
+				return;
+			case HTTP_WAIT_SUSPENDING:
+				/* the loop is suspending it: it resumes it itself */
+				if (!atomic_compare_exchange_strong(&req->wait, &s, HTTP_WAIT_RESUME_PENDING))
+					continue;
+				return;
+			case HTTP_WAIT_SUSPENDED:
+				if (!atomic_compare_exchange_strong(&req->wait, &s, HTTP_WAIT_READY))
+					continue;
+				MHD_resume_connection(connection);
+				httploop_resumed(loop);
+				return;
+			case HTTP_WAIT_ORPHANED:
+				/* its connection is gone: the request ends with its call */
+				http_request_free(req);
+				return;
+			default:
+				log_write(LOG_LEVEL_ERROR, "request resumed twice", NULL);
+				return;
+		}
+	}
 }
 
 /*

@@ -23,6 +23,15 @@
  * data still to process on a list of its own; MHD_get_timeout is 0 while
  * that list is not empty, so the poll never sleeps on work already read.
  *
+ * Parked requests (http.c) stay on that list too: while a loop has any,
+ * its timeout of 0 may mean nothing but them. A turn whose poll found
+ * nothing then polls again for up to LOOP_PARKED_WAIT_MS (their answers,
+ * new requests and the pool's sockets all wake it), and a second turn that
+ * found nothing settles: the next MHD_run suspends the parked requests for
+ * real, and the loop sleeps as long as libmicrohttpd lets it. Work of
+ * libmicrohttpd's own left on the list meanwhile (a body still to read) is
+ * delayed by that wait at most.
+ *
  * Threads and locking: each loop's fields are its thread's, except
  * signalled (atomic) and the eventfd; loop_stopping, loop_quiesce and
  * loop_quiesced are atomics set by the main thread or counted by loops.
@@ -44,6 +53,9 @@
 
 #include "log.h"
 
+/* How long a loop with parked requests polls before it settles. */
+#define LOOP_PARKED_WAIT_MS 1
+
 struct HttpLoop
 {
 	int			index;
@@ -52,6 +64,9 @@ struct HttpLoop
 	int			efd;			/* wakes the loop from other threads */
 	atomic_bool signalled;		/* efd written, not yet read */
 	bool		resumed;		/* resumed on this thread since MHD_run */
+	int			parked;			/* requests parked (httploop_park) */
+	int			idle_turns;		/* turns with parked requests that found nothing */
+	bool		settling;		/* this MHD_run suspends the parked ones */
 	bool		quiesced;
 	bool		started;
 	pthread_t	thread;
@@ -93,6 +108,18 @@ httploop_resumed(HttpLoop *l)
 		httploop_wake(l);
 }
 
+void
+httploop_park(HttpLoop *l, int delta)
+{
+	l->parked += delta;
+}
+
+bool
+httploop_settling(const HttpLoop *l)
+{
+	return l->settling;
+}
+
 /* Until libmicrohttpd next needs to run: 0 with work pending, -1 never. */
 static int
 httploop_timeout(HttpLoop *l)
@@ -103,6 +130,9 @@ httploop_timeout(HttpLoop *l)
 		return 0;
 	if (MHD_get_timeout(l->daemon, &ms) != MHD_YES)
 		return -1;
+	/* 0 may be the parked requests alone: see the header comment */
+	if (ms == 0 && l->parked > 0 && l->idle_turns > 0)
+		return LOOP_PARKED_WAIT_MS;
 	return ms > INT_MAX ? INT_MAX : (int) ms;
 }
 
@@ -131,6 +161,7 @@ httploop_main(void *arg)
 	uint64_t	count;
 	int			max = 0;
 	int			n;
+	int			ready;
 	int			timeout;
 
 	loop_self = l;
@@ -146,7 +177,10 @@ httploop_main(void *arg)
 	for (;;)
 	{
 		l->resumed = false;
+		l->settling = l->idle_turns > 1;
 		(void) MHD_run(l->daemon);
+		if (l->settling)
+			l->idle_turns = 0;
 		if (atomic_load(&loop_quiesce) && !l->quiesced)
 			httploop_quiesce_one(l);
 		if (atomic_load(&loop_stopping))
@@ -158,13 +192,14 @@ httploop_main(void *arg)
 			timeout = 0;
 		pfds[0] = (struct pollfd) {l->mhd_fd, POLLIN, 0};
 		pfds[1] = (struct pollfd) {l->efd, POLLIN, 0};
-		if (poll(pfds, (nfds_t) n + 2, timeout) < 0)
+		if ((ready = poll(pfds, (nfds_t) n + 2, timeout)) < 0)
 		{
 			if (errno != EINTR)
 				log_write(LOG_LEVEL_ERROR, "HTTP loop poll failed", "{s:s}",
 						  "error", strerror(errno));
 			continue;
 		}
+		l->idle_turns = ready == 0 && l->parked > 0 ? l->idle_turns + 1 : 0;
 		if (pfds[1].revents != 0)
 		{
 			/*

@@ -51,6 +51,17 @@ extern HttpLoop *httploop_self(void);
 extern void httploop_resumed(HttpLoop *loop);
 
 /*
+ * Parked requests (see http_suspend): wait for an answer without being
+ * suspended in libmicrohttpd, which calls their handler again at every run.
+ * On the loop's thread: httploop_park counts them in (+1) and out (-1);
+ * httploop_settling says the loop found nothing to do while they waited,
+ * and a parked request called now should suspend for real, so that the
+ * loop can sleep.
+ */
+extern void httploop_park(HttpLoop *loop, int delta);
+extern bool httploop_settling(const HttpLoop *loop);
+
+/*
  * Every loop stops accepting connections (MHD_quiesce_daemon on its own
  * thread); returns once all have, or after timeout_ms.
  */

@@ -7,8 +7,10 @@
 # answer at once while the first waits for its connection), and the call
 # then succeeds; more workers than connections (jobs handed to another
 # worker's shard) and an uneven split, under concurrent load, every answer
-# 200 and the pool's gauges back to 0; SIGTERM with a call in flight on a
-# worker's connection (answered, then the edge exits 0).
+# 200 and the pool's gauges back to 0; clients that reset their connections
+# while their calls wait in PostgreSQL, on a busy worker (the edge keeps
+# serving, and drops those requests when their calls end); SIGTERM with a
+# call in flight on a worker's connection (answered, then the edge exits 0).
 . "$WARDEN_ROOT/tests/lib.sh"
 
 DB=warden_it_pool
@@ -112,6 +114,38 @@ for shape in "4 1" "2 3"; do
   t_eq "... none left waiting" 0 "$(gauge warden_edge_db_pool_waiting)"
   stop_within "split$threads" 10
 done
+
+# --- clients that leave while their calls wait -------------------------------------
+# One worker kept busy (wrk), so a waiting call stays parked rather than
+# suspended (http.c's HttpWait); each client resets its connection (RST)
+# while its call sleeps in PostgreSQL. The edge must drop the request only
+# once the call ends, and keep serving (the sanitized run checks the rest).
+edge_start leave "$PORT" "${EDGE[@]}" "$LOCAL_DB" WARDEN_THREADS=1 WARDEN_DB_POOL_SIZE=2 || true
+wrk -t1 -c8 -d3s --timeout 10s -s "$WARDEN_TEST_TMP/add.lua" "$BASE_URL/v1/rpc/add" \
+  >"$WARDEN_TEST_TMP/leave.wrk" 2>&1 &
+load=$!
+sleep 0.3
+python3 - "$PORT" "$TOKEN" <<'PY'
+import socket, struct, sys, time
+port, token = int(sys.argv[1]), sys.argv[2]
+body = b'{"s": 0.4}'
+for _ in range(6):
+    s = socket.create_connection(('127.0.0.1', port))
+    s.sendall(b'POST /v1/rpc/nap HTTP/1.1\r\nHost: edge\r\nAuthorization: Bearer ' + token.encode() +
+              b'\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n' % len(body) + body)
+    time.sleep(0.1)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))
+    s.close()
+PY
+wait "$load"
+t_check "calls of clients that stayed were answered meanwhile, all 200" bash -c \
+  '! grep -Eq "Non-2xx|Socket errors" "$1" && grep -q "requests in" "$1"' _ "$WARDEN_TEST_TMP/leave.wrk"
+sleep 0.6
+t_check "the edge is still up" kill -0 "$(edge_pid leave)"
+t_eq "a call after: 200" "200 3" "$(add_call | cut -d' ' -f1,3)"
+t_eq "... none left running" 0 "$(gauge warden_edge_db_pool_busy)"
+t_eq "... no request left in flight" 1 "$(gauge warden_edge_requests_in_flight)"
+stop_within leave 10
 
 # --- SIGTERM with a call in flight on a worker's connection -----------------------
 edge_start drain "$PORT" "${EDGE[@]}" "$LOCAL_DB" WARDEN_THREADS=2 WARDEN_DB_POOL_SIZE=2 || true
