@@ -150,6 +150,29 @@ header() {
         v = substr($0, i + 1); sub(/^[ \t]+/, "", v); print v; exit } }'
 }
 
+# rpc_db DB APP PASSWORD < SQL: a fresh database DB for /v1/rpc tests: the
+# extension, a NOLOGIN role APP (for WARDEN_DB_ROLE) with USAGE on schema
+# api, the test's own SQL from stdin (its functions and grants), and alice
+# (PASSWORD), whose role rpc_caller holds rpc:execute everywhere. Prints
+# alice's access token. rpc_db_drop DB APP removes both again.
+rpc_db() {
+  local db=$1 app=$2 pw=$3
+  rpc_db_drop "$db" "$app"
+  createdb "$db" || return 1
+  {
+    printf '%s\n' "CREATE EXTENSION warden;" "SET warden.password_cost = 4;" \
+      "CREATE ROLE $app NOLOGIN;" "CREATE SCHEMA api;" "GRANT USAGE ON SCHEMA api TO $app;"
+    cat
+    printf '%s\n' "SELECT warden.create_user('alice', '$pw'), warden.create_role('rpc_caller'),
+      warden.add_permission('rpc_caller', 'rpc:execute'), warden.grant('alice', 'rpc_caller');"
+  } | psql -X -q -v ON_ERROR_STOP=1 -d "$db" >/dev/null || return 1
+  psql -X -q -At -v ON_ERROR_STOP=1 -d "$db" -c "SELECT access_token FROM warden.login('alice', '$pw')"
+}
+rpc_db_drop() {
+  dropdb --if-exists "$1" >/dev/null 2>&1
+  PGOPTIONS='-c client_min_messages=warning' psql -X -q -d postgres -c "DROP ROLE IF EXISTS $2" >/dev/null
+}
+
 # edge_start NAME PORT [VAR=VALUE ...]: starts edge/warden-edge in the
 # background with the stack's environment plus the given variables, logging
 # to $WARDEN_TEST_TMP/NAME.log, and waits until /healthz answers, and for at

@@ -21,15 +21,7 @@ APP=regress_chain_app
 PW='long enough password'
 q() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$DB" -c "$1"; }
 
-dropdb --if-exists "$DB" >/dev/null 2>&1
-PGOPTIONS='-c client_min_messages=warning' psql -X -q -d postgres -c "DROP ROLE IF EXISTS $APP" >/dev/null
-createdb "$DB"
-psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >/dev/null <<SQL
-CREATE EXTENSION warden;
-SET warden.password_cost = 4;
-CREATE ROLE $APP NOLOGIN;
-CREATE SCHEMA api;
-GRANT USAGE ON SCHEMA api TO $APP;
+TOKEN=$(rpc_db "$DB" "$APP" "$PW" <<SQL
 CREATE TABLE taken (n int PRIMARY KEY);
 CREATE TABLE parent (id int PRIMARY KEY);
 CREATE TABLE child (p int REFERENCES parent DEFERRABLE INITIALLY DEFERRED);
@@ -49,10 +41,8 @@ CREATE FUNCTION api.orphan(n int) RETURNS int LANGUAGE sql VOLATILE
   AS 'INSERT INTO public.child VALUES (n) RETURNING p';
 CREATE FUNCTION api.add(a int, b int) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT a + b';
 GRANT EXECUTE ON FUNCTION api.take(int), api.orphan(int), api.add(int, int) TO $APP;
-SELECT warden.create_user('alice', '$PW'), warden.create_role('rpc_caller'),
-       warden.add_permission('rpc_caller', 'rpc:execute'), warden.grant('alice', 'rpc_caller');
 SQL
-TOKEN=$(q "SELECT access_token FROM warden.login('alice', '$PW')")
+)
 AUTH="Authorization: Bearer $TOKEN"
 
 metric() {
@@ -60,7 +50,8 @@ metric() {
 }
 
 # one worker, one connection: every call waiting goes into the next run
-edge_start chain "$PORT" "WARDEN_DATABASE_URL=postgresql://postgres@127.0.0.1:$PGPORT/$DB" WARDEN_DB_ROLE=$APP WARDEN_THREADS=1 WARDEN_DB_POOL_SIZE=1 \
+edge_start chain "$PORT" "WARDEN_DATABASE_URL=postgresql://postgres@127.0.0.1:$PGPORT/$DB" \
+  WARDEN_DB_ROLE=$APP WARDEN_THREADS=1 WARDEN_DB_POOL_SIZE=1 \
   WARDEN_RATE_LIMIT_IP=1000000/s WARDEN_RATE_LIMIT_PRINCIPAL=1000000/s || true
 
 # --- a failure at COMMIT, alone ------------------------------------------------
@@ -141,6 +132,5 @@ t_check "the edge is still up" kill -0 "$(edge_pid chain)"
 
 edge_stop chain
 t_eq "it stops cleanly (exit 0)" 0 "$EDGE_STATUS"
-dropdb --if-exists "$DB" >/dev/null 2>&1
-PGOPTIONS='-c client_min_messages=warning' psql -X -q -d postgres -c "DROP ROLE IF EXISTS $APP" >/dev/null
+rpc_db_drop "$DB" "$APP"
 t_done

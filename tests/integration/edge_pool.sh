@@ -19,25 +19,14 @@ BASE_URL=http://127.0.0.1:$PORT
 APP=regress_pool_app
 PW='long enough password'
 SLOWDNS=$WARDEN_ROOT/build/tools/slowdns.so
-q() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$DB" -c "$1"; }
 
-dropdb --if-exists "$DB" >/dev/null 2>&1
-PGOPTIONS='-c client_min_messages=warning' psql -X -q -d postgres -c "DROP ROLE IF EXISTS $APP" >/dev/null
-createdb "$DB"
-psql -X -q -v ON_ERROR_STOP=1 -d "$DB" >/dev/null <<SQL
-CREATE EXTENSION warden;
-SET warden.password_cost = 4;
-CREATE ROLE $APP NOLOGIN;
-CREATE SCHEMA api;
-GRANT USAGE ON SCHEMA api TO $APP;
+TOKEN=$(rpc_db "$DB" "$APP" "$PW" <<SQL
 CREATE FUNCTION api.add(a int, b int) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT a + b';
 CREATE FUNCTION api.nap(s float8) RETURNS text LANGUAGE sql VOLATILE
   AS \$\$SELECT pg_sleep(s)::text || 'rested'\$\$;
 GRANT EXECUTE ON FUNCTION api.add(int, int), api.nap(float8) TO $APP;
-SELECT warden.create_user('alice', '$PW'), warden.create_role('rpc_caller'),
-       warden.add_permission('rpc_caller', 'rpc:execute'), warden.grant('alice', 'rpc_caller');
 SQL
-TOKEN=$(q "SELECT access_token FROM warden.login('alice', '$PW')")
+)
 AUTH="Authorization: Bearer $TOKEN"
 EDGE=(WARDEN_DB_ROLE=$APP WARDEN_RATE_LIMIT_IP=1000000/s WARDEN_RATE_LIMIT_PRINCIPAL=1000000/s)
 
