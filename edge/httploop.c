@@ -67,6 +67,7 @@ struct HttpLoop
 	int			parked;			/* requests parked (httploop_park) */
 	int			idle_turns;		/* turns with parked requests that found nothing */
 	bool		settling;		/* this MHD_run suspends the parked ones */
+	bool		in_run;			/* in MHD_run */
 	bool		quiesced;
 	bool		started;
 	pthread_t	thread;
@@ -118,6 +119,12 @@ bool
 httploop_settling(const HttpLoop *l)
 {
 	return l->settling;
+}
+
+bool
+httploop_between_runs(const HttpLoop *l)
+{
+	return l == loop_self && !l->in_run;
 }
 
 /* Until libmicrohttpd next needs to run: 0 with work pending, -1 never. */
@@ -178,7 +185,9 @@ httploop_main(void *arg)
 	{
 		l->resumed = false;
 		l->settling = l->idle_turns > 1;
+		l->in_run = true;
 		(void) MHD_run(l->daemon);
+		l->in_run = false;
 		if (l->settling)
 			l->idle_turns = 0;
 		if (atomic_load(&loop_quiesce) && !l->quiesced)

@@ -62,6 +62,13 @@ extern void httploop_park(HttpLoop *loop, int delta);
 extern bool httploop_settling(const HttpLoop *loop);
 
 /*
+ * True on loop's own thread outside its MHD_run (in the work's prepare or
+ * dispatch): a request of the loop's woken here can be finished at once,
+ * with no handler of its own or of libmicrohttpd's below on the stack.
+ */
+extern bool httploop_between_runs(const HttpLoop *loop);
+
+/*
  * Every loop stops accepting connections (MHD_quiesce_daemon on its own
  * thread); returns once all have, or after timeout_ms.
  */
