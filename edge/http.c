@@ -442,6 +442,16 @@ http_run(HttpRequest *req, HttpHandler handler)
 	return MHD_YES;
 }
 
+/* A request whose wait is over: its completion runs. */
+static enum MHD_Result
+http_finish(HttpRequest *req)
+{
+	HttpHandler complete = req->complete;
+
+	req->complete = NULL;
+	return http_run(req, complete);
+}
+
 /*
  * A waiting request's handler is called again (see HttpWait): true when
  * its answer came and complete may run; false while it still waits,
@@ -497,12 +507,9 @@ http_access(void *cls, struct MHD_Connection *connection, const char *url,
 	if (req->complete != NULL)
 	{
 		/* called again: finish the request once http_resume() said so */
-		HttpHandler complete = req->complete;
-
 		if (!http_waited(req))
 			return MHD_YES;
-		req->complete = NULL;
-		return http_run(req, complete);
+		return http_finish(req);
 	}
 	return http_dispatch(req);
 }
@@ -879,12 +886,9 @@ http_resume(HttpRequest *req)
 					 * answer is made here, a turn sooner, and libmicrohttpd
 					 * sends it at its next run.
 					 */
-					HttpHandler complete = req->complete;
-
 					atomic_store(&req->wait, HTTP_WAIT_NONE);
 					httploop_park(loop, -1);
-					req->complete = NULL;
-					if (http_run(req, complete) == MHD_NO)
+					if (http_finish(req) == MHD_NO)
 						req->failed = true;
 					return;
 				}

@@ -652,8 +652,8 @@ rpc_is_json(const char *type)
 
 /*
  * Where a worker parses arguments: room for as many as a function can take,
- * of which a call keeps only those it has. In the request it was most of
- * its size (17 KiB zeroed and freed per call, for the usual one or two).
+ * of which a call keeps only those it has. In the request it was 4 KiB
+ * zeroed and freed per call, for the usual one or two.
  */
 static __thread RpcArg rpc_args_room[RPCARGS_MAX];
 
