@@ -29,7 +29,8 @@
  * A free connection takes the jobs waiting, up to DBPOOL_BATCH_MAX, and
  * sends them in one pipeline, each its own transaction: alone, closed by
  * its own Sync, or, two or more at once, as a chained run of explicit
- * transactions sharing one Sync (pgconn_pipe_send, PgPipelineJob), which
+ * transactions sharing one Sync, which also commits the run's last job
+ * (pgconn_pipe_send, PgPipelineJob), which
  * the server answers in one write instead of one per job; each job ends as
  * soon as its results are read. An idle edge thus sends a job at once with
  * no wait for company, and a busy one sends the jobs that queued meanwhile

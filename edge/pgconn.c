@@ -397,6 +397,19 @@ static const PgStatement pgconn_framing[] = {
 	{"COMMIT", 0, NULL, NULL},
 };
 
+/*
+ * Whether the job goes between BEGIN and COMMIT: a chained job that does
+ * not end its run. The last one needs neither: what follows the previous
+ * job's COMMIT up to the Sync is a transaction of its own, committed by
+ * the Sync as a job sent alone is, and the two statements saved are about
+ * a third of what the server spends on a chained call.
+ */
+static bool
+pgconn_job_framed(const PgPipelineJob *j)
+{
+	return j->chain && !j->last;
+}
+
 /* The job's query q: a statement's index, or a PGCONN_Q_* framing query. */
 static int
 pgconn_job_query(const PgPipelineJob *j, int q)
@@ -407,7 +420,7 @@ pgconn_job_query(const PgPipelineJob *j, int q)
 			return PGCONN_Q_ROLLBACK;
 		q--;
 	}
-	if (!j->chain)
+	if (!pgconn_job_framed(j))
 		return q;
 	if (q == 0)
 		return PGCONN_Q_BEGIN;
@@ -477,7 +490,7 @@ pgconn_pipe_send(PgPipe *p, PgPipelineJob *j, char *err, size_t errlen)
 		p->npreparing = 0;
 		j->rollback = ts == PQTRANS_INERROR || ts == PQTRANS_INTRANS;
 	}
-	j->nq = j->n + (j->chain ? 2 : 0) + (j->rollback ? 1 : 0);
+	j->nq = j->n + (pgconn_job_framed(j) ? 2 : 0) + (j->rollback ? 1 : 0);
 	for (q = 0; q < j->nq; q++)
 	{
 		const PgStatement *st = pgconn_job_stmt(j, pgconn_job_query(j, q));
@@ -688,6 +701,8 @@ pgconn_pipe_read(PgPipe *p, PgPipelineJob *j, char *err, size_t errlen)
 			*slot = res;
 		if (k < 0)
 			pgconn_framed(j, k);
+		else if (k == 0 && j->chain && PQresultStatus(*slot) == PGRES_PIPELINE_ABORTED)
+			j->ran = false;		/* the run's last job, skipped */
 		j->next++;
 		j->preparing = j->next < j->nq && j->how[j->next] == 1;
 		if (pgconn_sync_after(j, j->next - 1))

@@ -75,15 +75,16 @@ typedef struct PgPipe
  * its commit), in the same round trip.
  *
  * chain sends the job as an explicit transaction (BEGIN, its statements,
- * COMMIT) with no Sync of its own unless last is set: a run of chained jobs
- * shares the Sync of its last one, so the server answers the run in one
- * write instead of one per job (PostgreSQL flushes its output at every
- * Sync), which roughly halves what a busy pool costs the server and the
- * edge per call. The price: the first failure in a run makes the server
- * skip the rest of it up to the Sync, and pgconn_pipe_ran then says those
- * jobs did not run, to be sent again, alone. A failure at COMMIT (a
- * deferred constraint) stands as the last statement's result. A split job
- * is never chained.
+ * COMMIT) with no Sync of its own, unless last is set: the job that ends
+ * the run goes bare, its statements and the Sync, a transaction of its own
+ * as a job sent alone is. A run of chained jobs shares that one Sync, so
+ * the server answers the run in one write instead of one per job
+ * (PostgreSQL flushes its output at every Sync), which roughly halves what
+ * a busy pool costs the server and the edge per call. The price: the
+ * first failure in a run makes the server skip the rest of it up to the
+ * Sync, and pgconn_pipe_ran then says those jobs did not run, to be sent
+ * again, alone. A failure at COMMIT (a deferred constraint) stands as the
+ * last statement's result. A split job is never chained.
  */
 typedef struct PgPipelineJob
 {
@@ -91,7 +92,7 @@ typedef struct PgPipelineJob
 	int			n;
 	int			split;			/* 0: one transaction */
 	PGresult  **results;		/* n first results, for the caller to PQclear */
-	bool		chain;			/* BEGIN ... COMMIT, the Sync only if last */
+	bool		chain;			/* BEGIN ... COMMIT, or bare and the Sync if last */
 	bool		last;			/* a chained job that ends its run */
 	bool		ran;			/* false: skipped for a failure before it */
 	bool		rollback;		/* a ROLLBACK goes first (a failed run's block) */
