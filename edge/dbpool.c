@@ -41,6 +41,8 @@
  * without blocking the loop: PQconnectStart/PQconnectPoll on the same
  * poll, or, when the server is named by a host name (whose resolution
  * blocks), on a thread of pgstart.c's, which hands the connection back.
+ * When a connection cannot be made, its jobs go once to another shard that
+ * has one open (dbpool_connect_lost).
  *
  * Bounds: at most queue_max jobs wait in the pool (more are refused, 503);
  * a job still waiting at its deadline ends without a connection (503); a
@@ -111,6 +113,7 @@ struct DbShard
 	bool		stopped;		/* stopping, and nothing left to run */
 	bool		attached;		/* a loop drives it */
 	int			efd;
+	atomic_int	live;			/* connections made and open */
 
 	/* the loop's own */
 	char		logged[256];	/* the last connection failure logged */
@@ -166,6 +169,14 @@ dbpool_fail(DbShard *s, DbJob *job, const char *err)
 	(void) job->done(job, NULL, err);
 }
 
+/* Closes a connection that was made. */
+static void
+dbpool_close(DbShard *s, DbConn *c)
+{
+	pgconn_pipe_close(&c->pipe);
+	atomic_fetch_sub(&s->live, 1);
+}
+
 /*
  * Drops the connection (made or being made) and ends every job on it
  * without one.
@@ -181,7 +192,7 @@ dbpool_drop(DbShard *s, DbConn *c, const char *err)
 		c->connecting = NULL;
 	}
 	if (c->pipe.conn != NULL)
-		pgconn_pipe_close(&c->pipe);
+		dbpool_close(s, c);
 	if (c->starting)
 	{
 		c->starting = false;
@@ -213,6 +224,100 @@ dbpool_connect_failed(DbShard *s, const char *err)
 	s->logged_ms = now;
 	log_write(LOG_LEVEL_WARN, "database connection failed", "{s:s, s:s}",
 			  "pool", s->pool->name, "error", err);
+}
+
+/* Another shard of s's pool with a connection made and open, or NULL. */
+static DbShard *
+dbpool_live_shard(DbShard *s)
+{
+	DbPool	   *p = s->pool;
+	int			self = (int) (s - p->shards);
+
+	for (int i = 1; i < p->nshards; i++)
+	{
+		DbShard    *o = &p->shards[(self + i) % p->nshards];
+
+		if (atomic_load(&o->live) > 0)
+			return o;
+	}
+	return NULL;
+}
+
+/*
+ * Queues n jobs that ran nowhere (head, linked) in shard to, from another
+ * shard's loop, as dbpool_submit would; false when to takes no more.
+ */
+static bool
+dbpool_hand(DbShard *to, DbJob *head, int n)
+{
+	DbJob	   *tail = head;
+	bool		wake;
+
+	while (tail->next != NULL)
+		tail = tail->next;
+	pthread_mutex_lock(&to->lock);
+	if (!to->accepting)
+	{
+		pthread_mutex_unlock(&to->lock);
+		return false;
+	}
+	if (to->tail != NULL)
+		to->tail->next = head;
+	else
+		to->head = head;
+	to->tail = tail;
+	atomic_fetch_sub(&to->pool->running, n);
+	atomic_fetch_add(&to->pool->queued, n);
+	wake = !to->signalled;
+	to->signalled = true;
+	pthread_mutex_unlock(&to->lock);
+	dbpool_wake(to, wake);
+	return true;
+}
+
+/*
+ * A connection could not be made (refused, its authentication or TLS
+ * verification failed, the server is full): its jobs go to another shard
+ * of the pool that has a connection open, once each, and end without one
+ * when there is none. Each worker's shard opens its own connections as
+ * its calls need them, so without this, while new connections fail, a
+ * worker that has none would fail every call it takes while the other
+ * workers' connections still serve theirs.
+ */
+static void
+dbpool_connect_lost(DbShard *s, DbConn *c, const char *err)
+{
+	DbShard    *to = dbpool_live_shard(s);
+	DbJob	   *handed = NULL;
+	DbJob	  **handed_end = &handed;
+	DbJob	  **link = &c->head;
+	DbJob	   *job;
+	int			n = 0;
+
+	dbpool_connect_failed(s, err);
+	c->tail = NULL;
+	while ((job = *link) != NULL)
+	{
+		if (to == NULL || job->handed)
+		{
+			c->tail = job;
+			link = &job->next;
+			continue;
+		}
+		*link = job->next;
+		job->next = NULL;
+		job->handed = true;
+		*handed_end = job;
+		handed_end = &job->next;
+		n++;
+	}
+	dbpool_drop(s, c, err);
+	if (handed != NULL && !dbpool_hand(to, handed, n))
+		while ((job = handed) != NULL)
+		{
+			handed = job->next;
+			dbpool_fail(s, job, err);
+		}
 }
 
 /*
@@ -306,10 +411,10 @@ dbpool_connected(DbShard *s, DbConn *c)
 		!pgconn_pipe_open(&c->pipe, conn, err, sizeof(err)))
 	{
 		PQfinish(conn);
-		dbpool_connect_failed(s, err);
-		dbpool_drop(s, c, err);
+		dbpool_connect_lost(s, c, err);
 		return;
 	}
+	atomic_fetch_add(&s->live, 1);
 	s->logged[0] = '\0';		/* the next failure is news again */
 	dbpool_send(s, c);
 }
@@ -328,8 +433,7 @@ dbpool_connect_step(DbShard *s, DbConn *c)
 		snprintf(err, sizeof(err), "connect: %.*s",
 				 (int) strcspn(PQerrorMessage(c->connecting), "\n"),
 				 PQerrorMessage(c->connecting));
-		dbpool_connect_failed(s, err);
-		dbpool_drop(s, c, err);
+		dbpool_connect_lost(s, c, err);
 	}
 }
 
@@ -375,8 +479,7 @@ dbpool_start_conn(DbShard *s, DbConn *c)
 					   dbpool_started, st, err, sizeof(err)))
 	{
 		free(st);
-		dbpool_connect_failed(s, err);
-		dbpool_drop(s, c, err);
+		dbpool_connect_lost(s, c, err);
 		return;
 	}
 	c->starting = true;
@@ -400,8 +503,7 @@ dbpool_take_started(DbShard *s, DbStarted *st)
 		else if (st->pgconn == NULL)
 		{
 			c->starting = false;
-			dbpool_connect_failed(s, st->err);
-			dbpool_drop(s, c, st->err);
+			dbpool_connect_lost(s, c, st->err);
 		}
 		else
 		{
@@ -522,7 +624,7 @@ dbpool_assign(DbShard *s)
 
 		/* a connection the server closed since its last jobs */
 		if (c->pipe.conn != NULL && PQstatus(c->pipe.conn) != CONNECTION_OK)
-			pgconn_pipe_close(&c->pipe);
+			dbpool_close(s, c);
 		if (c->pipe.conn != NULL)
 		{
 			dbpool_send(s, c);
@@ -536,8 +638,7 @@ dbpool_assign(DbShard *s)
 		c->connecting = pgconn_connect_start(s->pool->conninfo, err, sizeof(err));
 		if (c->connecting == NULL)
 		{
-			dbpool_connect_failed(s, err);
-			dbpool_drop(s, c, err);
+			dbpool_connect_lost(s, c, err);
 		}
 		else
 			c->connect_state = PGRES_POLLING_WRITING;
@@ -600,7 +701,7 @@ dbpool_io(DbShard *s, DbConn *c, short revents)
 	{
 		/* an idle connection speaks only to say it is closing */
 		if (PQstatus(c->pipe.conn) != CONNECTION_OK)
-			pgconn_pipe_close(&c->pipe);
+			dbpool_close(s, c);
 		return;
 	}
 	if (c->flushing)
@@ -958,6 +1059,8 @@ dbpool_submit(DbPool *p, DbJob *job)
 		wake = true;
 	}
 	job->next = NULL;
+	job->alone = false;
+	job->handed = false;
 	pthread_mutex_lock(&s->lock);
 	ok = s->accepting && atomic_load(&p->queued) < p->queue_max;
 	if (ok)

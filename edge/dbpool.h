@@ -48,6 +48,7 @@ struct DbJob
 	DbJobDone	done;
 	int64_t		deadline_ms;	/* timeutil_mono_ms() */
 	bool		alone;			/* the pool's: never chained (it was skipped once) */
+	bool		handed;			/* the pool's: moved once to another shard */
 	DbJob	   *next;			/* the pool's queues */
 };
 

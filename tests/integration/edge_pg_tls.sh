@@ -73,11 +73,11 @@ t_eq "psql with verify-full and the stack's CA: TLS 1.3" "true TLSv1.3" \
 
 # --- the right CA -----------------------------------------------------------
 
-# one worker: each worker keeps a share of the pool, made as its calls need
-# it, and the check below that connections made survive a certificate
-# change needs the call to land where they were made
+# two workers, each opening its share of the pool as its calls need it:
+# after the certificate change below, a call that lands on a worker with no
+# connection of its own goes to the other's (edge/dbpool.c)
 edge_start good "$PORT" "WARDEN_DATABASE_URL=$(url localhost "$CA")" WARDEN_DB_ROLE=$APP \
-  WARDEN_THREADS=1 WARDEN_HEALTH_INTERVAL_MS=200 || true
+  WARDEN_THREADS=2 WARDEN_HEALTH_INTERVAL_MS=200 || true
 t_check "with verify-full and the stack's CA the edge is ready" \
   wait_until 10 sh -c "curl -fs 'http://127.0.0.1:$PORT/readyz' | jq -e '.status == \"ready\"'"
 

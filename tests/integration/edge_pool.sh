@@ -9,14 +9,17 @@
 # worker's shard) and an uneven split, under concurrent load, every answer
 # 200 and the pool's gauges back to 0; clients that reset their connections
 # while their calls wait in PostgreSQL, on a busy worker (the edge keeps
-# serving, and drops those requests when their calls end); SIGTERM with a
-# call in flight on a worker's connection (answered, then the edge exits 0).
+# serving, and drops those requests when their calls end); a worker whose
+# connections cannot be made (its calls go to a worker that has one);
+# SIGTERM with a call in flight on a worker's connection (answered, then
+# the edge exits 0).
 . "$WARDEN_ROOT/tests/lib.sh"
 
 DB=warden_it_pool
 PORT=$WARDEN_TEST_PORT_BASE
 BASE_URL=http://127.0.0.1:$PORT
 APP=regress_pool_app
+LOGIN=regress_pool_login
 PW='long enough password'
 SLOWDNS=$WARDEN_ROOT/build/tools/slowdns.so
 
@@ -135,6 +138,36 @@ t_eq "a call after: 200" "200 3" "$(add_call | cut -d' ' -f1,3)"
 t_eq "... none left running" 0 "$(gauge warden_edge_db_pool_busy)"
 t_eq "... no request left in flight" 1 "$(gauge warden_edge_requests_in_flight)"
 stop_within leave 10
+
+# --- a worker whose connections cannot be made ------------------------------------
+# Each worker opens its share of the pool as its calls need it. While new
+# connections fail (here the login role's connection limit, reached; in
+# life also max_connections, a changed certificate, pg_hba), a worker that
+# has none hands its calls to one that has, instead of failing them.
+qp() { PGOPTIONS='-c client_min_messages=warning' psql -X -q -At -v ON_ERROR_STOP=1 -d postgres -c "$1"; }
+qp "DROP ROLE IF EXISTS $LOGIN" >/dev/null
+qp "CREATE ROLE $LOGIN LOGIN IN ROLE warden_auth, $APP" >/dev/null
+pool_conns() {
+  qp "SELECT count(*) FROM pg_stat_activity WHERE usename = '$LOGIN' AND application_name LIKE 'warden-edge %'"
+}
+edge_start full "$PORT" "${EDGE[@]}" "WARDEN_DATABASE_URL=postgresql://$LOGIN@127.0.0.1:$PGPORT/$DB" \
+  WARDEN_THREADS=2 WARDEN_DB_POOL_SIZE=2 || true
+t_eq "a first call: 200" "200 3" "$(add_call | cut -d' ' -f1,3)"
+t_eq "... one worker has made its connection, the other none" 1 "$(pool_conns)"
+qp "ALTER ROLE $LOGIN CONNECTION LIMIT $(qp "SELECT count(*) FROM pg_stat_activity WHERE usename = '$LOGIN'")"
+# each call on a connection of its own, which either worker may accept
+answers=$(for _ in $(seq 40); do add_call | cut -d' ' -f1,3; done | sort | uniq -c | awk '{ print $1, $2, $3 }')
+t_eq "the role at its connection limit: 40 calls, each on a new connection, all 200" "40 200 3" "$answers"
+t_check "... though the other worker's connection was refused" \
+  grep -q 'too many connections for role' "$WARDEN_TEST_TMP/full.log"
+out=$(wrk -t2 -c16 -d2s --timeout 10s -s "$WARDEN_TEST_TMP/add.lua" "$BASE_URL/v1/rpc/add" 2>&1)
+n=$(sed -nE 's/^ *([0-9]+) requests in.*/\1/p' <<<"$out")
+t_check "... and under load (${n:-0} calls)" test "${n:-0}" -ge 200
+t_check "... every one 200" bash -c '! grep -Eq "Non-2xx|Socket errors" <<<"$1"' _ "$out"
+t_eq "... and the one connection served them all" 1 "$(pool_conns)"
+qp "ALTER ROLE $LOGIN CONNECTION LIMIT -1"
+stop_within full 10
+qp "DROP ROLE $LOGIN" >/dev/null
 
 # --- SIGTERM with a call in flight on a worker's connection -----------------------
 edge_start drain "$PORT" "${EDGE[@]}" "$LOCAL_DB" WARDEN_THREADS=2 WARDEN_DB_POOL_SIZE=2 || true
