@@ -55,7 +55,7 @@ echo 'SELECT api.echo(42);' >"$W/echo.sql"
 # statements in one pipeline (one transaction), prepared
 cat >"$W/shape.sql" <<'EOF'
 \startpipeline
-SELECT pg_catalog.set_config('application_name', 'warden-edge ' || 'bench', false), pg_catalog.set_config('warden.principal', 'caller', true), pg_catalog.set_config('warden.claims', '{"sub":"caller"}', true), pg_catalog.set_config('role', 'warden_bench_api', true);
+SELECT WHERE pg_catalog.concat(pg_catalog.set_config('application_name', 'warden-edge ' || 'bench', false), pg_catalog.set_config('warden.principal', 'caller', true), pg_catalog.set_config('warden.claims', '{"sub":"caller"}', true), pg_catalog.set_config('role', 'warden_bench_api', true)) IS NOT NULL;
 SELECT pg_catalog.to_json(api.echo(42))::text;
 \endpipeline
 EOF

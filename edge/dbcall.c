@@ -22,9 +22,11 @@
 
 /*
  * The request id goes into application_name first, so the server's log
- * lines (%a) and pg_stat_activity name the request they serve.
+ * lines (%a) and pg_stat_activity name the request they serve. Set in a
+ * condition, not the target list: the row that comes back has no columns,
+ * nothing for the server to format and send or for the edge to read.
  */
-#define DBCALL_APPNAME_SQL "SELECT " DBCALL_APPNAME_EXPR("$1")
+#define DBCALL_APPNAME_SQL "SELECT WHERE " DBCALL_APPNAME_EXPR("$1") " IS NOT NULL"
 
 /*
  * After the commit, in a transaction of its own: the insert position is at

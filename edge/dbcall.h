@@ -46,8 +46,8 @@
 
 /*
  * dbcall_submit_on flag: the caller's first statement names the request
- * itself, with DBCALL_APPNAME_EXPR("$1") in its target list and the
- * request id (http_request_id) as its first parameter, instead of the
+ * itself, evaluating DBCALL_APPNAME_EXPR("$1") with the request id
+ * (http_request_id) as its first parameter, instead of the
  * statement dbcall otherwise sends first for it: one statement fewer per
  * call (less for the server to run, one result fewer to read), for the
  * calls made most often (/v1/rpc).
