@@ -28,13 +28,12 @@
  *
  * A free connection takes the jobs waiting, up to DBPOOL_BATCH_MAX, and
  * sends them in one pipeline, each its own transaction: alone, closed by
- * its own Sync, or, two or more at once, as a chained run of explicit
- * transactions sharing one Sync, which also commits the run's last job
- * (pgconn_pipe_send, PgPipelineJob), which
- * the server answers in one write instead of one per job; each job ends as
- * soon as its results are read. An idle edge thus sends a job at once with
- * no wait for company, and a busy one sends the jobs that queued meanwhile
- * in one round trip. A job the server skipped because one before it in its
+ * its own Sync, or, two or more at once, as a chained run: explicit
+ * transactions and a last job that the run's one Sync commits
+ * (pgconn_pipe_send, PgPipelineJob), a run the server answers in one
+ * write instead of one per job; each job ends as soon as its results are
+ * read. An idle edge thus sends a job at once with no wait for company,
+ * and a busy one sends the jobs that queued meanwhile in one round trip. A job the server skipped because one before it in its
  * run failed goes back to the front of the queue, to be sent alone.
  *
  * Connections open lazily, for the jobs that found no free connection, and
@@ -637,9 +636,7 @@ dbpool_assign(DbShard *s)
 		}
 		c->connecting = pgconn_connect_start(s->pool->conninfo, err, sizeof(err));
 		if (c->connecting == NULL)
-		{
 			dbpool_connect_lost(s, c, err);
-		}
 		else
 			c->connect_state = PGRES_POLLING_WRITING;
 	}

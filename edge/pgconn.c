@@ -402,7 +402,7 @@ static const PgStatement pgconn_framing[] = {
  * not end its run. The last one needs neither: what follows the previous
  * job's COMMIT up to the Sync is a transaction of its own, committed by
  * the Sync as a job sent alone is, and the two statements saved are about
- * a third of what the server spends on a chained call.
+ * a quarter of what the server spends on a chained call.
  */
 static bool
 pgconn_job_framed(const PgPipelineJob *j)
