@@ -170,8 +170,12 @@ rpc_db() {
 }
 rpc_db_drop() {
   dropdb --if-exists "$1" >/dev/null 2>&1
-  PGOPTIONS='-c client_min_messages=warning' psql -X -q -d postgres -c "DROP ROLE IF EXISTS $2" >/dev/null
+  qp "DROP ROLE IF EXISTS $2" >/dev/null
 }
+
+# qp SQL: runs SQL on the postgres database (roles, settings, other
+# sessions), unaligned, stopping at the first error, without notices.
+qp() { PGOPTIONS='-c client_min_messages=warning' psql -X -q -At -v ON_ERROR_STOP=1 -d postgres -c "$1"; }
 
 # edge_start NAME PORT [VAR=VALUE ...]: starts edge/warden-edge in the
 # background with the stack's environment plus the given variables, logging

@@ -26,7 +26,6 @@ APP=regress_tls_app
 SECRET=Db-pw-9f3c1e77
 CA=$WARDEN_STACK_CA_FILE
 q() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$DB" -c "$1"; }
-qp() { PGOPTIONS='-c client_min_messages=warning' psql -X -q -At -v ON_ERROR_STOP=1 -d postgres -c "$1"; }
 # url HOST CA [SSLMODE]: the edge's database URL, with a password the
 # stack's trust authentication ignores but a log line could leak
 url() {

@@ -144,7 +144,6 @@ stop_within leave 10
 # connections fail (here the login role's connection limit, reached; in
 # life also max_connections, a changed certificate, pg_hba), a worker that
 # has none hands its calls to one that has, instead of failing them.
-qp() { PGOPTIONS='-c client_min_messages=warning' psql -X -q -At -v ON_ERROR_STOP=1 -d postgres -c "$1"; }
 qp "DROP ROLE IF EXISTS $LOGIN" >/dev/null
 qp "CREATE ROLE $LOGIN LOGIN IN ROLE warden_auth, $APP" >/dev/null
 pool_conns() {

@@ -37,7 +37,6 @@ cleanup() {
 trap cleanup EXIT
 
 q() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$DB" -c "$1"; }
-qp() { PGOPTIONS='-c client_min_messages=warning' psql -X -q -At -v ON_ERROR_STOP=1 -d postgres -c "$1"; }
 qs() { psql -X -q -At -v ON_ERROR_STOP=1 -p "$SB_PORT" -d "${2:-$DB}" -c "$1"; }
 
 dropdb --if-exists "$DB" >/dev/null 2>&1

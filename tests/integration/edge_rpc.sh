@@ -24,7 +24,6 @@ APP=regress_rpc_app
 LOGIN=regress_rpc_edge
 trap '"$STACK" start postgresql >/dev/null 2>&1; kill -CONT "$(cat "$WARDEN_STACK_DIR/redis/redis.pid" 2>/dev/null)" 2>/dev/null' EXIT
 q() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$DB" -c "$1"; }
-qp() { PGOPTIONS='-c client_min_messages=warning' psql -X -q -At -v ON_ERROR_STOP=1 -d postgres -c "$1"; }
 
 # rate-limit buckets of an earlier run must not count here
 rl_clear() {
