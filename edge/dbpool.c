@@ -243,17 +243,15 @@ dbpool_live_shard(DbShard *s)
 }
 
 /*
- * Queues n jobs that ran nowhere (head, linked) in shard to, from another
- * shard's loop, as dbpool_submit would; false when to takes no more.
+ * Queues n jobs that ran nowhere (head to tail, linked) in shard to, from
+ * another shard's loop, as dbpool_submit would; false when to takes no
+ * more.
  */
 static bool
-dbpool_hand(DbShard *to, DbJob *head, int n)
+dbpool_hand(DbShard *to, DbJob *head, DbJob *tail, int n)
 {
-	DbJob	   *tail = head;
 	bool		wake;
 
-	while (tail->next != NULL)
-		tail = tail->next;
 	pthread_mutex_lock(&to->lock);
 	if (!to->accepting)
 	{
@@ -288,7 +286,7 @@ dbpool_connect_lost(DbShard *s, DbConn *c, const char *err)
 {
 	DbShard    *to = dbpool_live_shard(s);
 	DbJob	   *handed = NULL;
-	DbJob	  **handed_end = &handed;
+	DbJob	   *handed_tail = NULL;
 	DbJob	  **link = &c->head;
 	DbJob	   *job;
 	int			n = 0;
@@ -306,12 +304,15 @@ dbpool_connect_lost(DbShard *s, DbConn *c, const char *err)
 		*link = job->next;
 		job->next = NULL;
 		job->handed = true;
-		*handed_end = job;
-		handed_end = &job->next;
+		if (handed_tail != NULL)
+			handed_tail->next = job;
+		else
+			handed = job;
+		handed_tail = job;
 		n++;
 	}
 	dbpool_drop(s, c, err);
-	if (handed != NULL && !dbpool_hand(to, handed, n))
+	if (handed != NULL && !dbpool_hand(to, handed, handed_tail, n))
 		while ((job = handed) != NULL)
 		{
 			handed = job->next;

@@ -75,18 +75,15 @@
  * values set (the claims among them) are not formatted and sent back for
  * nothing, which costs the server and the edge more than the concat.
  */
-#define RPC_SESSION_SQL \
+#define RPC_SESSION(before_role) \
 	"SELECT WHERE pg_catalog.concat(" DBCALL_APPNAME_EXPR("$1") "," \
 	" pg_catalog.set_config('warden.principal', $2, true)," \
-	" pg_catalog.set_config('warden.claims', $3, true)," \
+	" pg_catalog.set_config('warden.claims', $3, true)," before_role \
 	" pg_catalog.set_config('role', $4, true)) IS NOT NULL"
+#define RPC_SESSION_SQL RPC_SESSION("")
 /* the same, read-only: a GET can never write, even if the cached volatility is stale */
 #define RPC_SESSION_READ_ONLY_SQL \
-	"SELECT WHERE pg_catalog.concat(" DBCALL_APPNAME_EXPR("$1") "," \
-	" pg_catalog.set_config('warden.principal', $2, true)," \
-	" pg_catalog.set_config('warden.claims', $3, true)," \
-	" pg_catalog.set_config('transaction_read_only', 'on', true)," \
-	" pg_catalog.set_config('role', $4, true)) IS NOT NULL"
+	RPC_SESSION(" pg_catalog.set_config('transaction_read_only', 'on', true),")
 
 /* The header a write answers with, and a read may send back. */
 #define RPC_LSN_HEADER "Warden-LSN"
