@@ -26,6 +26,15 @@ CORE_LIBS ?= $(shell pkg-config --libs libcrypto jansson 2>/dev/null)
 EDGE_PKGS := libmicrohttpd gnutls libpq hiredis jansson
 EDGE_PKG_CFLAGS := $(shell pkg-config --cflags $(EDGE_PKGS))
 EDGE_PKG_LIBS := $(shell pkg-config --libs $(EDGE_PKGS))
+# The edge allocates with jemalloc. Each request takes ~35 small blocks
+# from libmicrohttpd (three per response header), libpq (a result per
+# statement) and the edge itself, and a pipeline's answers free a burst of
+# same-sized blocks at once: more than glibc's per-thread cache holds (7 of
+# a size), so most went through the arena's locked slow path and each
+# libpq result block (2 KiB) made it consolidate. Measured on the rpc bench:
+# the edge's CPU per call 13.9 -> 12.5 us, requests/s +5%. Only the
+# production binary links it: the sanitizers bring allocators of their own.
+EDGE_MALLOC_LIBS := $(shell pkg-config --libs jemalloc 2>/dev/null)
 
 EDGE_BIN := edge/warden-edge
 EDGE_SRCS := $(wildcard edge/*.c)
@@ -38,7 +47,7 @@ EDGE_CFLAGS = -std=c11 -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE -pthread \
 	-fstack-protector-strong -D_FORTIFY_SOURCE=2 -fPIE -fno-omit-frame-pointer \
 	-Icore $(EDGE_PKG_CFLAGS) -DWARDEN_VERSION=\"$(WARDEN_VERSION)\"
 EDGE_LDFLAGS = -pie -Wl,-z,relro,-z,now
-EDGE_LIBS = $(EDGE_PKG_LIBS) $(if $(EDGE_CORE_OBJS),$(CORE_LIBS)) -pthread
+EDGE_LIBS = $(EDGE_MALLOC_LIBS) $(EDGE_PKG_LIBS) $(if $(EDGE_CORE_OBJS),$(CORE_LIBS)) -pthread
 
 EDGE_UNIT_BIN := build/unit/test_edge_config build/unit/test_edge_lcache \
 	build/unit/test_edge_hmap build/unit/test_edge_verifier build/unit/test_edge_textfmt
@@ -51,6 +60,7 @@ EDGE_UNIT_CFLAGS = -std=c11 -g -O1 -Wall -Wextra -Werror -D_GNU_SOURCE \
 edge: $(EDGE_BIN)
 
 $(EDGE_BIN): $(EDGE_OBJS) $(EDGE_CORE_OBJS)
+	$(if $(EDGE_MALLOC_LIBS),,$(error jemalloc not found by pkg-config (libjemalloc-dev; make deps)))
 	$(CC_EDGE) $(EDGE_CFLAGS) $(EDGE_LDFLAGS) -o $@ $^ $(EDGE_LIBS)
 
 build/edge/%.o: edge/%.c
