@@ -108,6 +108,13 @@ t_pass "edge starts and answers /healthz"
 
 t_check "log line 'listening' names the address and version" \
   log_has "$LOG" ".msg == \"listening\" and .address == \"127.0.0.1:$PORT\" and (.version | length > 0)"
+# the production binary allocates with jemalloc (edge/edge.mk says why);
+# the sanitized one must keep the sanitizers' own allocator
+if [ -z "${WARDEN_EDGE_BIN:-}" ]; then
+  t_check "the edge allocates with jemalloc" grep -q libjemalloc "/proc/$(edge_pid main)/maps"
+else
+  t_check "the sanitized edge does not load jemalloc" bash -c "! grep -q libjemalloc /proc/$(edge_pid main)/maps"
+fi
 
 # ------------------------------------------------------------------ liveness
 
